@@ -1,0 +1,97 @@
+"""Settings of a renewals deployment, read from the environment.
+
+Every setting has a default so that the demo runs with nothing configured. The README lists
+them all; team addresses are configuration, never code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from renewals.dates import parse_holidays
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE_DIR = PROJECT_ROOT / "include"
+
+WAREHOUSE_CONN_ID = "renewals_warehouse"
+OPS_CONN_ID = "renewals_ops"
+SMTP_CONN_ID = "renewals_smtp"
+SLACK_CONN_ID = "renewals_slack"
+
+# Staff teams the playbooks address; each maps to an address setting RENEWALS_TEAM_<NAME>.
+TEAM_DEFAULTS = {
+    "membership_staff": "membership@example.org",
+    "accounts_receivable": "ar@example.org",
+    "bizdev": "bizdev@example.org",
+    "tc_op": "tc-op@example.org",
+    "terminations": "terminations@example.org",
+    "offboarding_tc": "offboarding-tc@example.org",
+    "offboarding_op": "offboarding-op@example.org",
+    "tc_chairs": "tc-chairs@example.org",
+}
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    business_timezone: str = "UTC"
+    catch_up_days: int = 7
+    holidays: frozenset[date] = frozenset()
+    shards: int = 4
+    batch_size: int = 500
+    sender: str = "Membership Services <renewals@example.org>"
+    support_line: str = "member-support@example.org"
+    teams: Mapping[str, str] = field(default_factory=lambda: dict(TEAM_DEFAULTS))
+    playbook_dir: Path = INCLUDE_DIR / "playbooks"
+    template_dir: Path = INCLUDE_DIR / "templates"
+    sql_dir: Path = INCLUDE_DIR / "sql"
+
+    def team_address(self, team: str) -> str:
+        try:
+            return self.teams[team]
+        except KeyError:
+            raise ConfigError(f"unknown staff team {team!r}; known: {sorted(self.teams)}") from None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        timezone = env.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"RENEWALS_BUSINESS_TIMEZONE={timezone!r} is not an IANA timezone") from None
+        teams = {
+            team: env.get(f"RENEWALS_TEAM_{team.upper()}", default)
+            for team, default in TEAM_DEFAULTS.items()
+        }
+        return cls(
+            business_timezone=timezone,
+            catch_up_days=_positive_int(env, "RENEWALS_CATCH_UP_DAYS", 7, allow_zero=True),
+            holidays=parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")),
+            shards=_positive_int(env, "RENEWALS_SHARDS", 4),
+            batch_size=_positive_int(env, "RENEWALS_BATCH_SIZE", 500),
+            sender=env.get("RENEWALS_SENDER", cls.sender),
+            support_line=env.get("RENEWALS_SUPPORT_LINE", cls.support_line),
+            teams=teams,
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
+    return value
