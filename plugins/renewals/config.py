@@ -49,6 +49,7 @@ class Settings:
     batch_size: int = 500
     sender: str = "Membership Services <renewals@example.org>"
     support_line: str = "member-support@example.org"
+    reply_to: str = TEAM_DEFAULTS["membership_staff"]
     teams: Mapping[str, str] = field(default_factory=lambda: dict(TEAM_DEFAULTS))
     playbook_dir: Path = INCLUDE_DIR / "playbooks"
     template_dir: Path = INCLUDE_DIR / "templates"
@@ -68,10 +69,7 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"RENEWALS_BUSINESS_TIMEZONE={timezone!r} is not an IANA timezone") from None
-        teams = {
-            team: env.get(f"RENEWALS_TEAM_{team.upper()}", default)
-            for team, default in TEAM_DEFAULTS.items()
-        }
+        teams = {team: env.get(f"RENEWALS_TEAM_{team.upper()}", default) for team, default in TEAM_DEFAULTS.items()}
         return cls(
             business_timezone=timezone,
             catch_up_days=_positive_int(env, "RENEWALS_CATCH_UP_DAYS", 7, allow_zero=True),
@@ -80,6 +78,7 @@ class Settings:
             batch_size=_positive_int(env, "RENEWALS_BATCH_SIZE", 500),
             sender=env.get("RENEWALS_SENDER", cls.sender),
             support_line=env.get("RENEWALS_SUPPORT_LINE", cls.support_line),
+            reply_to=env.get("RENEWALS_REPLY_TO", teams["membership_staff"]),
             teams=teams,
         )
 

@@ -1,0 +1,45 @@
+# The two commands: `make run` (the daily DAG over demo data) and `make test` (lint + tests).
+# Both build the virtual environment first when needed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/plugins
+
+.PHONY: install run test lint airflow reset bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c requirements.txt
+	touch $(STAMP)
+
+run: install
+	$(BIN)/python -m renewals.devenv run
+
+airflow: install
+	$(BIN)/python -m renewals.devenv airflow
+
+reset: install
+	$(BIN)/python -m renewals.devenv reset
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+# Regenerate the pinned requirements.txt from requirements.in (a maintainer's step).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements.in
+	.lock-venv/bin/pip freeze --exclude-editable > requirements.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""
+### renewals_daily
+
+Runs the renewal playbooks once a day as of the run's date (its logical date, or its
+``run_after`` when it has none, as a date in the business timezone):
+
+1. **prepare_run**: migrate the ops schema, register the run.
+2. **extract_and_validate**: copy the warehouse into staging, quarantine bad rows.
+3. **classify_subscriptions**: in SQL, every subscription's gate, cohort and due touchpoints;
+   decisions go to the log and the ledger.
+4. **choose_cohorts**: branch to the cohorts that have something to deliver today.
+5. **deliver_<cohort>**: send, one mapped task per shard, exactly once through the ledger.
+6. **summarize**: the run's summary in the task log.
+
+Params (trigger form or ``--conf``): ``subscription_id`` restricts the run to one subscription,
+``as_of`` overrides the as-of date, ``dry_run`` decides and renders without sending.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from renewals.gates import COHORTS
+
+# Read at parse time only to lay out the DAG: no database or network is touched here.
+BUSINESS_TIMEZONE = os.environ.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
+SHARDS = int(os.environ.get("RENEWALS_SHARDS", "4"))
+SCHEDULE = os.environ.get("RENEWALS_SCHEDULE", "0 6 * * *")
+
+
+@task
+def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
+    from renewals.airflow_resources import airflow_resources
+    from renewals.dates import as_of_date
+    from renewals.pipeline import prepare, resolve_run
+
+    run_date = as_of_date(logical_date or dag_run.run_after, BUSINESS_TIMEZONE)
+    run = resolve_run(dag_run.run_id, run_date, params["as_of"], params["dry_run"], params["subscription_id"])
+    prepare(airflow_resources(), run)
+    return run.to_xcom()
+
+
+@task
+def extract_and_validate(run: dict) -> dict:
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import extract
+    from renewals.storage.runs import RunContext
+
+    counts = extract(airflow_resources(), RunContext.from_xcom(run))
+    if not counts.balanced():
+        raise RuntimeError(f"row accounting does not balance: {counts}")
+    return counts.__dict__
+
+
+@task
+def classify_subscriptions(run: dict) -> dict[str, int]:
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import classify_run
+    from renewals.storage.runs import RunContext
+
+    return classify_run(airflow_resources(), RunContext.from_xcom(run))
+
+
+@task.branch
+def choose_cohorts(open_work: dict[str, int]) -> list[str]:
+    """Only cohorts with messages to deliver run; the others show as skipped in the grid."""
+    return [f"deliver_{cohort}" for cohort in COHORTS if open_work.get(cohort)]
+
+
+@task(retries=3, retry_delay=timedelta(minutes=2), retry_exponential_backoff=True)
+def deliver(run: dict, cohort: str, shard: int) -> dict:
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import deliver as deliver_shard
+    from renewals.storage.runs import RunContext
+
+    return deliver_shard(airflow_resources(), RunContext.from_xcom(run), cohort, shard).__dict__
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED)
+def summarize(run: dict) -> str:
+    from contextlib import closing
+
+    from renewals.airflow_resources import airflow_resources
+    from renewals.reporting import format_summary, run_summary
+    from renewals.storage.db import connect
+
+    with closing(connect(airflow_resources().ops_dsn, autocommit=True)) as ops:
+        ops.execute("update renewals.runs set finished_at = now() where run_id = %s", (run["run_id"],))
+        text = format_summary(run_summary(ops, run["run_id"]))
+    print(text)
+    return text
+
+
+@dag(
+    dag_id="renewals_daily",
+    schedule=CronTriggerTimetable(SCHEDULE, timezone=BUSINESS_TIMEZONE),
+    start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
+    catchup=False,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    params={
+        "subscription_id": Param(None, type=["null", "string"], description="Run for this subscription only."),
+        "as_of": Param(None, type=["null", "string"], format="date", description="Process the world as of this date."),
+        "dry_run": Param(False, type="boolean", description="Decide and render everything; send and write nothing."),
+    },
+    doc_md=__doc__,
+    tags=["renewals"],
+)
+def renewals_daily():
+    run = prepare_run()
+    counts = extract_and_validate(run)
+    open_work = classify_subscriptions(run)
+    counts >> open_work
+    branches = choose_cohorts(open_work)
+    deliveries = [
+        deliver.override(task_id=f"deliver_{cohort}").partial(run=run, cohort=cohort).expand(shard=list(range(SHARDS)))
+        for cohort in COHORTS
+    ]
+    branches >> deliveries >> summarize(run)
+
+
+renewals_daily()

@@ -1,0 +1,41 @@
+-- What to do with each due touchpoint: send the latest of its sequence while it is at most
+-- catch_up_days late; record older ones as superseded and late ones as stale; hold everything
+-- of a paused subscription; leave alone what the ledger has already settled.
+create temp table decided on commit drop as
+with ranked as (
+    select d.*, t.status as ledger_status,
+           row_number() over (partition by d.subscription_id, d.renewal_date, d.sequence
+                              order by d.due_date desc, d.position desc) as recency
+    from due_touchpoints d
+    left join renewals.touchpoints t using (subscription_id, renewal_date, touchpoint)
+),
+audience as (
+    select r.subscription_id, r.touchpoint,
+           coalesce(array_agg(distinct c.email) filter (where not c.opted_out), array[]::text[]) as recipients,
+           coalesce(array_agg(distinct c.email) filter (where c.opted_out), array[]::text[]) as opted_out
+    from ranked r
+    join {contacts} c on c.subscription_id = r.subscription_id and c.role = any(r.roles)
+    where r.channel = 'email'
+    group by r.subscription_id, r.touchpoint
+),
+judged as (
+    select r.*,
+           coalesce(a.recipients, array[]::text[]) as recipients,
+           coalesce(a.opted_out, array[]::text[]) as opted_out,
+           case
+               when r.paused then 'hold:paused'
+               when r.ledger_status in ('sent', 'skipped', 'failed', 'unknown') then 'none:already_' || r.ledger_status
+               when r.recency > 1 then 'skip:superseded'
+               when %(as_of)s::date - r.due_date > %(catch_up_days)s then 'skip:stale'
+               when r.channel = 'email' and coalesce(cardinality(a.recipients), 0) = 0
+                    and coalesce(cardinality(a.opted_out), 0) > 0 then 'skip:opted_out'
+               when r.channel = 'email' and coalesce(cardinality(a.recipients), 0) = 0 then 'skip:no_recipient'
+               when coalesce(cardinality(a.opted_out), 0) > 0 then 'send:opted_out_excluded'
+               when %(as_of)s::date > r.due_date then 'send:catch_up'
+               else 'send:'
+           end as verdict
+    from ranked r
+    left join audience a using (subscription_id, touchpoint)
+)
+select j.*, split_part(j.verdict, ':', 1) as action, nullif(split_part(j.verdict, ':', 2), '') as reason
+from judged j

@@ -1,0 +1,16 @@
+-- The ledger rows a cohort's shard has to deliver in this run, with what rendering needs.
+-- A real run takes every 'pending' claim of its subscriptions; a dry run its own previews.
+select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t.due_date,
+       t.recipients, t.cc, s.account_name, s.tier, s.member_type, s.amount, s.currency,
+       s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal,
+       (select c.name from {contacts} c
+        where c.subscription_id = t.subscription_id and c.role = 'primary' and c.name is not null
+        order by c.contact_id limit 1) as contact_name
+from renewals.touchpoints t
+join {subscriptions} s using (subscription_id, renewal_date)
+where t.cohort = %(cohort)s
+  and s.shard = %(shard)s
+  and not s.paused
+  and (case when %(dry_run)s then t.status = 'dry_run' and t.last_run_id = %(run_id)s
+            else t.status = 'pending' end)
+order by t.subscription_id, t.touchpoint

@@ -1,0 +1,148 @@
+-- Validate and normalise the extracted subscriptions. Each row either lands in the run's
+-- subscriptions table (normalised, with its gate, days to renewal, cohort and shard as of the
+-- run's date) or in renewals.quarantine with every reason code that applies.
+-- Normalisation: text is trimmed, blank means null, playbook/tier/email lower-cased,
+-- member type and currency upper-cased, timezone names matched case-insensitively.
+with zones as materialized (
+    select name from pg_timezone_names
+),
+parsed as (
+    select r.row_no,
+           to_jsonb(r) - 'row_no' as raw,
+           nullif(btrim(r.subscription_id), '') as subscription_id,
+           nullif(btrim(r.account_id), '') as account_id,
+           nullif(btrim(r.account_name), '') as account_name,
+           nullif(lower(btrim(r.playbook)), '') as playbook,
+           nullif(lower(btrim(r.tier)), '') as tier,
+           nullif(upper(btrim(r.member_type)), '') as member_type,
+           nullif(btrim(r.renewal_date), '') as renewal_date_text,
+           renewals.try_date(r.renewal_date) as renewal_date,
+           nullif(btrim(r.term_months), '') as term_months_text,
+           renewals.try_int(r.term_months) as term_months,
+           nullif(btrim(r.amount), '') as amount_text,
+           renewals.try_numeric(r.amount) as amount,
+           nullif(upper(btrim(r.currency)), '') as currency,
+           nullif(lower(btrim(r.owner_email)), '') as owner_email,
+           nullif(btrim(r.invoice_number), '') as invoice_number,
+           nullif(btrim(r.decline_reason), '') as decline_reason,
+           array[r.intent_confirmed_at, r.paid_at, r.declined_at, r.last_contact_at,
+                 r.next_meeting_at, r.updated_at] as timestamp_texts,
+           renewals.try_timestamptz(r.intent_confirmed_at) as intent_confirmed_at,
+           renewals.try_timestamptz(r.paid_at) as paid_at,
+           renewals.try_timestamptz(r.declined_at) as declined_at,
+           renewals.try_timestamptz(r.last_contact_at) as last_contact_at,
+           renewals.try_timestamptz(r.next_meeting_at) as next_meeting_at,
+           renewals.try_timestamptz(r.updated_at) as updated_at,
+           nullif(btrim(r.assigned_at), '') as assigned_text,
+           renewals.try_date(left(btrim(r.assigned_at), 10)) as assigned_on,
+           array[r.in_negotiation, r.hosted_site, r.paused] as flag_texts,
+           coalesce(renewals.try_bool(r.in_negotiation), false) as in_negotiation,
+           coalesce(renewals.try_bool(r.hosted_site), false) as hosted_site,
+           coalesce(renewals.try_bool(r.paused), false) as paused,
+           nullif(btrim(r.timezone), '') as timezone_text,
+           z.name as timezone
+    from {raw_subscriptions} r
+    left join zones z on lower(z.name) = lower(nullif(btrim(r.timezone), ''))
+),
+rules as (
+    select p.*,
+           %(playbooks)s::jsonb -> p.playbook as rule,
+           coalesce(p.timezone, %(business_timezone)s) as zone
+    from parsed p
+),
+checked as (
+    select c.*,
+           array_remove(array[
+               case when subscription_id is null then 'missing_subscription_id' end,
+               case when account_id is null then 'missing_account_id' end,
+               case when account_name is null then 'missing_account_name' end,
+               case when playbook is null then 'missing_playbook'
+                    when rule is null then 'unknown_playbook' end,
+               case when renewal_date_text is null then 'missing_renewal_date'
+                    when renewal_date is null then 'invalid_renewal_date'
+                    when renewal_date < %(as_of)s::date - interval '3 years'
+                      or renewal_date > %(as_of)s::date + interval '5 years' then 'renewal_date_out_of_range' end,
+               case when tier is null and rule -> 'requires' ? 'tier' then 'missing_tier'
+                    when tier is not null and jsonb_typeof(rule -> 'tiers') = 'array'
+                         and not (rule -> 'tiers') ? tier then 'unknown_tier' end,
+               case when member_type is null and rule -> 'requires' ? 'member_type' then 'missing_member_type'
+                    when member_type is not null and jsonb_typeof(rule -> 'member_types') = 'array'
+                         and not (rule -> 'member_types') ? member_type then 'unknown_member_type' end,
+               case when term_months_text is not null and coalesce(term_months not between 1 and 120, true)
+                    then 'invalid_term_months' end,
+               case when amount_text is not null and amount is null then 'invalid_amount'
+                    when amount < 0 then 'negative_amount'
+                    when amount >= 10000000000 then 'invalid_amount'
+                    when amount is null and rule -> 'requires' ? 'amount' then 'missing_amount' end,
+               case when currency is not null and currency !~ '^[A-Z]{{3}}$' then 'invalid_currency'
+                    when currency is null and amount is not null then 'missing_currency' end,
+               case when owner_email is not null and not renewals.is_email(owner_email) then 'invalid_owner_email'
+                    when owner_email is null and rule -> 'requires' ? 'owner_email' then 'missing_owner_email' end,
+               case when timezone_text is not null and timezone is null then 'invalid_timezone' end,
+               case when (select count(*) from unnest(timestamp_texts) t where nullif(btrim(t), '') is not null)
+                      <> num_nonnulls(intent_confirmed_at, paid_at, declined_at, last_contact_at,
+                                      next_meeting_at, updated_at)
+                    then 'invalid_timestamp' end,
+               case when assigned_text is not null and assigned_on is null then 'invalid_assigned_at'
+                    when assigned_text is null and rule -> 'requires' ? 'assigned_at' then 'missing_assigned_at' end,
+               case when (select count(*) from unnest(flag_texts) t
+                          where nullif(btrim(t), '') is not null and renewals.try_bool(t) is null) > 0
+                    then 'invalid_flag' end,
+               -- a fact dated after both today and the run's date cannot have happened yet
+               case when greatest(intent_confirmed_at, paid_at, declined_at)
+                         > greatest(%(now)s::timestamptz, %(as_of)s::date + interval '1 day') + interval '1 day'
+                    then 'gate_in_future' end,
+               case when least(intent_confirmed_at, paid_at, declined_at)
+                         < renewal_date - make_interval(months => coalesce(term_months, 12) + 12)
+                    then 'gate_before_cycle' end
+           ], null) as reasons
+    from rules c
+),
+ranked as (
+    select k.*,
+           row_number() over (
+               partition by k.subscription_id
+               order by cardinality(k.reasons) = 0 desc, k.updated_at desc nulls last, k.row_no
+           ) as copy_no
+    from checked k
+),
+quarantined as (
+    insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)
+    select %(run_id)s, %(as_of)s, 'subscriptions', coalesce(subscription_id, raw ->> 'subscription_id'),
+           subscription_id,
+           reasons || case when copy_no > 1 and subscription_id is not null
+                           then array['duplicate_subscription_id'] else array[]::text[] end,
+           raw
+    from ranked
+    where cardinality(reasons) > 0 or (copy_no > 1 and subscription_id is not null)
+    returning 1
+),
+facts as (
+    select v.*,
+           (v.intent_confirmed_at at time zone v.zone)::date as intent_on,
+           (v.paid_at at time zone v.zone)::date as paid_on,
+           (v.declined_at at time zone v.zone)::date as declined_on
+    from ranked v
+    where cardinality(v.reasons) = 0 and v.copy_no = 1
+),
+gated as (
+    select f.*,
+           case when f.paid_on <= %(as_of)s then 'paid'
+                when f.declined_on <= %(as_of)s then 'declined'
+                when f.intent_on <= %(as_of)s then 'intent_confirmed'
+                else 'no_response' end as gate,
+           f.renewal_date - %(as_of)s::date as days_to_renewal
+    from facts f
+)
+insert into {subscriptions}
+select subscription_id, account_id, account_name, playbook, tier, member_type, renewal_date,
+       coalesce(term_months, 12), amount, currency, owner_email, invoice_number, decline_reason,
+       intent_confirmed_at, paid_at, declined_at, intent_on, paid_on, declined_on, assigned_on,
+       last_contact_at, next_meeting_at, in_negotiation, hosted_site, paused, zone, gate,
+       days_to_renewal,
+       case gate when 'paid' then 'renewed'
+                 when 'declined' then 'declined'
+                 when 'intent_confirmed' then 'awaiting_payment'
+                 else case when days_to_renewal < 0 then 'overdue' else 'upcoming' end end,
+       (('x' || left(md5(subscription_id), 8))::bit(32)::int & 2147483647) %% %(shards)s
+from gated

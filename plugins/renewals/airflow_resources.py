@@ -1,0 +1,57 @@
+"""Where the pipeline's resources come from inside Airflow: the four connections of the
+contract (settable as AIRFLOW_CONN_<ID> environment variables) and the settings."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+
+from psycopg.conninfo import make_conninfo
+
+from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, WAREHOUSE_CONN_ID, Settings
+from renewals.pipeline import Resources
+
+# libpq options a postgres connection's extra may carry through to psycopg.
+LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
+
+
+def postgres_dsn(conn_id: str) -> str:
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    extras = {key: value for key, value in conn.extra_dejson.items() if key in LIBPQ_EXTRAS}
+    return make_conninfo(
+        host=conn.host or "", port=conn.port or "", user=conn.login or "", password=conn.password or "",
+        dbname=conn.schema or "", **extras,
+    )  # fmt: skip
+
+
+def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
+    """Opens an authenticated SMTP session through the SMTP provider's hook.
+
+    We take the hook's client and send ourselves because the hook's send_email_smtp retries on
+    any exception, which could hand the same message over twice.
+    """
+
+    def connect() -> smtplib.SMTP:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        hook = SmtpHook(smtp_conn_id=conn_id)
+        try:
+            hook.get_conn()
+        except OSError:
+            raise
+        except Exception as exc:  # the hook wraps connection failures in AirflowException
+            raise ConnectionError(str(exc)) from exc
+        return hook._smtp_client
+
+    return connect
+
+
+def airflow_resources() -> Resources:
+    return Resources(
+        warehouse_dsn=postgres_dsn(WAREHOUSE_CONN_ID),
+        ops_dsn=postgres_dsn(OPS_CONN_ID),
+        smtp_connect=smtp_connect(SMTP_CONN_ID),
+        settings=Settings.from_env(),
+    )

@@ -1,0 +1,61 @@
+"""Email messages with the contract's headers and a deterministic Message-ID."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from renewals.delivery.render import RenderedMessage
+
+
+def message_id(
+    subscription_id: str, renewal_date: date, touchpoint: str, domain: str, audience: str | None = None
+) -> str:
+    """The same touchpoint of the same renewal always gets the same Message-ID, so a resend is
+    recognisable downstream; ``audience`` tells apart the messages of a touchpoint that sends several."""
+    parts = [subscription_id, renewal_date.isoformat(), touchpoint] + ([audience] if audience else [])
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"<{digest}@{domain}>"
+
+
+def sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "renewals.invalid"
+
+
+def sender_name(sender: str) -> str:
+    name, address = parseaddr(sender)
+    return name or address
+
+
+def build_email(
+    *,
+    sender: str,
+    to: list[str],
+    cc: list[str],
+    reply_to: str | None,
+    rendered: RenderedMessage,
+    subscription_id: str,
+    renewal_date: date,
+    touchpoint: str,
+    msg_id: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = [Address(addr_spec=address) for address in to]
+    if cc:
+        message["Cc"] = [Address(addr_spec=address) for address in cc]
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Subject"] = rendered.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = msg_id
+    message["X-Renewal-Subscription"] = subscription_id
+    message["X-Renewal-Date"] = renewal_date.isoformat()
+    message["X-Renewal-Touchpoint"] = touchpoint
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message

@@ -1,0 +1,87 @@
+"""Render touchpoint messages from include/templates with a sandboxed, autoescaping Jinja.
+
+Values come from the warehouse, so templates are rendered in a sandbox with HTML autoescaped
+and undefined names failing loudly instead of sending a half-empty email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+TIER_LABELS = {
+    "cosai_sponsor": "CoSAI Sponsor",
+    "premier": "Premier",
+    "high_value": "High Value",
+    "high_contributing_individual": "High Contributing Individual",
+    "standard": "Standard",
+}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    text: str
+    html: str
+
+
+def long_date(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None:
+        return ""
+    return f"{amount:,.2f} {currency or ''}".strip()
+
+
+class Renderer:
+    def __init__(self, template_dir: Path) -> None:
+        self._env = SandboxedEnvironment(
+            loader=FileSystemLoader(template_dir),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["long_date"] = long_date
+        self._env.filters["money"] = money
+
+    def render(self, template: str, context: dict[str, Any]) -> RenderedMessage:
+        subject = self._env.get_template(f"{template}.subject.txt").render(context)
+        return RenderedMessage(
+            subject=" ".join(subject.split()),
+            text=self._env.get_template(f"{template}.txt").render(context),
+            html=self._env.get_template(f"{template}.html").render(context),
+        )
+
+
+def message_context(
+    row: dict[str, Any], as_of: date, touchpoint: str, sender_name: str, support_line: str
+) -> dict[str, Any]:
+    """The template variables of one touchpoint for one subscription (see include/templates)."""
+    renewal_date: date = row["renewal_date"]
+    days_to_renewal = (renewal_date - as_of).days
+    return {
+        "account_name": row["account_name"],
+        "contact_name": row.get("contact_name"),
+        "renewal_date": renewal_date,
+        "renewal_year": renewal_date.year,
+        "days_to_renewal": days_to_renewal,
+        "days_overdue": max(0, -days_to_renewal),
+        "tier_label": TIER_LABELS.get(row.get("tier") or ""),
+        "member_type": row.get("member_type"),
+        "amount": row.get("amount"),
+        "currency": row.get("currency"),
+        "invoice_number": row.get("invoice_number"),
+        "term_months": row.get("term_months") or 12,
+        "support_line": support_line,
+        "sender_name": sender_name,
+        "touchpoint": touchpoint,
+    }

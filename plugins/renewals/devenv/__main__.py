@@ -1,0 +1,109 @@
+"""``python -m renewals.devenv run|airflow|reset``: the demo on embedded defaults.
+
+run      seed the demo warehouse (once), run renewals_daily for today through
+         ``airflow dags test``, print the run's summary; messages land in .demo/outbox.
+airflow  the Airflow UI (``airflow standalone``) on the same stack, with the SMTP server up.
+reset    drop the demo databases and outbox, to start the demo over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+from renewals.config import PROJECT_ROOT, Settings
+from renewals.dates import as_of_date
+from renewals.devenv.demo_data import seed_warehouse
+from renewals.devenv.mailbox import FileMailbox
+from renewals.devenv.postgres import drop_database, ensure_server
+from renewals.devenv.stack import LocalStack
+from renewals.reporting import format_summary, run_summary
+from renewals.storage.db import connect
+
+STATE_DIR = PROJECT_ROOT / ".demo"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m renewals.devenv", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("command", choices=["run", "airflow", "reset"])
+    parser.add_argument("--date", help="as-of date of the run (default: today in the business timezone)")
+    parser.add_argument("--subscriptions", type=int, default=3000, help="demo warehouse size (first seed)")
+    args = parser.parse_args(argv)
+    stack = LocalStack(STATE_DIR)
+    if args.command == "reset":
+        return reset(stack)
+    settings = Settings.from_env()
+    today = args.date or as_of_date(datetime.now(UTC), settings.business_timezone).isoformat()
+    databases = stack.start_databases()
+    seeded = seed_if_empty(databases[stack.warehouse_db], today, args.subscriptions)
+    if seeded:
+        print(f"Demo warehouse seeded for {today}: {seeded}")
+    with FileMailbox(stack.outbox) as mailbox:
+        env = {**os.environ, **stack.airflow_env(databases, mailbox.port, settings.business_timezone)}
+        airflow(env, ["db", "migrate"], stack.state_dir / "logs" / "db-migrate.log")
+        if args.command == "airflow":
+            print("Airflow UI on http://localhost:8080 (every user is admin locally); Ctrl-C stops it.")
+            return subprocess.call([AIRFLOW, "standalone"], env=env)
+        return run_today(stack, databases, env, today, mailbox)
+
+
+def seed_if_empty(warehouse_uri: str, as_of: str, subscriptions: int) -> dict[str, int] | None:
+    """The demo warehouse is seeded once, so that later days see the same world move on."""
+    from datetime import date
+
+    with closing(connect(warehouse_uri)) as conn:
+        exists = conn.execute("select to_regclass('warehouse.subscriptions') is not null").fetchone()[0]
+        if exists and conn.execute("select exists (select from warehouse.subscriptions)").fetchone()[0]:
+            return None
+        counts = seed_warehouse(conn, date.fromisoformat(as_of), subscriptions=subscriptions)
+        conn.commit()
+        return counts
+
+
+def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str], today: str, mailbox) -> int:
+    before = len(list(stack.outbox.glob("*.eml")))
+    log = stack.state_dir / "logs" / f"renewals_daily-{today}.log"
+    print(f"Running renewals_daily for {today} through `airflow dags test` (log: {log}) ...")
+    code = airflow(env, ["dags", "test", "renewals_daily", today], log, check=False)
+    if code != 0:
+        print(log.read_text()[-6000:], file=sys.stderr)
+        print(f"renewals_daily failed (exit {code}); full log: {log}", file=sys.stderr)
+        return code
+    with closing(connect(databases[stack.ops_db], autocommit=True)) as ops:
+        run_id = ops.execute(
+            "select run_id from renewals.runs where as_of = %s order by finished_at desc nulls last limit 1", (today,)
+        ).fetchone()[0]
+        print(format_summary(run_summary(ops, run_id)))
+    after = len(list(stack.outbox.glob("*.eml")))
+    print(f"Messages: {after - before} new this run, {after} in all, as .eml files in {stack.outbox}")
+    return 0
+
+
+def airflow(env: dict[str, str], args: list[str], log: Path, check: bool = True) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        code = subprocess.call([AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    if check and code != 0:
+        raise SystemExit(f"`airflow {' '.join(args)}` failed (exit {code}); see {log}")
+    return code
+
+
+def reset(stack: LocalStack) -> int:
+    server = ensure_server(stack.state_dir)
+    for name in (stack.warehouse_db, stack.ops_db, stack.airflow_db):
+        drop_database(server, name)
+    shutil.rmtree(stack.outbox, ignore_errors=True)
+    print("Demo databases and outbox removed.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The local stack behind ``make run``, ``make airflow`` and the tests: which PostgreSQL, which
+databases, which SMTP server, and the Airflow environment pointing at them."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from renewals.config import PROJECT_ROOT
+from renewals.devenv.postgres import ensure_database, ensure_server
+
+DEMO_SENDER = "Membership Services <renewals@example.org>"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Databases on one server: the demo warehouse, the ops schema and Airflow's metadata."""
+
+    state_dir: Path
+    warehouse_db: str = "renewals_warehouse"
+    ops_db: str = "renewals_ops"
+    airflow_db: str = "renewals_airflow"
+
+    @property
+    def outbox(self) -> Path:
+        return self.state_dir / "outbox"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    def start_databases(self) -> dict[str, str]:
+        server = ensure_server(self.state_dir)
+        return {name: ensure_database(server, name) for name in (self.warehouse_db, self.ops_db, self.airflow_db)}
+
+    def airflow_env(self, databases: dict[str, str], smtp_port: int, business_timezone: str) -> dict[str, str]:
+        """Environment for Airflow commands: connections as AIRFLOW_CONN_* variables, nothing by hand."""
+        metadata = databases[self.airflow_db].replace("postgresql://", "postgresql+psycopg2://", 1)
+        env = {
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": business_timezone,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.airflow_home / "logs"),
+            "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases[self.warehouse_db],
+            "AIRFLOW_CONN_RENEWALS_OPS": databases[self.ops_db],
+            "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": smtp_port,
+                    "extra": {"disable_ssl": True, "disable_tls": True, "from_email": DEMO_SENDER},
+                }
+            ),
+            "RENEWALS_BUSINESS_TIMEZONE": business_timezone,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
+        }
+        # A setting the user already exported (a real warehouse, SMTP relay, Slack) wins.
+        return {key: os.environ.get(key, value) for key, value in env.items()}

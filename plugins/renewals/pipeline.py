@@ -1,0 +1,105 @@
+"""The steps of a daily run as plain functions, one per DAG task.
+
+The DAG (dags/renewals_daily.py) only wires these together; tests can call them directly with
+real connections. ``Resources`` says where the warehouse, the ops schema and SMTP are.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date
+
+from renewals.config import Settings
+from renewals.delivery.deliver import ShardDelivery, ShardReport
+from renewals.delivery.render import Renderer
+from renewals.delivery.smtp import Mailer
+from renewals.gates import COHORTS
+from renewals.playbooks import Playbook, load_playbooks
+from renewals.storage.classify import classify
+from renewals.storage.db import connect
+from renewals.storage.migrations import migrate
+from renewals.storage.runs import RunContext, register_run
+from renewals.storage.staging import StageCounts, stage_and_validate
+from renewals.storage.warehouse import current_facts
+
+
+class DeliveryIncomplete(RuntimeError):
+    """Some messages met only temporary refusals; they stay pending for the task's retry."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    warehouse_dsn: str
+    ops_dsn: str
+    smtp_connect: Callable[[], smtplib.SMTP]
+    settings: Settings
+
+    def playbooks(self) -> dict[str, Playbook]:
+        return load_playbooks(self.settings.playbook_dir, self.settings.template_dir)
+
+
+def resolve_run(
+    run_id: str, run_date: date, as_of_param: str | None, dry_run: bool, subscription_id: str | None
+) -> RunContext:
+    """The run's as-of date is its own date unless the ``as_of`` param overrides it."""
+    as_of = date.fromisoformat(as_of_param) if as_of_param else run_date
+    scope = subscription_id.strip() if subscription_id and subscription_id.strip() else None
+    return RunContext(run_id=run_id, as_of=as_of, dry_run=bool(dry_run), subscription_id=scope)
+
+
+def prepare(resources: Resources, run: RunContext) -> None:
+    """Migrate the ops schema and register the run (idempotent)."""
+    resources.playbooks()  # a broken playbook stops the run here, before anything is written
+    with closing(connect(resources.ops_dsn)) as ops:
+        migrate(ops)
+        register_run(ops, run)
+
+
+def extract(resources: Resources, run: RunContext) -> StageCounts:
+    with closing(connect(resources.warehouse_dsn)) as warehouse, closing(connect(resources.ops_dsn)) as ops:
+        return stage_and_validate(
+            warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
+            resources.settings.shards,
+        )  # fmt: skip
+
+
+def classify_run(resources: Resources, run: RunContext) -> dict[str, int]:
+    """Decide everything due; returns the number of messages each cohort has to deliver."""
+    settings = resources.settings
+    with closing(connect(resources.ops_dsn)) as ops:
+        open_work = classify(ops, run, resources.playbooks(), settings.teams, settings.catch_up_days,
+                             settings.holidays)  # fmt: skip
+    return {cohort: open_work.get(cohort, 0) for cohort in COHORTS}
+
+
+def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> ShardReport:
+    settings = resources.settings
+    mailer = Mailer(resources.smtp_connect)
+    with (
+        closing(connect(resources.ops_dsn)) as reader,
+        closing(connect(resources.ops_dsn, autocommit=True)) as ops,
+        closing(connect(resources.warehouse_dsn)) as warehouse,
+    ):
+        delivery = ShardDelivery(
+            reader=reader,
+            ops=ops,
+            run=run,
+            playbooks=resources.playbooks(),
+            settings=settings,
+            renderer=Renderer(settings.template_dir),
+            mailer=mailer,
+            recheck=lambda ids: current_facts(warehouse, ids),
+        )
+        try:
+            report = delivery.deliver(cohort, shard)
+        finally:
+            mailer.close()
+    if report.still_pending:
+        raise DeliveryIncomplete(
+            f"{report.still_pending} message(s) of cohort {cohort} shard {shard} met only temporary SMTP "
+            "refusals; they stay pending and are sent by the task's retry"
+        )
+    return report

@@ -1,0 +1,94 @@
+"""The summary of a run: what was sent, skipped and why, what failed, what is unknown, what
+was quarantined. Printed by the DAG's last task and by ``make run``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from renewals.storage.sql_files import sql_text
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    as_of: str
+    dry_run: bool
+    counts: dict[str, Any]
+    sent_by_touchpoint: Counter = field(default_factory=Counter)
+    status_totals: Counter = field(default_factory=Counter)
+    skipped_by_reason: Counter = field(default_factory=Counter)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    quarantined_by_reason: Counter = field(default_factory=Counter)
+    cohorts: Counter = field(default_factory=Counter)
+    unknown_open: int = 0
+
+
+def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
+    run = ops.execute(
+        """
+        select as_of, dry_run, subscriptions_in, subscriptions_processed, subscriptions_quarantined,
+               contacts_in, contacts_processed, contacts_quarantined
+        from renewals.runs where run_id = %s
+        """,
+        (run_id,),
+    ).fetchone()
+    if run is None:
+        raise LookupError(f"no run {run_id!r} in renewals.runs")
+    as_of, dry_run, *numbers = run
+    names = ("subscriptions_in", "subscriptions_processed", "subscriptions_quarantined",
+             "contacts_in", "contacts_processed", "contacts_quarantined")  # fmt: skip
+    summary = RunSummary(run_id, as_of.isoformat(), dry_run, dict(zip(names, numbers, strict=True)))
+    params = {"run_id": run_id}
+    for touchpoint, _channel, status, reason, rows in ops.execute(sql_text("report/run_touchpoints.sql"), params):
+        summary.status_totals[status] += rows
+        if status in ("sent", "dry_run"):
+            summary.sent_by_touchpoint[touchpoint] += rows
+        elif status == "skipped":
+            summary.skipped_by_reason[reason] += rows
+        elif status == "failed":
+            summary.failed.append((touchpoint, reason))
+    for table, reason, rows in ops.execute(sql_text("report/run_quarantine.sql"), params):
+        summary.quarantined_by_reason[f"{table}: {reason}"] += rows
+    for playbook, gate, cohort, rows in ops.execute(sql_text("report/run_cohorts.sql"), params):
+        summary.cohorts[f"{playbook} / {gate} / {cohort}"] += rows
+    summary.unknown_open = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[
+        0
+    ]
+    return summary
+
+
+def format_summary(summary: RunSummary) -> str:
+    c = summary.counts
+    verb = "would send (dry run)" if summary.dry_run else "sent"
+    lines = [
+        f"Renewals run {summary.run_id} as of {summary.as_of}{' [DRY RUN]' if summary.dry_run else ''}",
+        f"  subscriptions: {c['subscriptions_in']} in = {c['subscriptions_processed']} processed"
+        f" + {c['subscriptions_quarantined']} quarantined",
+        f"  contacts:      {c['contacts_in']} in = {c['contacts_processed']} processed"
+        f" + {c['contacts_quarantined']} quarantined",
+        "  ledger: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.status_totals.items())),
+        f"  {verb} by touchpoint:",
+        *_rows(summary.sent_by_touchpoint),
+        "  skipped by reason:",
+        *_rows(summary.skipped_by_reason),
+    ]
+    if summary.failed:
+        lines += ["  failed:", *(f"    {touchpoint}: {reason}" for touchpoint, reason in summary.failed)]
+    lines += ["  quarantined by reason:", *_rows(summary.quarantined_by_reason)]
+    if summary.unknown_open:
+        lines.append(
+            f"  ATTENTION: {summary.unknown_open} touchpoint(s) in status 'unknown' (handed to SMTP, outcome"
+            " not recorded); check the mail log and release them (README: Unknown sends)"
+        )
+    return "\n".join(lines)
+
+
+def _rows(counter: Counter) -> list[str]:
+    if not counter:
+        return ["    (none)"]
+    width = max(len(key) for key in counter)
+    return [f"    {key:<{width}}  {n:>6}" for key, n in sorted(counter.items())]

@@ -1,0 +1,95 @@
+"""Classify every staged subscription in SQL: due touchpoints, decisions, ledger claims.
+
+Python only supplies the playbooks and the business calendar as small temp tables; the
+per-subscription work happens inside Postgres, in the files under include/sql/classify/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from renewals.dates import months_between, notice_day
+from renewals.playbooks import Playbook
+from renewals.storage.runs import RunContext, lookback_start
+
+
+def classify(
+    ops: psycopg.Connection,
+    run: RunContext,
+    playbooks: Mapping[str, Playbook],
+    team_addresses: Mapping[str, str],
+    catch_up_days: int,
+    holidays: frozenset[date],
+) -> dict[str, int]:
+    """Decide today's touchpoints for the run's subscriptions; returns open work per cohort."""
+    work = run.work
+    with ops.transaction():
+        window_start = lookback_start(ops, run, catch_up_days)
+        params = {
+            "run_id": run.run_id,
+            "as_of": run.as_of,
+            "dry_run": run.dry_run,
+            "window_start": window_start,
+            "catch_up_days": catch_up_days,
+        }
+        _load_touchpoint_defs(ops, playbooks, team_addresses)
+        _load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
+        ops.execute(work.statement("classify/due_touchpoints.sql"), params)
+        ops.execute(work.statement("classify/decide.sql"), params)
+        # A retried classification replaces the decision log rows of its earlier attempt.
+        ops.execute("delete from renewals.decisions where run_id = %s", (run.run_id,))
+        ops.execute(work.statement("classify/record_ledger.sql"), params)
+        if not run.dry_run:
+            ops.execute(work.statement("classify/sweep_pending.sql"), params)
+        ops.execute(work.statement("classify/record_decisions.sql"), params)
+        ops.execute("update renewals.runs set classified_at = now() where run_id = %s", (run.run_id,))
+        rows = ops.execute(work.statement("classify/open_work_by_cohort.sql"), params).fetchall()
+    return dict(rows)
+
+
+def _load_touchpoint_defs(
+    ops: psycopg.Connection, playbooks: Mapping[str, Playbook], team_addresses: Mapping[str, str]
+) -> None:
+    ops.execute(
+        """
+        create temp table touchpoint_defs (
+            playbook text, touchpoint text, position int, sequence text, channel text,
+            anchor text, days int, months_before int, gates text[], roles text[], cc text[]
+        ) on commit drop
+        """
+    )
+    with ops.cursor().copy("copy touchpoint_defs from stdin") as copy:
+        for playbook in playbooks.values():
+            for tp in playbook.touchpoints:
+                copy.write_row((
+                    playbook.name, tp.key, tp.position, tp.sequence, tp.channel, tp.due.anchor,
+                    tp.due.days, tp.due.months_before, list(tp.gates), list(tp.to),
+                    [team_addresses[team] for team in tp.cc_teams],
+                ))  # fmt: skip
+
+
+def _load_notice_days(
+    ops: psycopg.Connection,
+    renewal_months_query: sql.Composed,
+    playbooks: Mapping[str, Playbook],
+    holidays: frozenset[date],
+) -> None:
+    """The notice day of every renewal month present, computed by renewals.dates."""
+    ops.execute("create temp table notice_days (renewal_month date, months_before int, notice_day date) on commit drop")
+    offsets = {
+        tp.due.months_before
+        for playbook in playbooks.values()
+        for tp in playbook.touchpoints
+        if tp.due.anchor == "notice_month"
+    }
+    first, last = ops.execute(renewal_months_query).fetchone()
+    if not offsets or first is None:
+        return
+    with ops.cursor().copy("copy notice_days from stdin") as copy:
+        for month in months_between(first, last):
+            for months_before in offsets:
+                copy.write_row((month, months_before, notice_day(month, months_before, holidays)))

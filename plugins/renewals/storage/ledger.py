@@ -1,0 +1,109 @@
+"""The touchpoint ledger: one row per (subscription, renewal date, touchpoint), moved through
+pending -> unknown (handed to the channel) -> sent | failed, or back to pending on a refusal
+that is known to be temporary. The claim before the hand-off is what makes a send happen at
+most once: only one worker can move a row out of 'pending'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from renewals.storage.runs import RunContext
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    subscription_id: str
+    renewal_date: date
+    touchpoint: str
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.subscription_id,
+            "renewal_date": self.renewal_date,
+            "touchpoint": self.touchpoint,
+        }
+
+
+KEY_MATCH = "subscription_id = %(subscription_id)s and renewal_date = %(renewal_date)s and touchpoint = %(touchpoint)s"
+
+
+def open_rows(
+    ops: psycopg.Connection, run: RunContext, cohort: str, shard: int, batch_size: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows to deliver, in batches, from a server-side cursor (memory stays bounded)."""
+    params = {"cohort": cohort, "shard": shard, "dry_run": run.dry_run, "run_id": run.run_id}
+    with ops.transaction(), ops.cursor(name=f"open_{run.run_key}_{cohort}_{shard}", row_factory=dict_row) as cur:
+        cur.itersize = batch_size
+        cur.execute(run.work.statement("deliver/open_touchpoints.sql"), params)
+        while batch := cur.fetchmany(batch_size):
+            yield batch
+
+
+def claim(ops: psycopg.Connection, key: LedgerKey, run_id: str, message_id: str, subject: str) -> bool:
+    """Take a pending row for hand-off; False when another worker took it or it was settled."""
+    row = ops.execute(
+        f"""
+        update renewals.touchpoints
+        set status = 'unknown', attempts = attempts + 1, message_id = %(message_id)s,
+            subject = %(subject)s, last_run_id = %(run_id)s, updated_at = now()
+        where {KEY_MATCH} and status = 'pending'
+        returning 1
+        """,
+        {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
+    ).fetchone()
+    return row is not None
+
+
+def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
+    """Record the outcome of a hand-off (sent, failed, or pending again) and its audit row."""
+    with ops.transaction():
+        ops.execute(
+            f"""
+            update renewals.touchpoints
+            set status = %(status)s,
+                reason = %(reason)s,
+                sent_at = case when %(status)s = 'sent' then now() end,
+                last_run_id = %(run_id)s,
+                updated_at = now()
+            where {KEY_MATCH} and status = 'unknown'
+            """,
+            {**key.params(), "status": status, "reason": detail if status != "sent" else None, "run_id": run_id},
+        )
+        ops.execute(
+            """
+            insert into renewals.delivery_attempts (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
+            values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s)
+            """,
+            {**key.params(), "run_id": run_id, "outcome": "retry" if status == "pending" else status, "detail": detail},
+        )
+
+
+def skip(ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str) -> None:
+    """Settle a pending row without sending it (the gate changed since classification, ...)."""
+    ops.execute(
+        f"""
+        update renewals.touchpoints
+        set status = 'skipped', reason = %(reason)s, last_run_id = %(run_id)s, updated_at = now()
+        where {KEY_MATCH} and status = 'pending'
+        """,
+        {**key.params(), "reason": reason, "run_id": run_id},
+    )
+
+
+def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message_id: str, subject: str) -> None:
+    """A dry run keeps what it would have sent on its 'dry_run' row."""
+    ops.execute(
+        f"""
+        update renewals.touchpoints
+        set message_id = %(message_id)s, subject = %(subject)s, updated_at = now()
+        where {KEY_MATCH} and status = 'dry_run' and last_run_id = %(run_id)s
+        """,
+        {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
+    )

@@ -1,0 +1,125 @@
+"""Extract the warehouse into the run's staging tables and validate it there, set-based.
+
+The warehouse and the ops schema may be different databases, so rows are streamed with COPY
+from one connection to the other; validation and classification then run inside Postgres.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg import sql
+
+from renewals.playbooks import ROLES, Playbook
+from renewals.storage.runs import RunContext
+from renewals.storage.sql_files import sql_text
+
+SUBSCRIPTION_COLUMNS = (
+    "subscription_id", "account_id", "account_name", "playbook", "tier", "member_type",
+    "renewal_date", "term_months", "amount", "currency", "owner_email", "intent_confirmed_at",
+    "paid_at", "invoice_number", "declined_at", "decline_reason", "assigned_at",
+    "last_contact_at", "next_meeting_at", "in_negotiation", "hosted_site", "paused", "timezone",
+    "updated_at",
+)  # fmt: skip
+CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    subscriptions_in: int
+    subscriptions_processed: int
+    subscriptions_quarantined: int
+    contacts_in: int
+    contacts_processed: int
+    contacts_quarantined: int
+
+    def balanced(self) -> bool:
+        """Rows in = rows processed + rows quarantined, for both tables."""
+        return (
+            self.subscriptions_in == self.subscriptions_processed + self.subscriptions_quarantined
+            and self.contacts_in == self.contacts_processed + self.contacts_quarantined
+        )
+
+
+def stage_and_validate(
+    warehouse: psycopg.Connection,
+    ops: psycopg.Connection,
+    run: RunContext,
+    playbooks: dict[str, Playbook],
+    business_timezone: str,
+    shards: int,
+) -> StageCounts:
+    """Copy the extract into fresh work tables, quarantine bad rows, keep the normalised rest."""
+    work = run.work
+    tables = work.identifiers()
+    scope = {"subscription_id": run.subscription_id}
+    with ops.transaction():
+        ops.execute(work.statement("stage/create_work_tables.sql"))
+        # A retried extract replaces the quarantine rows of its earlier attempt.
+        ops.execute("delete from renewals.quarantine where run_id = %s", (run.run_id,))
+        subscriptions_in = _copy(warehouse, ops, "extract/subscriptions.sql", scope,
+                                 tables["raw_subscriptions"], SUBSCRIPTION_COLUMNS)  # fmt: skip
+        contacts_in = _copy(warehouse, ops, "extract/contacts.sql", scope, tables["raw_contacts"], CONTACT_COLUMNS)
+        params = {
+            "run_id": run.run_id,
+            "as_of": run.as_of,
+            "now": datetime.now(UTC),
+            "business_timezone": business_timezone,
+            "shards": shards,
+            "playbooks": json.dumps({name: pb.validation_rules() for name, pb in playbooks.items()}),
+            "roles": list(ROLES),
+        }
+        subscriptions_processed = ops.execute(work.statement("stage/validate_subscriptions.sql"), params).rowcount
+        contacts_processed = ops.execute(work.statement("stage/validate_contacts.sql"), params).rowcount
+        quarantined = dict(
+            ops.execute(
+                "select source_table, count(*) from renewals.quarantine where run_id = %s group by 1",
+                (run.run_id,),
+            ).fetchall()
+        )
+        for table in ("subscriptions", "contacts"):
+            ops.execute(sql.SQL("analyze {}").format(tables[table]))
+        counts = StageCounts(
+            subscriptions_in=subscriptions_in,
+            subscriptions_processed=subscriptions_processed,
+            subscriptions_quarantined=quarantined.get("subscriptions", 0),
+            contacts_in=contacts_in,
+            contacts_processed=contacts_processed,
+            contacts_quarantined=quarantined.get("contacts", 0),
+        )
+        ops.execute(
+            """
+            update renewals.runs
+            set extracted_at = now(),
+                subscriptions_in = %(subscriptions_in)s,
+                subscriptions_processed = %(subscriptions_processed)s,
+                subscriptions_quarantined = %(subscriptions_quarantined)s,
+                contacts_in = %(contacts_in)s,
+                contacts_processed = %(contacts_processed)s,
+                contacts_quarantined = %(contacts_quarantined)s
+            where run_id = %(run_id)s
+            """,
+            {**counts.__dict__, "run_id": run.run_id},
+        )
+    return counts
+
+
+def _copy(
+    source: psycopg.Connection,
+    target: psycopg.Connection,
+    query_file: str,
+    params: dict[str, object],
+    table: sql.Composable,
+    columns: tuple[str, ...],
+) -> int:
+    """Stream the rows of a warehouse query into a work table; returns the number of rows."""
+    copy_out = sql.SQL("copy ({}) to stdout").format(sql.SQL(sql_text(query_file)))
+    copy_in = sql.SQL("copy {} ({}) from stdin").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with source.cursor() as reader, target.cursor() as writer:
+        with reader.copy(copy_out, params) as out, writer.copy(copy_in) as into:
+            for chunk in out:
+                into.write(chunk)
+        return target.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
