@@ -29,7 +29,6 @@ from renewals.gates import COHORTS
 
 # Read at parse time only to lay out the DAG: no database or network is touched here.
 BUSINESS_TIMEZONE = os.environ.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
-SHARDS = int(os.environ.get("RENEWALS_SHARDS", "4"))
 SCHEDULE = os.environ.get("RENEWALS_SCHEDULE", "0 6 * * *")
 
 
@@ -58,18 +57,25 @@ def extract_and_validate(run: dict) -> dict:
 
 
 @task
-def classify_subscriptions(run: dict) -> dict[str, int]:
+def classify_subscriptions(run: dict) -> list[int]:
+    """Decides everything due; returns the shards that have something to deliver."""
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import classify_run
     from renewals.storage.runs import RunContext
 
-    return classify_run(airflow_resources(), RunContext.from_xcom(run))
+    open_work = classify_run(airflow_resources(), RunContext.from_xcom(run))
+    return sorted({shard for shards in open_work.values() for shard in shards})
 
 
 @task.branch
-def choose_cohorts(open_work: dict[str, int]) -> list[str]:
+def choose_cohorts(run: dict) -> list[str]:
     """Only cohorts with messages to deliver run; the others show as skipped in the grid."""
-    return [f"deliver_{cohort}" for cohort in COHORTS if open_work.get(cohort)]
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import open_work
+    from renewals.storage.runs import RunContext
+
+    work = open_work(airflow_resources(), RunContext.from_xcom(run))
+    return [f"deliver_{cohort}" for cohort in COHORTS if work.get(cohort)]
 
 
 @task(retries=3, retry_delay=timedelta(minutes=2), retry_exponential_backoff=True)
@@ -113,11 +119,14 @@ def summarize(run: dict) -> str:
 def renewals_daily():
     run = prepare_run()
     counts = extract_and_validate(run)
-    open_work = classify_subscriptions(run)
-    counts >> open_work
-    branches = choose_cohorts(open_work)
+    shards = classify_subscriptions(run)
+    counts >> shards
+    branches = choose_cohorts(run)
+    shards >> branches
+    # Shards are mapped from classification's output, so only shards with work run, and a
+    # cohort the branch skips is skipped whole.
     deliveries = [
-        deliver.override(task_id=f"deliver_{cohort}").partial(run=run, cohort=cohort).expand(shard=list(range(SHARDS)))
+        deliver.override(task_id=f"deliver_{cohort}").partial(run=run, cohort=cohort).expand(shard=shards)
         for cohort in COHORTS
     ]
     branches >> deliveries >> summarize(run)

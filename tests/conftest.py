@@ -85,14 +85,14 @@ def ops(databases: dict[str, str]) -> Iterator:
 class AirflowRunner:
     """Runs renewals_daily through Airflow's own dag.test() against the test's parts."""
 
-    def run(self, as_of: date, **conf) -> str:
-        """One DAG run for ``as_of``; returns the final state of the run."""
+    def run(self, day: date, **conf) -> str:
+        """One DAG run with logical date ``day``; returns the final state of the run."""
         import pendulum
         from airflow.models.dagbag import DagBag
 
         dagbag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False)
         dag = dagbag.get_dag("renewals_daily")
-        logical_date = pendulum.datetime(as_of.year, as_of.month, as_of.day, tz="UTC")
+        logical_date = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
         dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
         return dag_run.state
 

@@ -66,13 +66,25 @@ def extract(resources: Resources, run: RunContext) -> StageCounts:
         )  # fmt: skip
 
 
-def classify_run(resources: Resources, run: RunContext) -> dict[str, int]:
-    """Decide everything due; returns the number of messages each cohort has to deliver."""
+def classify_run(resources: Resources, run: RunContext) -> dict[str, dict[int, int]]:
+    """Decide everything due; returns how many messages each cohort has to deliver, by shard."""
     settings = resources.settings
     with closing(connect(resources.ops_dsn)) as ops:
         open_work = classify(ops, run, resources.playbooks(), settings.teams, settings.catch_up_days,
                              settings.holidays)  # fmt: skip
-    return {cohort: open_work.get(cohort, 0) for cohort in COHORTS}
+    return {cohort: open_work.get(cohort, {}) for cohort in COHORTS}
+
+
+def open_work(resources: Resources, run: RunContext) -> dict[str, int]:
+    """Messages each cohort has to deliver in this run, read from the ledger."""
+    with closing(connect(resources.ops_dsn)) as ops:
+        rows = ops.execute(
+            run.work.statement("classify/open_work_by_cohort.sql"), {"dry_run": run.dry_run, "run_id": run.run_id}
+        ).fetchall()
+    work = dict.fromkeys(COHORTS, 0)
+    for cohort, _shard, count in rows:
+        work[cohort] += count
+    return work
 
 
 def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> ShardReport:

@@ -1,8 +1,9 @@
--- How many ledger rows each cohort has to deliver in this run (drives the cohort branch).
-select t.cohort, count(*) as rows
+-- How many ledger rows each cohort and shard has to deliver in this run (drives the cohort
+-- branch and the shards mapped for each cohort).
+select t.cohort, s.shard, count(*) as rows
 from renewals.touchpoints t
 join {subscriptions} s using (subscription_id, renewal_date)
 where not s.paused
   and (case when %(dry_run)s then t.status = 'dry_run' and t.last_run_id = %(run_id)s
             else t.status = 'pending' end)
-group by t.cohort
+group by t.cohort, s.shard

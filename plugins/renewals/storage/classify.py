@@ -24,8 +24,8 @@ def classify(
     team_addresses: Mapping[str, str],
     catch_up_days: int,
     holidays: frozenset[date],
-) -> dict[str, int]:
-    """Decide today's touchpoints for the run's subscriptions; returns open work per cohort."""
+) -> dict[str, dict[int, int]]:
+    """Decide today's touchpoints for the run's subscriptions; returns open work by cohort and shard."""
     work = run.work
     with ops.transaction():
         window_start = lookback_start(ops, run, catch_up_days)
@@ -48,7 +48,10 @@ def classify(
         ops.execute(work.statement("classify/record_decisions.sql"), params)
         ops.execute("update renewals.runs set classified_at = now() where run_id = %s", (run.run_id,))
         rows = ops.execute(work.statement("classify/open_work_by_cohort.sql"), params).fetchall()
-    return dict(rows)
+    open_work: dict[str, dict[int, int]] = {}
+    for cohort, shard, count in rows:
+        open_work.setdefault(cohort, {})[shard] = count
+    return open_work
 
 
 def _load_touchpoint_defs(
