@@ -99,7 +99,8 @@ create function renewals.try_date(value text) returns date
 language sql immutable parallel safe as $$
     select case
         when m is null then null
-        when m[2]::int between 1 and 12
+        when m[1]::int >= 1
+             and m[2]::int between 1 and 12
              and m[3]::int between 1 and extract(day from make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day')
             then make_date(m[1]::int, m[2]::int, m[3]::int)
     end
@@ -108,11 +109,11 @@ $$;
 
 create function renewals.try_timestamptz(value text) returns timestamptz
 language sql stable parallel safe as $$
+    -- ISO 8601 date, optional time (hours 00-23, minutes and seconds 00-59, up to microseconds)
+    -- and optional offset (Z or +/-hh[:mm] within 15 hours): exactly what the cast accepts.
     select case
-        when btrim(value) ~ '^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$'
+        when btrim(value) ~ '^\d{4}-\d{2}-\d{2}([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?\s*(Z|[+-](0\d|1[0-5])(:?[0-5]\d)?)?$'
              and renewals.try_date(left(btrim(value), 10)) is not null
-             and coalesce(substring(btrim(value) from '[ T](\d{2}):')::int, 0) < 24
-             and coalesce(substring(btrim(value) from '[ T]\d{2}:(\d{2})')::int, 0) < 60
             then btrim(value)::timestamptz
     end
 $$;

@@ -22,8 +22,8 @@ def message_id(
 
 
 def sender_domain(sender: str) -> str:
-    address = parseaddr(sender)[1]
-    return address.rpartition("@")[2] or "renewals.invalid"
+    _local, at, domain = parseaddr(sender)[1].rpartition("@")
+    return domain if at and domain else "renewals.invalid"
 
 
 def sender_name(sender: str) -> str:
@@ -56,6 +56,7 @@ def build_email(
     message["X-Renewal-Subscription"] = subscription_id
     message["X-Renewal-Date"] = renewal_date.isoformat()
     message["X-Renewal-Touchpoint"] = touchpoint
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    # quoted-printable keeps the message 7-bit, so no relay needs the 8BITMIME extension
+    message.set_content(rendered.text, cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message

@@ -13,6 +13,7 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 
@@ -30,6 +31,11 @@ class Outcome:
 def _reply(code: int, message: bytes | str) -> str:
     text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
     return f"{code} {text}".strip()
+
+
+def _addresses(message: EmailMessage, header: str) -> tuple:
+    value = message[header]
+    return value.addresses if value is not None else ()
 
 
 def outcome_of_refusal(code: int, message: bytes | str) -> Outcome:
@@ -52,17 +58,32 @@ class Mailer:
             raise MailerUnavailable(f"SMTP server unavailable: {exc}") from exc
 
     def send(self, message: EmailMessage) -> Outcome:
+        """Run one SMTP transaction. Only a break during DATA leaves the outcome unknown: before
+        it the server has nothing, so a dropped session is reopened once and the message offered again."""
         self.ensure_connected()
+        sender = parseaddr(message["From"])[1]
+        recipients = [address.addr_spec for header in ("To", "Cc") for address in _addresses(message, header)]
+        for attempt in (1, 2):
+            try:
+                refused, early_outcome = self._envelope(sender, recipients)
+                break
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                try:
+                    if attempt == 2:
+                        raise MailerUnavailable(str(exc))
+                    self.ensure_connected()
+                except MailerUnavailable as unavailable:
+                    return Outcome(RETRY, f"connection lost before the message was handed over: {unavailable}")
+        if early_outcome is not None:
+            return early_outcome
         assert self._client is not None
         try:
-            refused = self._client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in exc.recipients.items())
-            self._reset()
-            return Outcome(FAILED if min(codes) >= 500 else RETRY, detail)
+            code, reply = self._client.data(message.as_bytes())
+            if code != 250:  # smtplib returns the final answer to the message instead of raising
+                raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPResponseException as exc:
-            # MAIL or DATA refused: the server did not take the message. 421 also closes the session.
+            # DATA or its final answer refused: the server did not keep the message.
             self._reset()
             return outcome_of_refusal(exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -72,6 +93,27 @@ class Mailer:
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
             return Outcome(SENT, f"accepted except {detail}")
         return Outcome(SENT)
+
+    def _envelope(self, sender: str, recipients: list[str]) -> tuple[dict[str, tuple[int, bytes]], Outcome | None]:
+        """MAIL and RCPT: returns the refused recipients, or an outcome when the message cannot go on."""
+        client = self._client
+        assert client is not None
+        client.ehlo_or_helo_if_needed()
+        code, reply = client.mail(sender)
+        if code != 250:
+            self._reset()
+            return {}, outcome_of_refusal(code, reply)
+        refused = {}
+        for recipient in recipients:
+            code, reply = client.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+        if len(refused) == len(recipients):
+            self._reset()
+            detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
+            worst = min(code for code, _ in refused.values()) if refused else 550
+            return refused, Outcome(FAILED if worst >= 500 else RETRY, detail or "no recipients")
+        return refused, None
 
     def close(self) -> None:
         if self._client is not None:
