@@ -50,6 +50,7 @@ class Settings:
     sender: str = "Membership Services <renewals@example.org>"
     support_line: str = "member-support@example.org"
     reply_to: str = TEAM_DEFAULTS["membership_staff"]
+    smtp_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
     teams: Mapping[str, str] = field(default_factory=lambda: dict(TEAM_DEFAULTS))
     playbook_dir: Path = INCLUDE_DIR / "playbooks"
     template_dir: Path = INCLUDE_DIR / "templates"
@@ -79,6 +80,7 @@ class Settings:
             sender=env.get("RENEWALS_SENDER", cls.sender),
             support_line=env.get("RENEWALS_SUPPORT_LINE", cls.support_line),
             reply_to=env.get("RENEWALS_REPLY_TO", teams["membership_staff"]),
+            smtp_retry_delays=_delays(env, "RENEWALS_SMTP_RETRY_DELAYS", cls.smtp_retry_delays),
             teams=teams,
         )
 
@@ -94,3 +96,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: b
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
     return value
+
+
+def _delays(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        delays = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be comma-separated seconds, e.g. 2,8,30") from None
+    if any(delay < 0 or delay > 600 for delay in delays):
+        raise ConfigError(f"{name}={raw!r}: each delay must be between 0 and 600 seconds")
+    return delays

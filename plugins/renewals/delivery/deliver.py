@@ -28,7 +28,6 @@ from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
 
 Recheck = Callable[[Sequence[str]], Mapping[str, CurrentFacts]]
-RETRY_DELAYS_SECONDS = (2, 8, 30)  # bounded backoff for temporary SMTP refusals within one task
 
 
 @dataclass
@@ -59,7 +58,6 @@ class ShardDelivery:
     mailer: Mailer
     recheck: Recheck
     sleep: Callable[[float], None] = time.sleep
-    retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS
 
     def deliver(self, cohort: str, shard: int) -> ShardReport:
         report = ShardReport()
@@ -82,7 +80,8 @@ class ShardDelivery:
                     continue
                 if self._hand_off(key, message, report) == RETRY:
                     waiting.append((key, message))
-        for delay in self.retry_delays:
+        # Temporary refusals are offered again after a bounded backoff (settings.smtp_retry_delays).
+        for delay in self.settings.smtp_retry_delays:
             if not waiting:
                 break
             self.sleep(delay)

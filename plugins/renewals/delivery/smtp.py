@@ -79,7 +79,7 @@ class Mailer:
             return early_outcome
         assert self._client is not None
         try:
-            code, reply = self._client.data(message.as_bytes())
+            code, reply = self._client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
             if code != 250:  # smtplib returns the final answer to the message instead of raising
                 raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPResponseException as exc:
