@@ -13,11 +13,14 @@ Runs the renewal playbooks once a day as of the run's date (its logical date, or
 6. **summarize**: the run's summary in the task log.
 
 Params (trigger form or ``--conf``): ``subscription_id`` restricts the run to one subscription,
-``as_of`` overrides the as-of date, ``dry_run`` decides and renders without sending.
+``as_of`` overrides the as-of date, ``dry_run`` decides and renders without sending,
+``release_unknown`` / ``confirm_unknown`` settle sends left 'unknown' after an operator checked
+the mail relay (``SUBSCRIPTION_ID/TOUCHPOINT`` each).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 
@@ -30,6 +33,7 @@ from renewals.gates import COHORTS
 # Read at parse time only to lay out the DAG: no database or network is touched here.
 BUSINESS_TIMEZONE = os.environ.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
 SCHEDULE = os.environ.get("RENEWALS_SCHEDULE", "0 6 * * *")
+log = logging.getLogger(__name__)
 
 
 @task
@@ -40,7 +44,9 @@ def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
 
     run_date = as_of_date(logical_date or dag_run.run_after, BUSINESS_TIMEZONE)
     run = resolve_run(dag_run.run_id, run_date, params["as_of"], params["dry_run"], params["subscription_id"])
-    prepare(airflow_resources(), run)
+    unmatched = prepare(airflow_resources(), run, params["release_unknown"], params["confirm_unknown"])
+    if unmatched:  # a retry of this task lands here too, after the verdicts were applied
+        log.warning("No send in status 'unknown' for %s; nothing changed for them", unmatched)
     return run.to_xcom()
 
 
@@ -112,6 +118,19 @@ def summarize(run: dict) -> str:
         "subscription_id": Param(None, type=["null", "string"], description="Run for this subscription only."),
         "as_of": Param(None, type=["null", "string"], format="date", description="Process the world as of this date."),
         "dry_run": Param(False, type="boolean", description="Decide and render everything; send and write nothing."),
+        "release_unknown": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Sends in status 'unknown' (SUBSCRIPTION_ID/TOUCHPOINT) the relay did NOT deliver: "
+            "sent again by this run if still due.",
+        ),
+        "confirm_unknown": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Sends in status 'unknown' (SUBSCRIPTION_ID/TOUCHPOINT) the relay did deliver: marked sent.",
+        ),
     },
     doc_md=__doc__,
     tags=["renewals"],

@@ -20,6 +20,7 @@ from renewals.gates import COHORTS
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.storage.classify import classify
 from renewals.storage.db import connect
+from renewals.storage.ledger import resolve_unknown
 from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext, register_run
 from renewals.storage.staging import StageCounts, stage_and_validate
@@ -50,12 +51,21 @@ def resolve_run(
     return RunContext(run_id=run_id, as_of=as_of, dry_run=bool(dry_run), subscription_id=scope)
 
 
-def prepare(resources: Resources, run: RunContext) -> None:
-    """Migrate the ops schema and register the run (idempotent)."""
+def prepare(
+    resources: Resources, run: RunContext, release_unknown: list[str] = (), confirm_unknown: list[str] = ()
+) -> list[str]:
+    """Migrate the ops schema, register the run (idempotent) and apply the operator's verdicts on
+    'unknown' sends; returns the verdict references that matched no unknown send."""
     resources.playbooks()  # a broken playbook stops the run here, before anything is written
+    if run.dry_run and (release_unknown or confirm_unknown):
+        raise ValueError("release_unknown and confirm_unknown change the ledger: not in a dry run")
     with closing(connect(resources.ops_dsn)) as ops:
         migrate(ops)
         register_run(ops, run)
+        return [
+            *resolve_unknown(ops, run.run_id, list(release_unknown), delivered=False),
+            *resolve_unknown(ops, run.run_id, list(confirm_unknown), delivered=True),
+        ]
 
 
 def extract(resources: Resources, run: RunContext) -> StageCounts:

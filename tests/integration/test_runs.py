@@ -156,3 +156,39 @@ def test_the_airflow_cli_runs_the_dag_with_conf(world, databases, mailbox):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sent(mailbox) == [("S-CLI", "renewal_reminder_15")]
+
+
+def make_unknown(ops, subscription_id: str) -> None:
+    """What a worker killed between the SMTP hand-off and the record leaves behind."""
+    ops.execute(
+        "update renewals.touchpoints set status = 'unknown', attempts = 1 where subscription_id = %s"
+        " and status = 'sent'",
+        (subscription_id,),
+    )
+
+
+def test_an_unknown_send_is_never_repeated_until_an_operator_releases_it(world, airflow, mailbox, ops):
+    world.subscription("S-LOST", D1 + timedelta(days=15))
+    airflow.run(D1)
+    make_unknown(ops, "S-LOST")
+
+    assert airflow.run(D1) == "success"
+    assert len(mailbox.messages) == 1, "an unknown send is not repeated silently"
+    summary = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[0]
+    assert summary == 1
+
+    assert airflow.run(D1, release_unknown=["S-LOST/renewal_reminder_15"]) == "success"
+    assert sent(mailbox) == [("S-LOST", "renewal_reminder_15")] * 2  # the lost one, sent again
+    assert ledger(ops, "S-LOST")["renewal_reminder_15"] == ("sent", None)
+    outcomes = [o for (o,) in ops.execute("select outcome from renewals.delivery_attempts order by attempt_id")]
+    assert outcomes == ["sent", "released", "sent"]
+
+
+def test_an_operator_can_confirm_an_unknown_send_as_delivered(world, airflow, mailbox, ops):
+    world.subscription("S-KEPT", D1 + timedelta(days=15))
+    airflow.run(D1)
+    make_unknown(ops, "S-KEPT")
+
+    assert airflow.run(D1, confirm_unknown=["S-KEPT/renewal_reminder_15"]) == "success"
+    assert len(mailbox.messages) == 1
+    assert ledger(ops, "S-KEPT")["renewal_reminder_15"] == ("sent", None)

@@ -107,3 +107,44 @@ def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message
         """,
         {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
     )
+
+
+def resolve_unknown(ops: psycopg.Connection, run_id: str, touchpoint_refs: list[str], delivered: bool) -> list[str]:
+    """An operator's verdict on sends left 'unknown', given as ``SUBSCRIPTION_ID/TOUCHPOINT``.
+
+    After checking the relay's log: not delivered -> back to 'pending', so the run sends it if it
+    is still due; delivered -> 'sent'. Returns the references that matched no 'unknown' row.
+    """
+    unmatched = []
+    for ref in touchpoint_refs:
+        subscription_id, slash, touchpoint = ref.strip().rpartition("/")
+        if not slash or not subscription_id or not touchpoint:
+            raise ValueError(f"{ref!r}: expected SUBSCRIPTION_ID/TOUCHPOINT")
+        with ops.transaction():
+            rows = ops.execute(
+                """
+                update renewals.touchpoints
+                set status = %(status)s, reason = null, last_run_id = %(run_id)s, updated_at = now(),
+                    sent_at = case when %(status)s = 'sent' then updated_at end
+                where subscription_id = %(subscription_id)s and touchpoint = %(touchpoint)s and status = 'unknown'
+                returning renewal_date
+                """,
+                {
+                    "status": "sent" if delivered else "pending",
+                    "run_id": run_id,
+                    "subscription_id": subscription_id,
+                    "touchpoint": touchpoint,
+                },
+            ).fetchall()
+            for (renewal_date,) in rows:
+                ops.execute(
+                    """
+                    insert into renewals.delivery_attempts
+                        (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
+                    values (%s, %s, %s, %s, %s, 'operator verdict on an unknown send')
+                    """,
+                    (subscription_id, renewal_date, touchpoint, run_id, "confirmed" if delivered else "released"),
+                )
+        if not rows:
+            unmatched.append(ref)
+    return unmatched
