@@ -24,6 +24,7 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     quarantined_by_reason: Counter = field(default_factory=Counter)
     cohorts: Counter = field(default_factory=Counter)
+    left_alone: Counter = field(default_factory=Counter)
     unknown_open: int = 0
 
 
@@ -55,6 +56,8 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
         summary.quarantined_by_reason[f"{table}: {reason}"] += rows
     for playbook, gate, cohort, rows in ops.execute(sql_text("report/run_cohorts.sql"), params):
         summary.cohorts[f"{playbook} / {gate} / {cohort}"] += rows
+    for reason, rows in ops.execute(sql_text("report/run_no_action.sql"), params):
+        summary.left_alone[reason] += rows
     summary.unknown_open = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[
         0
     ]
@@ -70,11 +73,14 @@ def format_summary(summary: RunSummary) -> str:
         f" + {c['subscriptions_quarantined']} quarantined",
         f"  contacts:      {c['contacts_in']} in = {c['contacts_processed']} processed"
         f" + {c['contacts_quarantined']} quarantined",
-        "  ledger: " + ", ".join(f"{status} {n}" for status, n in sorted(summary.status_totals.items())),
+        "  ledger: "
+        + (", ".join(f"{status} {n}" for status, n in sorted(summary.status_totals.items())) or "no change"),
         f"  {verb} by touchpoint:",
         *_rows(summary.sent_by_touchpoint),
         "  skipped by reason:",
         *_rows(summary.skipped_by_reason),
+        "  due but left alone (settled by an earlier run, or held):",
+        *_rows(summary.left_alone),
     ]
     if summary.failed:
         lines += ["  failed:", *(f"    {touchpoint}: {reason}" for touchpoint, reason in summary.failed)]

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Demo warehouse seeded for {today}: {seeded}")
     with FileMailbox(stack.outbox) as mailbox:
         env = {**os.environ, **stack.airflow_env(databases, mailbox.port, settings.business_timezone)}
+        # `airflow standalone` starts its components as `airflow ...`: the venv's bin must be on PATH.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         airflow(env, ["db", "migrate"], stack.state_dir / "logs" / "db-migrate.log")
         if args.command == "airflow":
             print("Airflow UI on http://localhost:8080 (every user is admin locally); Ctrl-C stops it.")
