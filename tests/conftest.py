@@ -4,6 +4,7 @@ started per test, and Airflow itself with its own metadata database."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -22,7 +23,7 @@ from renewals.storage.db import connect
 from tests.world import World
 
 STATE_DIR = PROJECT_ROOT / ".demo"
-TEST_AIRFLOW_HOME = STATE_DIR / "test-airflow"
+TEST_AIRFLOW_HOME = STATE_DIR / f"test-airflow-{os.getpid()}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,7 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     database and folders before any test module imports it."""
     server = ensure_server(STATE_DIR)
     os.environ["RENEWALS_TEST_PG_SERVER"] = server
-    metadata = ensure_database(server, "renewals_test_airflow")
+    # Each test session gets its own Airflow metadata database: sessions may run side by side.
+    os.environ["RENEWALS_TEST_AIRFLOW_DB"] = f"renewals_test_airflow_{os.getpid()}"
+    metadata = ensure_database(server, os.environ["RENEWALS_TEST_AIRFLOW_DB"])
     os.environ.update(
         {
             "AIRFLOW_HOME": str(TEST_AIRFLOW_HOME),
@@ -44,6 +47,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not getattr(config.option, "collectonly", False):
         airflow = str(Path(sys.executable).with_name("airflow"))
         subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "RENEWALS_TEST_AIRFLOW_DB" in os.environ:
+        drop_database(os.environ["RENEWALS_TEST_PG_SERVER"], os.environ["RENEWALS_TEST_AIRFLOW_DB"])
+        shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
