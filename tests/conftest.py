@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "RENEWALS_TEST_AIRFLOW_DB" in os.environ:
+        if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the drop
+            sys.modules["airflow.settings"].dispose_orm()
         drop_database(os.environ["RENEWALS_TEST_PG_SERVER"], os.environ["RENEWALS_TEST_AIRFLOW_DB"])
         shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
 
