@@ -58,7 +58,8 @@ class ShardDelivery:
     mailer: Mailer
     recheck: Recheck
     sleep: Callable[[float], None] = time.sleep
-    # Called at each point of a send (before_claim, after_claim, after_handoff, after_record):
+    # Called at each point of a send (before_claim, after_claim, before_handoff, after_handoff,
+    # after_record):
     # the crash tests kill the worker there; in production it does nothing.
     checkpoint: Callable[[str], None] = lambda point: None
 
@@ -95,10 +96,10 @@ class ShardDelivery:
     def _hand_off(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> str:
         self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
         self.checkpoint("before_claim")
-        if not ledger.claim(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"]):
+        if not ledger.claim(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"], self.checkpoint):
             report.taken_elsewhere += 1
             return "taken"
-        self.checkpoint("after_claim")
+        self.checkpoint("before_handoff")
         outcome = self.mailer.send(message)
         self.checkpoint("after_handoff")
         ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,

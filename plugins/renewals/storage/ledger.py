@@ -1,12 +1,13 @@
 """The touchpoint ledger: one row per (subscription, renewal date, touchpoint), moved through
 pending -> unknown (handed to the channel) -> sent | failed, or back to pending on a refusal
 that is known to be temporary. The claim before the hand-off is what makes a send happen at
-most once: only one worker can move a row out of 'pending'.
+most once: only one worker can move a row out of 'pending', and only the moment between the
+claim's commit and the record of the outcome cannot be decided after a crash ('unknown').
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -46,19 +47,38 @@ def open_rows(
             yield batch
 
 
-def claim(ops: psycopg.Connection, key: LedgerKey, run_id: str, message_id: str, subject: str) -> bool:
-    """Take a pending row for hand-off; False when another worker took it or it was settled."""
-    row = ops.execute(
-        f"""
-        update renewals.touchpoints
-        set status = 'unknown', attempts = attempts + 1, message_id = %(message_id)s,
-            subject = %(subject)s, last_run_id = %(run_id)s, updated_at = now()
-        where {KEY_MATCH} and status = 'pending'
-        returning 1
-        """,
-        {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
-    ).fetchone()
-    return row is not None
+def claim(
+    ops: psycopg.Connection,
+    key: LedgerKey,
+    run_id: str,
+    message_id: str,
+    subject: str,
+    checkpoint: Callable[[str], None] = lambda point: None,
+) -> bool:
+    """Take a pending row for hand-off; False when another worker holds or took it, or it is settled.
+
+    The claim is a row lock (SKIP LOCKED: concurrent workers pass over it). The row becomes
+    'unknown' only when that transaction commits, right before the hand-off, so a worker dying
+    while it holds the claim leaves the row 'pending' and a rerun sends it.
+    """
+    with ops.transaction():
+        held = ops.execute(
+            f"select 1 from renewals.touchpoints where {KEY_MATCH} and status = 'pending' for update skip locked",
+            key.params(),
+        ).fetchone()
+        if held is None:
+            return False
+        checkpoint("after_claim")
+        ops.execute(
+            f"""
+            update renewals.touchpoints
+            set status = 'unknown', attempts = attempts + 1, message_id = %(message_id)s,
+                subject = %(subject)s, last_run_id = %(run_id)s, updated_at = now()
+            where {KEY_MATCH}
+            """,
+            {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
+        )
+    return True
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
