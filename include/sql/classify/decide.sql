@@ -18,24 +18,39 @@ audience as (
     where r.channel = 'email'
     group by r.subscription_id, r.touchpoint
 ),
+addressed as (
+    select r.*,
+           case r.channel
+               when 'email' then coalesce(a.recipients, array[]::text[])
+               when 'staff_email' then array_remove(
+                   r.staff
+                   || case when r.to_owner then r.owner_email end
+                   || case when r.offboarding_group then
+                          case r.member_type when 'OP' then %(offboarding_op)s else %(offboarding_tc)s end
+                      end,
+                   null)
+               else array[]::text[]
+           end as recipients,
+           array_remove(r.cc || case when r.cc_owner then r.owner_email end, null) as cc_addresses,
+           coalesce(a.opted_out, array[]::text[]) as opted_out
+    from ranked r
+    left join audience a using (subscription_id, touchpoint)
+),
 judged as (
     select r.*,
-           coalesce(a.recipients, array[]::text[]) as recipients,
-           coalesce(a.opted_out, array[]::text[]) as opted_out,
            case
                when r.paused then 'hold:paused'
                when r.ledger_status in ('sent', 'skipped', 'failed', 'unknown') then 'none:already_' || r.ledger_status
                when r.recency > 1 then 'skip:superseded'
                when %(as_of)s::date - r.due_date > %(catch_up_days)s then 'skip:stale'
-               when r.channel = 'email' and coalesce(cardinality(a.recipients), 0) = 0
-                    and coalesce(cardinality(a.opted_out), 0) > 0 then 'skip:opted_out'
-               when r.channel = 'email' and coalesce(cardinality(a.recipients), 0) = 0 then 'skip:no_recipient'
-               when coalesce(cardinality(a.opted_out), 0) > 0 then 'send:opted_out_excluded'
+               when r.channel = 'email' and cardinality(r.recipients) = 0
+                    and cardinality(r.opted_out) > 0 then 'skip:opted_out'
+               when r.channel in ('email', 'staff_email') and cardinality(r.recipients) = 0 then 'skip:no_recipient'
+               when cardinality(r.opted_out) > 0 then 'send:opted_out_excluded'
                when %(as_of)s::date > r.due_date then 'send:catch_up'
                else 'send:'
            end as verdict
-    from ranked r
-    left join audience a using (subscription_id, touchpoint)
+    from addressed r
 )
 select j.*, split_part(j.verdict, ':', 1) as action, nullif(split_part(j.verdict, ':', 2), '') as reason
 from judged j

@@ -8,7 +8,7 @@ select subscription_id, renewal_date, touchpoint, playbook, channel, cohort, due
        case when action = 'skip' then 'skipped' when %(dry_run)s then 'dry_run' else 'pending' end,
        case when action = 'skip' then reason end,
        recipients,
-       case when action = 'send' then cc else array[]::text[] end,
+       case when action = 'send' then cc_addresses else array[]::text[] end,
        %(run_id)s, %(run_id)s, %(as_of)s
 from decided
 where action = 'send' or (action = 'skip' and not %(dry_run)s)

@@ -10,11 +10,35 @@ import yaml
 
 from renewals.config import TEAM_DEFAULTS
 from renewals.gates import GATES
-from renewals.playbooks.model import ANCHORS, CHANNELS, ROLES, Due, Playbook, Touchpoint
+from renewals.playbooks.model import (
+    ANCHORS,
+    CHANNELS,
+    OFFBOARDING_GROUP,
+    OWNER,
+    PRIORITIES,
+    RECORD_ACTIONS,
+    ROLES,
+    Conditions,
+    CtaChange,
+    CtaTask,
+    Due,
+    Playbook,
+    RecordAction,
+    Touchpoint,
+)
 
 PLAYBOOK_KEYS = {"name", "description", "tiers", "member_types", "requires", "touchpoints"}
-TOUCHPOINT_KEYS = {"key", "channel", "due", "gates", "to", "cc_teams", "template"}
+TOUCHPOINT_KEYS = {
+    "key", "channel", "due", "gates", "when", "to", "to_staff", "cc_teams", "cc_owner", "template",
+    "attachment", "cta", "record",
+}  # fmt: skip
+CONDITION_KEYS = {"tiers", "member_types", "hosted_site", "contact_logged", "engaged"}
+CTA_KEYS = {"type", "stage", "priority", "owner", "status", "outcome", "due_days", "tasks", "health", "note"}
+RECORD_KEYS = {"action", "outcomes", "health"}
 REQUIRABLE_FIELDS = ("tier", "member_type", "owner_email", "assigned_at", "amount")
+ATTACHMENTS = ("receipt_pdf",)
+CTA_NOTIFICATION_TEMPLATE = "staff/cta_update"
+STAFF = (*TEAM_DEFAULTS, OWNER)
 
 
 class PlaybookError(ValueError):
@@ -85,24 +109,109 @@ def _parse_touchpoint(where: str, playbook: str, position: int, entry: Any) -> T
     gates = tuple(_text_list(where, mapping, "gates", GATES))
     if not gates:
         raise PlaybookError(f"{where}: 'gates' must name at least one gate of {list(GATES)}")
-    to = tuple(_text_list(where, mapping, "to", ROLES))
-    cc_teams = tuple(_text_list(where, mapping, "cc_teams", tuple(TEAM_DEFAULTS)))
-    template = mapping.get("template")
-    if channel == "email":
-        if not to:
-            raise PlaybookError(f"{where}: an email needs recipients in 'to' (roles {list(ROLES)})")
-        if not isinstance(template, str) or not template:
-            raise PlaybookError(f"{where}: an email needs a 'template'")
-    return Touchpoint(
+    touchpoint = Touchpoint(
         key=key,
         playbook=playbook,
         position=position,
         channel=channel,
         due=_parse_due(where, mapping.get("due")),
         gates=gates,
-        to=to,
-        cc_teams=cc_teams,
-        template=template,
+        to=tuple(_text_list(where, mapping, "to", ROLES)),
+        to_staff=tuple(_text_list(where, mapping, "to_staff", (*STAFF, OFFBOARDING_GROUP))),
+        cc_teams=tuple(_text_list(where, mapping, "cc_teams", tuple(TEAM_DEFAULTS))),
+        cc_owner=_flag(where, mapping, "cc_owner"),
+        when=_parse_conditions(where, mapping.get("when", {})),
+        template=mapping.get("template", CTA_NOTIFICATION_TEMPLATE if channel == "cta" else None),
+        attachment=_choice(where, mapping, "attachment", ATTACHMENTS),
+        cta=_parse_cta(where, mapping["cta"]) if "cta" in mapping else None,
+        record=_parse_record(where, mapping["record"]) if "record" in mapping else None,
+    )
+    _check_channel_fields(where, touchpoint)
+    return touchpoint
+
+
+def _check_channel_fields(where: str, tp: Touchpoint) -> None:
+    """Each channel needs its own fields and takes no other channel's."""
+    needs = {
+        "email": ("to", "template"),
+        "staff_email": ("to_staff", "template"),
+        "cta": ("cta",),
+        "record": ("record",),
+    }[tp.channel]
+    for name in needs:
+        if not getattr(tp, name):
+            raise PlaybookError(f"{where}: a {tp.channel} touchpoint needs '{name}'")
+    if tp.channel != "email" and tp.to:
+        raise PlaybookError(f"{where}: 'to' (customer roles) is only for channel email")
+    if tp.channel != "cta" and tp.cta is not None:
+        raise PlaybookError(f"{where}: 'cta' is only for channel cta")
+    if tp.channel != "record" and tp.record is not None:
+        raise PlaybookError(f"{where}: 'record' is only for channel record")
+    if tp.channel == "record" and (tp.template or tp.to_staff or tp.cc_teams):
+        raise PlaybookError(f"{where}: a record touchpoint sends nothing: no template or recipients")
+    if tp.attachment and tp.channel != "email":
+        raise PlaybookError(f"{where}: attachments are for customer emails")
+
+
+def _parse_conditions(where: str, value: Any) -> Conditions:
+    mapping = _mapping(f"{where}: when", value, CONDITION_KEYS)
+    return Conditions(
+        tiers=_optional_list(f"{where}: when", mapping, "tiers"),
+        member_types=_optional_list(f"{where}: when", mapping, "member_types"),
+        hosted_site=_optional_flag(where, mapping, "hosted_site"),
+        contact_logged=_optional_flag(where, mapping, "contact_logged"),
+        engaged=_optional_flag(where, mapping, "engaged"),
+    )
+
+
+def _parse_cta(where: str, value: Any) -> CtaChange:
+    where = f"{where}: cta"
+    mapping = _mapping(where, value, CTA_KEYS)
+    health = _mapping(f"{where}: health", mapping.get("health", {}), {"score", "label"})
+    status = _choice(where, mapping, "status", ("open", "closed")) or "open"
+    tasks = []
+    for index, task in enumerate(mapping.get("tasks", []) or []):
+        task_where = f"{where}: tasks[{index}]"
+        task_map = _mapping(task_where, task, {"title", "assignee", "due_days"})
+        tasks.append(
+            CtaTask(
+                title=_text(task_where, task_map, "title"),
+                assignee=_choice(task_where, task_map, "assignee", STAFF) or OWNER,
+                due_days=_int(task_where, task_map, "due_days", 0),
+            )
+        )
+    return CtaChange(
+        type=_text(where, mapping, "type"),
+        stage=_text(where, mapping, "stage"),
+        priority=_choice(where, mapping, "priority", PRIORITIES),
+        owner=_choice(where, mapping, "owner", STAFF),
+        status=status,
+        outcome=mapping.get("outcome"),
+        due_days=_int(where, mapping, "due_days", None),
+        tasks=tuple(tasks),
+        health_score=_score(where, health),
+        health_label=health.get("label"),
+        note=mapping.get("note"),
+    )
+
+
+def _parse_record(where: str, value: Any) -> RecordAction:
+    where = f"{where}: record"
+    mapping = _mapping(where, value, RECORD_KEYS)
+    action = _choice(where, mapping, "action", RECORD_ACTIONS)
+    if action is None:
+        raise PlaybookError(f"{where}: 'action' is required, one of {list(RECORD_ACTIONS)}")
+    outcomes = mapping.get("outcomes", {})
+    if not isinstance(outcomes, dict) or not all(isinstance(v, str) for v in outcomes.values()):
+        raise PlaybookError(f"{where}: 'outcomes' maps CTA types (or '*') to an outcome")
+    if action == "close_ctas" and "*" not in outcomes:
+        raise PlaybookError(f"{where}: close_ctas needs an outcome for '*' (every other CTA type)")
+    health = _mapping(f"{where}: health", mapping.get("health", {}), {"score", "label"})
+    return RecordAction(
+        action=action,
+        outcomes=tuple(sorted(outcomes.items())),
+        health_score=_score(where, health),
+        health_label=health.get("label"),
     )
 
 
@@ -117,7 +226,46 @@ def _parse_due(where: str, value: Any) -> Due:
         raise PlaybookError(f"{where}: due.days must be a whole number of days within two years")
     if anchor == "notice_month" and (not isinstance(months_before, int) or not 0 <= months_before <= 24):
         raise PlaybookError(f"{where}: due.months_before must be a whole number from 0 to 24")
+    if anchor == "assigned" and days < 1:
+        raise PlaybookError(f"{where}: due.days counts from day 1 (the day of the hand-over) for anchor assigned")
     return Due(anchor=anchor, days=days, months_before=months_before)
+
+
+def _flag(where: str, mapping: Mapping[str, Any], name: str) -> bool:
+    return bool(_optional_flag(where, mapping, name))
+
+
+def _optional_flag(where: str, mapping: Mapping[str, Any], name: str) -> bool | None:
+    value = mapping.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise PlaybookError(f"{where}: '{name}' must be true or false")
+    return value
+
+
+def _choice(where: str, mapping: Mapping[str, Any], name: str, allowed: Iterable[str]) -> str | None:
+    value = mapping.get(name)
+    allowed = tuple(allowed)
+    if value is not None and value not in allowed:
+        raise PlaybookError(f"{where}: '{name}' is {value!r}; expected one of {list(allowed)}")
+    return value
+
+
+def _int(where: str, mapping: Mapping[str, Any], name: str, default: int | None) -> int | None:
+    value = mapping.get(name, default)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or abs(value) > 730):
+        raise PlaybookError(f"{where}: '{name}' must be a whole number of days within two years")
+    return value
+
+
+def _score(where: str, health: Mapping[str, Any]) -> int | None:
+    score = health.get("score")
+    if score is None:
+        return None
+    if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 100:
+        raise PlaybookError(f"{where}: health.score must be a whole number from 0 to 100")
+    if not isinstance(health.get("label"), str):
+        raise PlaybookError(f"{where}: health needs a 'label' with its score")
+    return score
 
 
 def _check_templates(source: str, touchpoint: Touchpoint, template_dir: Path) -> None:

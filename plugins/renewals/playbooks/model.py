@@ -1,4 +1,5 @@
-"""What a playbook is: touchpoints with a due date rule, the gates they need, and an audience."""
+"""What a playbook is: touchpoints with a due-date rule, the gates and conditions they need,
+an audience, and what they do (an email, a staff email, a CTA change, or a record)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from dataclasses import dataclass, field
 ANCHORS = {
     "renewal_date": "renewal date + days",
     "notice_month": "first business day of the month `months_before` months before the renewal month",
+    "intent_confirmed": "the day intent to renew was confirmed + days",
+    "paid": "the day payment was received + days",
+    "assigned": "the renewal's hand-over to the owner is day 1; `days` is the day number",
 }
-CHANNELS = ("email",)
+# email: to customer contacts; staff_email: to staff teams or the owner; cta: open or move the
+# one CTA of its type; record: a change recorded in the ops schema only.
+CHANNELS = ("email", "staff_email", "cta", "record")
 ROLES = ("primary", "billing", "committee", "pgb", "tc_chair")
+PRIORITIES = ("low", "medium", "high")
+RECORD_ACTIONS = ("review_list", "close_ctas", "deactivate_contacts", "start_offboarding", "move_out_of_queue")
+# Besides team names, staff addresses may be given as the subscription's owner or, for
+# offboarding, the group of its member type (offboarding_tc or offboarding_op).
+OWNER = "owner"
+OFFBOARDING_GROUP = "offboarding_group"
 CUSTOMER_SEQUENCE = "customer"
 
 
@@ -22,6 +34,49 @@ class Due:
 
 
 @dataclass(frozen=True)
+class Conditions:
+    """Extra conditions on the subscription, besides the gates (None: no condition)."""
+
+    tiers: tuple[str, ...] | None = None
+    member_types: tuple[str, ...] | None = None
+    hosted_site: bool | None = None
+    contact_logged: bool | None = None  # a two-way contact logged since the hand-over
+    engaged: bool | None = None  # a future meeting booked, or in negotiation
+
+
+@dataclass(frozen=True)
+class CtaTask:
+    title: str
+    assignee: str  # a team name or "owner"
+    due_days: int = 0  # from the touchpoint's due date
+
+
+@dataclass(frozen=True)
+class CtaChange:
+    """Open the CTA of ``type`` for the renewal, or move the existing one: never a second one."""
+
+    type: str
+    stage: str
+    priority: str | None = None
+    owner: str | None = None  # a team name or "owner"; None keeps the current owner
+    status: str = "open"
+    outcome: str | None = None
+    due_days: int | None = None
+    tasks: tuple[CtaTask, ...] = ()
+    health_score: int | None = None
+    health_label: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordAction:
+    action: str
+    outcomes: tuple[tuple[str, str], ...] = ()  # close_ctas: (cta type or "*", outcome)
+    health_score: int | None = None
+    health_label: str | None = None
+
+
+@dataclass(frozen=True)
 class Touchpoint:
     key: str
     playbook: str
@@ -30,13 +85,23 @@ class Touchpoint:
     due: Due
     gates: tuple[str, ...]
     to: tuple[str, ...] = ()
+    to_staff: tuple[str, ...] = ()
     cc_teams: tuple[str, ...] = ()
+    cc_owner: bool = False
+    when: Conditions = field(default_factory=Conditions)
     template: str | None = None
+    attachment: str | None = None
+    cta: CtaChange | None = None
+    record: RecordAction | None = None
 
     @property
     def sequence(self) -> str:
         """Customer emails of a playbook form one sequence; every other action stands alone."""
-        return CUSTOMER_SEQUENCE if self.channel == "email" and self.to else self.key
+        return CUSTOMER_SEQUENCE if self.channel == "email" else self.key
+
+    @property
+    def sends_email(self) -> bool:
+        return self.channel in ("email", "staff_email", "cta")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from psycopg import sql
 
 from renewals.dates import months_between, notice_day
 from renewals.playbooks import Playbook
+from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.runs import RunContext, lookback_start
 
 
@@ -35,6 +36,8 @@ def classify(
             "dry_run": run.dry_run,
             "window_start": window_start,
             "catch_up_days": catch_up_days,
+            "offboarding_tc": team_addresses["offboarding_tc"],
+            "offboarding_op": team_addresses["offboarding_op"],
         }
         _load_touchpoint_defs(ops, playbooks, team_addresses)
         _load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
@@ -61,7 +64,9 @@ def _load_touchpoint_defs(
         """
         create temp table touchpoint_defs (
             playbook text, touchpoint text, position int, sequence text, channel text,
-            anchor text, days int, months_before int, gates text[], roles text[], cc text[]
+            anchor text, days int, months_before int, gates text[], roles text[],
+            staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
+            tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean
         ) on commit drop
         """
     )
@@ -71,8 +76,16 @@ def _load_touchpoint_defs(
                 copy.write_row((
                     playbook.name, tp.key, tp.position, tp.sequence, tp.channel, tp.due.anchor,
                     tp.due.days, tp.due.months_before, list(tp.gates), list(tp.to),
-                    [team_addresses[team] for team in tp.cc_teams],
+                    [team_addresses[team] for team in tp.to_staff if team in team_addresses],
+                    OWNER in tp.to_staff, OFFBOARDING_GROUP in tp.to_staff,
+                    [team_addresses[team] for team in tp.cc_teams], tp.cc_owner,
+                    _array(tp.when.tiers), _array(tp.when.member_types), tp.when.hosted_site,
+                    tp.when.contact_logged, tp.when.engaged,
                 ))  # fmt: skip
+
+
+def _array(values: tuple[str, ...] | None) -> list[str] | None:
+    return list(values) if values is not None else None
 
 
 def _load_notice_days(
