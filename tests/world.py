@@ -8,9 +8,20 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from renewals.config import INCLUDE_DIR
+from renewals.config import INCLUDE_DIR, Settings
+from renewals.playbooks import load_playbooks
 
 DEFAULT_ROLES = ("primary", "billing")
+
+
+def customer_emails(mailbox) -> list:
+    """The customer emails a mailbox received (staff notices of CTAs and offboarding left out)."""
+    settings = Settings()
+    customer = {
+        tp.key for playbook in load_playbooks(settings.playbook_dir).values() for tp in playbook.touchpoints
+        if tp.channel == "email"
+    }  # fmt: skip
+    return [message for message in mailbox.messages if message["X-Renewal-Touchpoint"] in customer]
 
 
 def contact_email(subscription_id: str, role: str) -> str:

@@ -35,6 +35,11 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last_day))
 
 
+def term_end(term_start: date, term_months: int) -> date:
+    """The last day of a term of ``term_months`` months starting on ``term_start``."""
+    return add_months(term_start, term_months) - timedelta(days=1)
+
+
 def is_business_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
     """Monday to Friday, less the holiday calendar."""
     return day.weekday() < 5 and day not in holidays

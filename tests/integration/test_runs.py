@@ -12,13 +12,14 @@ from pathlib import Path
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
+from tests.world import customer_emails
 
 D1 = date(2026, 12, 1)
 D2 = date(2026, 12, 11)  # ten days later, no run in between
 
 
 def sent(mailbox) -> list[tuple[str, str]]:
-    return sorted((m["X-Renewal-Subscription"], m["X-Renewal-Touchpoint"]) for m in mailbox.messages)
+    return sorted((m["X-Renewal-Subscription"], m["X-Renewal-Touchpoint"]) for m in customer_emails(mailbox))
 
 
 def ledger(ops, subscription_id: str) -> dict[str, tuple[str, str | None]]:
@@ -79,7 +80,7 @@ def test_a_dry_run_renders_and_records_a_preview_but_sends_nothing(world, airflo
     assert ops.execute("select bool_and(dry_run) from renewals.decisions").fetchone()[0] is True
 
     assert airflow.run(D1) == "success"  # the real run sends what the preview showed
-    assert [m["Message-ID"] for m in mailbox.messages] == [message_id]
+    assert [m["Message-ID"] for m in customer_emails(mailbox)] == [message_id]
     assert ledger(ops, "S-DRY")["renewal_reminder_15"] == ("sent", None)
 
 
@@ -109,7 +110,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_run_goes_on(world, airflo
     assert airflow.run(D1) == "success"
 
     assert sent(mailbox) == [("S-GOOD", "renewal_reminder_15"), ("S-MESSY", "renewal_reminder_15")]
-    messy = next(m for m in mailbox.messages if m["X-Renewal-Subscription"] == "S-MESSY")
+    messy = next(m for m in customer_emails(mailbox) if m["X-Renewal-Subscription"] == "S-MESSY")
     assert str(messy["To"]) == "primary.messy@members.example.com"
     reasons = {
         record_id: set(codes)
@@ -173,7 +174,7 @@ def test_an_unknown_send_is_never_repeated_until_an_operator_releases_it(world, 
     make_unknown(ops, "S-LOST")
 
     assert airflow.run(D1) == "success"
-    assert len(mailbox.messages) == 1, "an unknown send is not repeated silently"
+    assert len(customer_emails(mailbox)) == 1, "an unknown send is not repeated silently"
     summary = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[0]
     assert summary == 1
 
@@ -190,5 +191,5 @@ def test_an_operator_can_confirm_an_unknown_send_as_delivered(world, airflow, ma
     make_unknown(ops, "S-KEPT")
 
     assert airflow.run(D1, confirm_unknown=["S-KEPT/renewal_reminder_15"]) == "success"
-    assert len(mailbox.messages) == 1
+    assert len(customer_emails(mailbox)) == 1
     assert ledger(ops, "S-KEPT")["renewal_reminder_15"] == ("sent", None)

@@ -25,6 +25,7 @@ SENDER = "Membership Services <renewals@example.org>"
 
 def row(**overrides) -> dict:
     values = {
+        "subscription_id": "S-000042",
         "account_name": "Acme Widgets",
         "contact_name": "Jane Doe",
         "renewal_date": RENEWAL,

@@ -2,10 +2,17 @@
 -- A real run takes every 'pending' claim of its subscriptions; a dry run its own previews.
 select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t.due_date,
        t.recipients, t.cc, s.account_name, s.tier, s.member_type, s.amount, s.currency,
-       s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal,
+       s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal, s.paid_on,
+       s.decline_reason,
        (select c.name from {contacts} c
         where c.subscription_id = t.subscription_id and c.role = 'primary' and c.name is not null
-        order by c.contact_id limit 1) as contact_name
+        order by c.contact_id limit 1) as contact_name,
+       -- staff emails list the member's contacts (e.g. for deactivation)
+       case when t.channel = 'staff_email' then (
+           select coalesce(jsonb_agg(jsonb_build_object('role', c.role, 'name', c.name, 'email', c.email)
+                                     order by c.role, c.email), '[]'::jsonb)
+           from {contacts} c where c.subscription_id = t.subscription_id)
+       end as contacts
 from renewals.touchpoints t
 join {subscriptions} s using (subscription_id, renewal_date)
 where t.cohort = %(cohort)s

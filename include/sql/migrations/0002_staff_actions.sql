@@ -60,7 +60,8 @@ create table renewals.health_scores (
     reason          text not null,
     touchpoint      text,
     run_id          text not null,
-    at              timestamptz not null default now()
+    at              timestamptz not null default now(),
+    unique (subscription_id, renewal_date, touchpoint)
 );
 create index health_scores_key_idx on renewals.health_scores (subscription_id, renewal_date, at);
 

@@ -58,3 +58,4 @@ create unlogged table {contacts} (
     email           text not null,
     opted_out       boolean not null
 );
+create index on {contacts} (subscription_id);

@@ -1,8 +1,10 @@
-"""Deliver one cohort's shard: re-check, render, claim, hand off, record, one message at a time.
+"""Deliver one cohort's shard: re-check, render, claim, hand off, record, one touchpoint at a time.
 
-Exactly once: a row is claimed ('pending' -> 'unknown') in its own committed statement before
-the SMTP hand-off and settled right after it, so a retry, a rerun or a concurrent run can never
-take the same row twice; a crash between claim and settle leaves 'unknown' for an operator.
+Exactly once: a row is claimed under a row lock and committed as 'unknown' right before the
+hand-off, then settled; a retry, a rerun or a concurrent run can never take the same row twice,
+and a crash between claim and settle leaves 'unknown' for an operator. Staff actions go through
+the same ledger: a CTA change is committed together with its claim and its owner is notified;
+a record (closing CTAs, deactivating contacts, ...) settles at once.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any
 import psycopg
 
 from renewals.config import Settings
+from renewals.dates import term_end
 from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
+from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
 from renewals.delivery.smtp import RETRY, Mailer
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
-from renewals.storage import ledger
-from renewals.storage.ledger import LedgerKey
+from renewals.storage import ctas, ledger, offboarding
+from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
 
@@ -36,6 +40,7 @@ class ShardReport:
     failed: int = 0
     skipped: int = 0
     unknown: int = 0
+    recorded: int = 0
     previewed: int = 0
     taken_elsewhere: int = 0
     still_pending: int = 0
@@ -59,8 +64,7 @@ class ShardDelivery:
     recheck: Recheck
     sleep: Callable[[float], None] = time.sleep
     # Called at each point of a send (before_claim, after_claim, before_handoff, after_handoff,
-    # after_record):
-    # the crash tests kill the worker there; in production it does nothing.
+    # after_record): the crash tests kill the worker there; in production it does nothing.
     checkpoint: Callable[[str], None] = lambda point: None
 
     def deliver(self, cohort: str, shard: int) -> ShardReport:
@@ -71,10 +75,8 @@ class ShardDelivery:
             for row in batch:
                 touchpoint = self.playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 key = LedgerKey(row["subscription_id"], row["renewal_date"], row["touchpoint"])
-                message = self._compose(row, touchpoint)
                 if self.run.dry_run:
-                    ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
-                    report.previewed += 1
+                    self._preview(key, row, touchpoint, report)
                     continue
                 reason = no_longer_due(row, touchpoint, facts.get(row["subscription_id"]))
                 if reason:
@@ -82,44 +84,105 @@ class ShardDelivery:
                     report.skipped += 1
                     report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
                     continue
-                if self._hand_off(key, message, report) == RETRY:
+                message = self._deliver(key, row, touchpoint, report)
+                if message is not None:
                     waiting.append((key, message))
         # Temporary refusals are offered again after a bounded backoff (settings.smtp_retry_delays).
         for delay in self.settings.smtp_retry_delays:
             if not waiting:
                 break
             self.sleep(delay)
-            waiting = [(key, msg) for key, msg in waiting if self._hand_off(key, msg, report) == RETRY]
+            waiting = [
+                (key, message)
+                for key, message in waiting
+                if self._hand_off(key, lambda message=message: message, report)[0] == RETRY
+            ]
         report.still_pending = len(waiting)
         return report
 
-    def _hand_off(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> str:
+    def _deliver(
+        self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport
+    ) -> EmailMessage | None:
+        """Carry out one touchpoint; returns its message when it met a temporary refusal."""
+        if touchpoint.channel == "record":
+            self.checkpoint("before_claim")
+            if ledger.claim(self.ops, key, self.run.run_id, lambda: self._record(key, row, touchpoint),
+                            self.checkpoint) is None:  # fmt: skip
+                report.taken_elsewhere += 1
+            else:
+                report.recorded += 1
+            return None
+        status, message = self._hand_off(
+            key, lambda: self._compose(row, touchpoint, self._apply_cta(key, row, touchpoint)), report
+        )
+        return message if status == RETRY else None
+
+    def _hand_off(
+        self, key: LedgerKey, compose: Callable[[], EmailMessage], report: ShardReport
+    ) -> tuple[str, EmailMessage | None]:
+        """Claim, hand over, record. ``compose`` runs under the claim (a CTA change commits with it)."""
         self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
         self.checkpoint("before_claim")
-        if not ledger.claim(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"], self.checkpoint):
+        composed: list[EmailMessage] = []
+
+        def prepare() -> Handoff:
+            composed.append(compose())
+            return _handoff_of(composed[0])
+
+        if ledger.claim(self.ops, key, self.run.run_id, prepare, self.checkpoint) is None:
             report.taken_elsewhere += 1
-            return "taken"
+            return "taken", None
         self.checkpoint("before_handoff")
-        outcome = self.mailer.send(message)
+        outcome = self.mailer.send(composed[0])
         self.checkpoint("after_handoff")
         ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,
                       outcome.detail)  # fmt: skip
         self.checkpoint("after_record")
         if outcome.status != RETRY:
             report.count(outcome.status)
-        return outcome.status
+        return outcome.status, composed[0]
 
-    def _compose(self, row: dict[str, Any], touchpoint: Touchpoint) -> EmailMessage:
+    def _apply_cta(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> dict[str, Any] | None:
+        """Open or move the touchpoint's CTA (inside the claim's transaction); None for emails."""
+        if touchpoint.cta is None:
+            return None
+        return ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
+
+    def _record(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> Handoff:
+        action = touchpoint.record
+        assert action is not None
+        if action.action == "close_ctas":
+            ctas.close_open(self.ops, key, dict(action.outcomes), action.keep, self.run.run_id)
+        elif action.action == "deactivate_contacts":
+            offboarding.deactivate_contacts(self.ops, self.run, key)
+        elif action.action == "start_offboarding":
+            offboarding.start(self.ops, key, row["member_type"], row["decline_reason"])
+        if action.health_score is not None:
+            ctas.record_health(self.ops, key, action.health_score, action.health_label or "", touchpoint.key,
+                               self.run.run_id)  # fmt: skip
+        return Handoff()
+
+    def _preview(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport) -> None:
+        """A dry run renders what it would send (a CTA notification as its playbook describes it)."""
+        if touchpoint.channel in ("email", "staff_email"):
+            message = self._compose(row, touchpoint, None)
+            ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
+        report.previewed += 1
+
+    def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
         settings = self.settings
-        context = message_context(
-            row, self.run.as_of, touchpoint.key, sender_name(settings.sender), settings.support_line
-        )
+        context = {
+            **message_context(row, self.run.as_of, touchpoint.key, sender_name(settings.sender),
+                              settings.support_line),
+            "cta": cta,
+        }  # fmt: skip
         assert touchpoint.template is not None
-        return build_email(
+        recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
+        message = build_email(
             sender=settings.sender,
-            to=list(row["recipients"]),
+            to=recipients,
             cc=list(row["cc"]),
-            reply_to=settings.reply_to,
+            reply_to=settings.reply_to if touchpoint.channel == "email" else None,
             rendered=self.renderer.render(touchpoint.template, context),
             subscription_id=row["subscription_id"],
             renewal_date=row["renewal_date"],
@@ -128,6 +191,37 @@ class ShardDelivery:
                 row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)
             ),  # fmt: skip
         )
+        if touchpoint.attachment == "receipt_pdf":
+            receipt = receipt_of(row, sender_name(settings.sender))
+            message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
+                                   filename=receipt_filename(receipt))  # fmt: skip
+        return message
+
+
+def _handoff_of(message: EmailMessage) -> Handoff:
+    recipients = [address.addr_spec for address in message["To"].addresses]
+    return Handoff(message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients)
+
+
+def _renewal(key: LedgerKey, row: Mapping[str, Any]) -> ctas.Renewal:
+    return ctas.Renewal(key, row["playbook"], row["account_name"], row["owner_email"], row["due_date"])
+
+
+def receipt_of(row: Mapping[str, Any], organisation: str) -> Receipt:
+    """The receipt of a paid renewal: the new term starts on the renewal date."""
+    term_start: date = row["renewal_date"]
+    return Receipt(
+        organisation=organisation,
+        account_name=row["account_name"],
+        subscription_id=row["subscription_id"],
+        invoice_number=row["invoice_number"],
+        amount=row["amount"],
+        currency=row["currency"],
+        paid_on=row["paid_on"],
+        term_start=term_start,
+        term_end=term_end(term_start, row["term_months"]),
+        contact_name=row["contact_name"],
+    )
 
 
 def no_longer_due(row: Mapping[str, Any], touchpoint: Touchpoint, facts: CurrentFacts | None) -> str | None:

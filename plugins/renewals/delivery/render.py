@@ -15,6 +15,8 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from renewals.dates import term_end
+
 TIER_LABELS = {
     "cosai_sponsor": "CoSAI Sponsor",
     "premier": "Premier",
@@ -68,9 +70,13 @@ def message_context(
     """The template variables of one touchpoint for one subscription (see include/templates)."""
     renewal_date: date = row["renewal_date"]
     days_to_renewal = (renewal_date - as_of).days
+    term_months = row.get("term_months") or 12
     return {
+        "subscription_id": row["subscription_id"],
         "account_name": row["account_name"],
         "contact_name": row.get("contact_name"),
+        "contacts": row.get("contacts") or [],
+        "owner_email": row.get("owner_email"),
         "renewal_date": renewal_date,
         "renewal_year": renewal_date.year,
         "days_to_renewal": days_to_renewal,
@@ -80,8 +86,13 @@ def message_context(
         "amount": row.get("amount"),
         "currency": row.get("currency"),
         "invoice_number": row.get("invoice_number"),
-        "term_months": row.get("term_months") or 12,
+        "term_months": term_months,
+        "term_start": renewal_date,
+        "term_end": term_end(renewal_date, term_months),
+        "paid_on": row.get("paid_on"),
+        "decline_reason": row.get("decline_reason"),
         "support_line": support_line,
         "sender_name": sender_name,
         "touchpoint": touchpoint,
+        "cta": None,
     }

@@ -34,7 +34,7 @@ TOUCHPOINT_KEYS = {
 }  # fmt: skip
 CONDITION_KEYS = {"tiers", "member_types", "hosted_site", "contact_logged", "engaged"}
 CTA_KEYS = {"type", "stage", "priority", "owner", "status", "outcome", "due_days", "tasks", "health", "note"}
-RECORD_KEYS = {"action", "outcomes", "health"}
+RECORD_KEYS = {"action", "outcomes", "keep", "health"}
 REQUIRABLE_FIELDS = ("tier", "member_type", "owner_email", "assigned_at", "amount")
 ATTACHMENTS = ("receipt_pdf",)
 CTA_NOTIFICATION_TEMPLATE = "staff/cta_update"
@@ -210,6 +210,7 @@ def _parse_record(where: str, value: Any) -> RecordAction:
     return RecordAction(
         action=action,
         outcomes=tuple(sorted(outcomes.items())),
+        keep=tuple(_text_list(where, mapping, "keep", _any_name(mapping.get("keep", [])))),
         health_score=_score(where, health),
         health_label=health.get("label"),
     )
@@ -229,6 +230,11 @@ def _parse_due(where: str, value: Any) -> Due:
     if anchor == "assigned" and days < 1:
         raise PlaybookError(f"{where}: due.days counts from day 1 (the day of the hand-over) for anchor assigned")
     return Due(anchor=anchor, days=days, months_before=months_before)
+
+
+def _any_name(values: Any) -> tuple[str, ...]:
+    """Every name is allowed (CTA types are open-ended); only the shape is checked."""
+    return tuple(value for value in values if isinstance(value, str)) if isinstance(values, list) else ()
 
 
 def _flag(where: str, mapping: Mapping[str, Any], name: str) -> bool:

@@ -18,7 +18,7 @@ ANCHORS = {
 CHANNELS = ("email", "staff_email", "cta", "record")
 ROLES = ("primary", "billing", "committee", "pgb", "tc_chair")
 PRIORITIES = ("low", "medium", "high")
-RECORD_ACTIONS = ("review_list", "close_ctas", "deactivate_contacts", "start_offboarding", "move_out_of_queue")
+RECORD_ACTIONS = ("review_list", "close_ctas", "deactivate_contacts", "start_offboarding")
 # Besides team names, staff addresses may be given as the subscription's owner or, for
 # offboarding, the group of its member type (offboarding_tc or offboarding_op).
 OWNER = "owner"
@@ -72,6 +72,7 @@ class CtaChange:
 class RecordAction:
     action: str
     outcomes: tuple[tuple[str, str], ...] = ()  # close_ctas: (cta type or "*", outcome)
+    keep: tuple[str, ...] = ()  # close_ctas: CTA types left open (e.g. ones the same step opens)
     health_score: int | None = None
     health_label: str | None = None
 

@@ -47,19 +47,33 @@ def open_rows(
             yield batch
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """What a claim commits: the message about to be handed over (``message_id`` set), or a
+    change recorded in the ops schema only, which settles the row at once."""
+
+    message_id: str | None = None
+    subject: str | None = None
+    recipients: list[str] | None = None  # None keeps the recipients decided at classification
+
+    @property
+    def external(self) -> bool:
+        return self.message_id is not None
+
+
 def claim(
     ops: psycopg.Connection,
     key: LedgerKey,
     run_id: str,
-    message_id: str,
-    subject: str,
+    prepare: Callable[[], Handoff],
     checkpoint: Callable[[str], None] = lambda point: None,
-) -> bool:
-    """Take a pending row for hand-off; False when another worker holds or took it, or it is settled.
+) -> Handoff | None:
+    """Take a pending row for hand-off; None when another worker holds or took it, or it is settled.
 
-    The claim is a row lock (SKIP LOCKED: concurrent workers pass over it). The row becomes
-    'unknown' only when that transaction commits, right before the hand-off, so a worker dying
-    while it holds the claim leaves the row 'pending' and a rerun sends it.
+    The claim is a row lock (SKIP LOCKED: concurrent workers pass over it). ``prepare`` runs under
+    that lock, in the same transaction (a CTA change is committed together with the claim). The
+    row becomes 'unknown' only when the transaction commits, right before the hand-off, so a
+    worker dying while it holds the claim leaves the row 'pending' and a rerun sends it.
     """
     with ops.transaction():
         held = ops.execute(
@@ -67,18 +81,30 @@ def claim(
             key.params(),
         ).fetchone()
         if held is None:
-            return False
+            return None
         checkpoint("after_claim")
+        handoff = prepare()
         ops.execute(
             f"""
             update renewals.touchpoints
-            set status = 'unknown', attempts = attempts + 1, message_id = %(message_id)s,
-                subject = %(subject)s, last_run_id = %(run_id)s, updated_at = now()
+            set status = %(status)s, attempts = attempts + 1, message_id = %(message_id)s,
+                subject = %(subject)s, recipients = coalesce(%(recipients)s, recipients),
+                sent_at = case when %(status)s = 'sent' then now() end,
+                last_run_id = %(run_id)s, updated_at = now()
             where {KEY_MATCH}
             """,
-            {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
+            {
+                **key.params(),
+                "status": "unknown" if handoff.external else "sent",
+                "message_id": handoff.message_id,
+                "subject": handoff.subject,
+                "recipients": handoff.recipients,
+                "run_id": run_id,
+            },
         )
-    return True
+        if not handoff.external:
+            _attempt(ops, key, run_id, "sent", "recorded")
+    return handoff
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
@@ -96,13 +122,17 @@ def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, de
             """,
             {**key.params(), "status": status, "reason": detail if status != "sent" else None, "run_id": run_id},
         )
-        ops.execute(
-            """
-            insert into renewals.delivery_attempts (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
-            values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s)
-            """,
-            {**key.params(), "run_id": run_id, "outcome": "retry" if status == "pending" else status, "detail": detail},
-        )
+        _attempt(ops, key, run_id, "retry" if status == "pending" else status, detail)
+
+
+def _attempt(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: str, detail: str | None) -> None:
+    ops.execute(
+        """
+        insert into renewals.delivery_attempts (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
+        values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s)
+        """,
+        {**key.params(), "run_id": run_id, "outcome": outcome, "detail": detail},
+    )
 
 
 def skip(ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str) -> None:

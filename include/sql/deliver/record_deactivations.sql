@@ -1,0 +1,6 @@
+-- The contacts of a member that leaves, recorded for deactivation in the member systems.
+insert into renewals.deactivations (contact_id, subscription_id, renewal_date, role, email, run_id)
+select c.contact_id, c.subscription_id, %(renewal_date)s, c.role, c.email, %(run_id)s
+from {contacts} c
+where c.subscription_id = %(subscription_id)s
+on conflict (contact_id, renewal_date) do nothing
