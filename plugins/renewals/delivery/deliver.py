@@ -112,26 +112,36 @@ class ShardDelivery:
             else:
                 report.recorded += 1
             return None
-        status, message = self._hand_off(
-            key, lambda: self._compose(row, touchpoint, self._apply_cta(key, row, touchpoint)), report
-        )
+        status, message = self._hand_off(key, lambda: self._compose_for(key, row, touchpoint), report)
         return message if status == RETRY else None
 
+    def _compose_for(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> EmailMessage | None:
+        """The message of a touchpoint; for a CTA, applies its change first and tells the owner
+        only when the CTA opened or moved (None: nothing to send)."""
+        if touchpoint.cta is None:
+            return self._compose(row, touchpoint, None)
+        cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
+        return self._compose(row, touchpoint, cta) if cta["notify"] else None
+
     def _hand_off(
-        self, key: LedgerKey, compose: Callable[[], EmailMessage], report: ShardReport
+        self, key: LedgerKey, compose: Callable[[], EmailMessage | None], report: ShardReport
     ) -> tuple[str, EmailMessage | None]:
         """Claim, hand over, record. ``compose`` runs under the claim (a CTA change commits with it)."""
         self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
         self.checkpoint("before_claim")
-        composed: list[EmailMessage] = []
+        composed: list[EmailMessage | None] = []
 
         def prepare() -> Handoff:
             composed.append(compose())
-            return _handoff_of(composed[0])
+            return _handoff_of(composed[0]) if composed[0] is not None else Handoff()
 
-        if ledger.claim(self.ops, key, self.run.run_id, prepare, self.checkpoint) is None:
+        handoff = ledger.claim(self.ops, key, self.run.run_id, prepare, self.checkpoint)
+        if handoff is None:
             report.taken_elsewhere += 1
             return "taken", None
+        if not handoff.external:
+            report.recorded += 1
+            return "recorded", None
         self.checkpoint("before_handoff")
         outcome = self.mailer.send(composed[0])
         self.checkpoint("after_handoff")
@@ -141,12 +151,6 @@ class ShardDelivery:
         if outcome.status != RETRY:
             report.count(outcome.status)
         return outcome.status, composed[0]
-
-    def _apply_cta(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> dict[str, Any] | None:
-        """Open or move the touchpoint's CTA (inside the claim's transaction); None for emails."""
-        if touchpoint.cta is None:
-            return None
-        return ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
 
     def _record(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> Handoff:
         action = touchpoint.record

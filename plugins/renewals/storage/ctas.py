@@ -20,7 +20,7 @@ from renewals.playbooks.model import OWNER, CtaChange
 from renewals.storage.ledger import LedgerKey
 
 DEFAULT_OWNER_TEAM = "membership_staff"
-FIELDS = ("stage", "priority", "owner_team", "owner_email", "status", "outcome", "due_date")
+NOTIFIED_CHANGES = ("opened", "stage", "priority", "owner_team", "owner_email", "status")
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,8 @@ def cta_context(ops: psycopg.Connection, cta_id: str, touchpoint: str, previous_
     )
     return {
         **cta,
+        # the owner hears of a CTA when it opens or moves; a task added on its own cadence is quiet
+        "notify": any(event["kind"] in NOTIFIED_CHANGES for event in events),
         "type_label": cta["type"].replace("_", " ").capitalize(),
         "stage_label": cta["stage"].replace("_", " ").capitalize(),
         "previous_owner_email": previous_owner if previous_owner != cta["owner_email"] else None,
