@@ -23,6 +23,9 @@ OPS_CONN_ID = "renewals_ops"
 SMTP_CONN_ID = "renewals_smtp"
 SLACK_CONN_ID = "renewals_slack"
 
+# The renewal spreadsheet: an Airflow object-storage path (file://, s3://, gs://, ...).
+DEFAULT_SPREADSHEET_PATH = (PROJECT_ROOT / ".demo" / "renewals.xlsx").as_uri()
+
 # Staff teams the playbooks address; each maps to an address setting RENEWALS_TEAM_<NAME>.
 TEAM_DEFAULTS = {
     "membership_staff": "membership@example.org",
@@ -33,6 +36,7 @@ TEAM_DEFAULTS = {
     "offboarding_tc": "offboarding-tc@example.org",
     "offboarding_op": "offboarding-op@example.org",
     "tc_chairs": "tc-chairs@example.org",
+    "sales_managers": "sales-managers@example.org",
 }
 
 
@@ -55,6 +59,11 @@ class Settings:
     playbook_dir: Path = INCLUDE_DIR / "playbooks"
     template_dir: Path = INCLUDE_DIR / "templates"
     sql_dir: Path = INCLUDE_DIR / "sql"
+    spreadsheet_path: str = DEFAULT_SPREADSHEET_PATH
+    slack_timeout: int = 10
+    slack_retries: int = 3
+    slack_max_wait: float = 120.0
+    failure_email: str = TEAM_DEFAULTS["membership_staff"]
 
     def team_address(self, team: str) -> str:
         try:
@@ -82,6 +91,11 @@ class Settings:
             reply_to=env.get("RENEWALS_REPLY_TO", teams["membership_staff"]),
             smtp_retry_delays=_delays(env, "RENEWALS_SMTP_RETRY_DELAYS", cls.smtp_retry_delays),
             teams=teams,
+            spreadsheet_path=_text(env, "RENEWALS_SPREADSHEET_PATH", DEFAULT_SPREADSHEET_PATH),
+            slack_timeout=_positive_int(env, "RENEWALS_SLACK_TIMEOUT", cls.slack_timeout),
+            slack_retries=_positive_int(env, "RENEWALS_SLACK_RETRIES", cls.slack_retries, allow_zero=True),
+            slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),
+            failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
         )
 
 
@@ -109,3 +123,21 @@ def _delays(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tu
     if any(delay < 0 or delay > 600 for delay in delays):
         raise ConfigError(f"{name}={raw!r}: each delay must be between 0 and 600 seconds")
     return delays
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    return default if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name}={raw!r} must be between 0 and 3600 seconds")
+    return value
