@@ -149,9 +149,51 @@ def test_build_email_survives_the_wire():
 
 
 def membership_touchpoints():
+    """The customer emails of the membership playbook (staff notices are checked below)."""
     settings = Settings()
     playbook = load_playbooks(settings.playbook_dir, settings.template_dir)["membership"]
-    return [touchpoint for touchpoint in playbook.touchpoints if touchpoint.template]
+    return [touchpoint for touchpoint in playbook.touchpoints if touchpoint.channel == "email"]
+
+
+def staff_templates():
+    settings = Settings()
+    return sorted(
+        {
+            touchpoint.template
+            for playbook in load_playbooks(settings.playbook_dir, settings.template_dir).values()
+            for touchpoint in playbook.touchpoints
+            if touchpoint.channel in ("staff_email", "cta")
+        }
+    )
+
+
+CTA = {
+    "cta_id": "CTA-0123456789abcdef",
+    "type": "renewal_risk",
+    "type_label": "Renewal risk",
+    "stage": "overdue",
+    "stage_label": "Overdue",
+    "priority": "high",
+    "owner_team": "membership_staff",
+    "owner_email": "membership@example.org",
+    "previous_owner_email": None,
+    "status": "open",
+    "outcome": None,
+    "due_date": date(2027, 1, 20),
+    "tasks": [{"title": "Call the member", "assignee_email": "membership@example.org", "due_date": None}],
+    "change": "priority medium → high",
+    "notify": True,
+}
+
+
+@pytest.mark.parametrize("template", staff_templates())
+def test_every_staff_notice_renders_with_the_cta_and_the_renewal(renderer, template):
+    rendered = renderer.render(template, {**context(touchpoint="risk_cta_overdue"), "cta": CTA})
+    for text in (rendered.text, rendered.html):
+        assert "S-000042" in text and "Acme Widgets" in text
+        assert "Dear" not in text, "staff notices do not greet the customer"
+    if template == "staff/cta_update":
+        assert "priority medium → high" in rendered.text and "Call the member" in rendered.html
 
 
 def _as_of_for(touchpoint) -> date:
