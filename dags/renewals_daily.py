@@ -10,7 +10,12 @@ Runs the renewal playbooks once a day as of the run's date (its logical date, or
    decisions go to the log and the ledger.
 4. **choose_cohorts**: branch to the cohorts that have something to deliver today.
 5. **deliver_<cohort>**: send, one mapped task per shard, exactly once through the ledger.
-6. **summarize**: the run's summary in the task log.
+6. **summarize**: records the renewal cycles, marks the run finished, the summary in the task log;
+   updates the Asset ``renewals_audit`` (downstream DAGs can be scheduled on it).
+7. **publish**: the renewal spreadsheet, the staff posts queued by the delivery and the run summary
+   on Slack (``renewals_slack``; without it, in the task log). Slack never fails the run.
+
+A task that fails notifies staff once, on Slack and by email (``RENEWALS_FAILURE_EMAIL``).
 
 Params (trigger form or ``--conf``): ``subscription_id`` restricts the run to one subscription,
 ``as_of`` overrides the as-of date, ``dry_run`` decides and renders without sending,
@@ -29,6 +34,8 @@ from airflow.sdk import Param, TriggerRule, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from renewals.gates import COHORTS
+from renewals.reports.alerts import failure_notifiers
+from renewals.reports.assets import RENEWALS_AUDIT
 
 # Read at parse time only to lay out the DAG: no database or network is touched here.
 BUSINESS_TIMEZONE = os.environ.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
@@ -93,19 +100,31 @@ def deliver(run: dict, cohort: str, shard: int) -> dict:
     return deliver_shard(airflow_resources(), RunContext.from_xcom(run), cohort, shard).__dict__
 
 
-@task(trigger_rule=TriggerRule.NONE_FAILED)
-def summarize(run: dict) -> str:
-    from contextlib import closing
+@task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[RENEWALS_AUDIT])
+def summarize(run: dict, outlet_events=None) -> str:
+    """Completes the run: the audit rows are all in, so the Asset renewals_audit is updated."""
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import finish_run
+    from renewals.storage.runs import RunContext
+
+    text = finish_run(airflow_resources(), RunContext.from_xcom(run))
+    print(text)
+    outlet_events[RENEWALS_AUDIT].extra = {key: run[key] for key in ("run_id", "as_of", "dry_run", "subscription_id")}
+    return text
+
+
+@task(retries=2, retry_delay=timedelta(minutes=2))
+def publish(run: dict, dag_run=None) -> dict:
+    """The spreadsheet, the queued staff posts and the Slack summary; Slack problems are only logged."""
+    from airflow.configuration import conf
 
     from renewals.airflow_resources import airflow_resources
-    from renewals.reporting import format_summary, run_summary
-    from renewals.storage.db import connect
+    from renewals.pipeline import publish_run
+    from renewals.reports.slack_summary import run_url
+    from renewals.storage.runs import RunContext
 
-    with closing(connect(airflow_resources().ops_dsn, autocommit=True)) as ops:
-        ops.execute("update renewals.runs set finished_at = now() where run_id = %s", (run["run_id"],))
-        text = format_summary(run_summary(ops, run["run_id"]))
-    print(text)
-    return text
+    url = run_url(conf.get("api", "base_url", fallback="http://localhost:8080"), dag_run.dag_id, dag_run.run_id)
+    return publish_run(airflow_resources(), RunContext.from_xcom(run), url)
 
 
 @dag(
@@ -113,7 +132,9 @@ def summarize(run: dict) -> str:
     schedule=CronTriggerTimetable(SCHEDULE, timezone=BUSINESS_TIMEZONE),
     start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
     catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
+    # Failure notifiers on every task: one Slack post and one email when a task try ends failed
+    # (not for tries that are retried; none at DAG level, which would notify twice).
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "on_failure_callback": failure_notifiers()},
     params={
         "subscription_id": Param(None, type=["null", "string"], description="Run for this subscription only."),
         "as_of": Param(None, type=["null", "string"], format="date", description="Process the world as of this date."),
@@ -148,7 +169,9 @@ def renewals_daily():
         deliver.override(task_id=f"deliver_{cohort}").partial(run=run, cohort=cohort).expand(shard=shards)
         for cohort in COHORTS
     ]
-    branches >> deliveries >> summarize(run)
+    summary = summarize(run)
+    branches >> deliveries >> summary
+    summary >> publish(run)
 
 
 renewals_daily()

@@ -42,6 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata.replace("postgresql://", "postgresql+psycopg2://", 1),
             "RENEWALS_SHARDS": "2",
+            # The publish task writes the spreadsheet here, never over the demo's .demo/renewals.xlsx.
+            "RENEWALS_SPREADSHEET_PATH": (TEST_AIRFLOW_HOME / "renewals.xlsx").as_uri(),
         }
     )
     if not getattr(config.option, "collectonly", False):

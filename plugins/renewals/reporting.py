@@ -1,5 +1,6 @@
 """The summary of a run: what was sent, skipped and why, what failed, what is unknown, what
-was quarantined. Printed by the DAG's last task and by ``make run``."""
+was quarantined, what staff were given (CTAs, offboardings). Printed by the DAG's summarize task
+and by ``make run``; the publish task posts it to Slack (renewals.reports.slack_summary)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ class RunSummary:
     cohorts: Counter = field(default_factory=Counter)
     left_alone: Counter = field(default_factory=Counter)
     unknown_open: int = 0
+    ctas_opened: int = 0
+    ctas_escalated: int = 0
+    offboardings_started: int = 0
+    deactivations: int = 0
+
+    @property
+    def quarantined(self) -> int:
+        return (self.counts.get("subscriptions_quarantined") or 0) + (self.counts.get("contacts_quarantined") or 0)
 
 
 def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
@@ -58,6 +67,8 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
         summary.cohorts[f"{playbook} / {gate} / {cohort}"] += rows
     for reason, rows in ops.execute(sql_text("report/run_no_action.sql"), params):
         summary.left_alone[reason] += rows
+    staff = ops.execute(sql_text("report/run_staff_actions.sql"), params).fetchone()
+    summary.ctas_opened, summary.ctas_escalated, summary.offboardings_started, summary.deactivations = staff
     summary.unknown_open = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[
         0
     ]
@@ -85,6 +96,10 @@ def format_summary(summary: RunSummary) -> str:
     if summary.failed:
         lines += ["  failed:", *(f"    {touchpoint}: {reason}" for touchpoint, reason in summary.failed)]
     lines += ["  quarantined by reason:", *_rows(summary.quarantined_by_reason)]
+    lines.append(
+        f"  staff: CTAs opened {summary.ctas_opened}, escalated {summary.ctas_escalated};"
+        f" offboardings started {summary.offboardings_started}; contacts to deactivate {summary.deactivations}"
+    )
     if summary.unknown_open:
         lines.append(
             f"  ATTENTION: {summary.unknown_open} touchpoint(s) in status 'unknown' (handed to SMTP, outcome"

@@ -79,6 +79,9 @@ def test_a_risk_cta_lives_one_life_from_medium_to_termination_to_renewed(world, 
     assert timeline[-1] == ("renewed_close_ctas", "status", "open", "closed")
     health = ops.execute("select score, label from renewals.health_scores order by at, health_id").fetchall()
     assert health == [(60, "at_risk"), (30, "churn_notified"), (10, "terminating"), (100, "renewed")]
+    posts = ops.execute("select kind, text from renewals.slack_outbox order by post_id").fetchall()
+    assert [kind for kind, _ in posts] == ["cta", "cta", "cta", "payment_received"], "staff hear on Slack too"
+    assert "priority medium → high" in posts[1][1]
     notices = [m for m in mailbox.messages if m["X-Renewal-Touchpoint"].startswith("risk_cta")]
     assert [m["X-Renewal-Touchpoint"] for m in notices] == ["risk_cta", "risk_cta_overdue", "risk_cta_termination"]
     assert "priority medium → high" in notices[1].get_body(("plain",)).get_content()
@@ -167,15 +170,19 @@ def test_a_decline_runs_the_whole_offboarding_bundle_once(world, resources, mail
     deactivated = ops.execute("select subscription_id, role from renewals.deactivations order by 1, 2").fetchall()
     assert deactivated == [("S-OP", "billing"), ("S-OP", "committee"), ("S-OP", "primary"),
                            ("S-TC", "billing"), ("S-TC", "primary")]  # fmt: skip
+    posts = dict(ops.execute("select text, kind from renewals.slack_outbox where kind = 'deactivation'").fetchall())
+    assert len(posts) == 2 and any("S-OP" in text and "3 contact(s)" in text for text in posts)
     checklist = ops.execute(
         "select step, done from renewals.offboarding_checklist where subscription_id = 'S-OP' order by step"
     ).fetchall()
     assert all(done for _, done in checklist) and len(checklist) == 8
 
     state = counts(ops)
+    posts_before = ops.execute("select count(*) from renewals.slack_outbox").fetchone()[0]
     run_day(resources, day(2))
     run_day(resources, day(1), run_id="rerun")
     assert counts(ops) == state and len(mailbox.messages) == before + len(sent), "nothing is repeated"
+    assert ops.execute("select count(*) from renewals.slack_outbox").fetchone()[0] == posts_before
 
 
 def test_an_outage_leaves_offboarding_steps_pending_and_a_rerun_completes_them(world, resources, mailbox, ops):

@@ -4,3 +4,4 @@ select c.contact_id, c.subscription_id, %(renewal_date)s, c.role, c.email, %(run
 from {contacts} c
 where c.subscription_id = %(subscription_id)s
 on conflict (contact_id, renewal_date) do nothing
+returning role, email

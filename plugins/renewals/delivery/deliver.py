@@ -20,6 +20,7 @@ import psycopg
 
 from renewals.config import Settings
 from renewals.dates import term_end
+from renewals.delivery import slack
 from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
@@ -119,9 +120,26 @@ class ShardDelivery:
         """The message of a touchpoint; for a CTA, applies its change first and tells the owner
         only when the CTA opened or moved (None: nothing to send)."""
         if touchpoint.cta is None:
+            if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
+                self._queue_staff_post(key, "payment_received", slack.payment_received_message(
+                    account_name=row["account_name"], subscription_id=key.subscription_id,
+                    renewal_date=key.renewal_date, paid_on=row["paid_on"], amount=row["amount"],
+                    currency=row["currency"], invoice_number=row["invoice_number"], playbook=row["playbook"],
+                    tier=row["tier"],
+                ))  # fmt: skip
             return self._compose(row, touchpoint, None)
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
-        return self._compose(row, touchpoint, cta) if cta["notify"] else None
+        if not cta["notify"]:
+            return None
+        self._queue_staff_post(key, "cta", slack.cta_change_message(cta, row["account_name"], key.subscription_id))
+        return self._compose(row, touchpoint, cta)
+
+    def _queue_staff_post(self, key: LedgerKey, kind: str, message: tuple[str, list[dict[str, Any]]]) -> None:
+        """Queued in the claim's transaction; the run's publish step posts it, so Slack never
+        holds up an email, and one touchpoint posts at most once."""
+        text, blocks = message
+        dedupe_key = f"{kind}/{key.subscription_id}/{key.renewal_date.isoformat()}/{key.touchpoint}"
+        slack.queue_staff_message(self.ops, dedupe_key, kind, text, blocks, self.run.run_id)
 
     def _hand_off(
         self, key: LedgerKey, compose: Callable[[], EmailMessage | None], report: ShardReport
@@ -158,7 +176,11 @@ class ShardDelivery:
         if action.action == "close_ctas":
             ctas.close_open(self.ops, key, dict(action.outcomes), action.keep, self.run.run_id)
         elif action.action == "deactivate_contacts":
-            offboarding.deactivate_contacts(self.ops, self.run, key)
+            contacts = offboarding.deactivate_contacts(self.ops, self.run, key)
+            self._queue_staff_post(key, "deactivation", slack.deactivation_message(
+                account_name=row["account_name"], subscription_id=key.subscription_id, renewal_date=key.renewal_date,
+                member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
+            ))  # fmt: skip
         elif action.action == "start_offboarding":
             offboarding.start(self.ops, key, row["member_type"], row["decline_reason"])
         if action.health_score is not None:

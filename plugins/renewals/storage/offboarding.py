@@ -20,8 +20,8 @@ def start(ops: psycopg.Connection, key: LedgerKey, member_type: str | None, decl
     )
 
 
-def deactivate_contacts(ops: psycopg.Connection, run: RunContext, key: LedgerKey) -> int:
-    """Record every contact of the subscription for deactivation; returns how many were new."""
+def deactivate_contacts(ops: psycopg.Connection, run: RunContext, key: LedgerKey) -> list[tuple[str, str]]:
+    """Record every contact of the subscription for deactivation; returns the new ones (role, email)."""
     return ops.execute(
         run.work.statement("deliver/record_deactivations.sql"), {**key.params(), "run_id": run.run_id}
-    ).rowcount
+    ).fetchall()

@@ -1,0 +1,146 @@
+"""Failure notifications: a task that fails tells staff on Slack and by email, once per failure.
+
+Both are task ``on_failure_callback`` notifiers (set in the DAG's default_args), so they run once
+when a task try ends failed: a try that is retried is not notified, and nothing is set at the DAG
+level (that would notify a second time for the same failure). Each notifier is independent: a
+Slack outage does not stop the email, and an absent Slack connection writes the notice to the
+task log instead, saying so.
+
+Light to import (the DAG file imports it at parse time): the providers are imported when a
+notification is sent.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+log = logging.getLogger(__name__)
+
+
+def failure_details(context: dict[str, Any]) -> dict[str, str]:
+    """What failed, from a task callback's context."""
+    ti = context.get("ti") or context.get("task_instance")
+    exception = context.get("exception")
+    map_index = getattr(ti, "map_index", -1)
+    task = getattr(ti, "task_id", "?") + (f"[{map_index}]" if map_index is not None and map_index >= 0 else "")
+    try:
+        log_url = ti.log_url
+    except Exception:  # an older or partial context
+        log_url = ""
+    return {
+        "dag_id": str(getattr(ti, "dag_id", "") or ""),
+        "task": task,
+        "run_id": str(getattr(ti, "run_id", "") or ""),
+        "try_number": str(getattr(ti, "try_number", "") or ""),
+        "error": (
+            f"{type(exception).__name__}: {exception}" if isinstance(exception, BaseException) else str(exception or "")
+        )[:1500],
+        "log_url": log_url or "",
+    }
+
+
+def failure_slack_message(details: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
+    text = f"Renewals: task {details['task']} failed (try {details['try_number']}) in run {details['run_id']}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*DAG*\n{details['dag_id']}"},
+                {"type": "mrkdwn", "text": f"*Task*\n{details['task']}"},
+                {"type": "mrkdwn", "text": f"*Run*\n{details['run_id']}"},
+                {"type": "mrkdwn", "text": f"*Try*\n{details['try_number']}"},
+            ],
+        },
+    ]
+    if details["error"]:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{details['error']}```"}})
+    if details["log_url"].startswith("http"):
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open the task log"},
+                        "url": details["log_url"],
+                        "action_id": "open_log",
+                    }
+                ],
+            }
+        )
+    return text, blocks
+
+
+def failure_email(details: dict[str, str]) -> tuple[str, str]:
+    subject = f"[renewals] Task {details['task']} failed in run {details['run_id']}"
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(details[key])}</td></tr>"
+        for label, key in (("DAG", "dag_id"), ("Task", "task"), ("Run", "run_id"), ("Try", "try_number"))
+    )
+    link = f"<p><a href='{html.escape(details['log_url'])}'>Open the task log</a></p>" if details["log_url"] else ""
+    body = (
+        f"<p>A task of the renewals pipeline failed after its retries.</p><table>{rows}</table>"
+        f"<pre>{html.escape(details['error'])}</pre>{link}"
+    )
+    return subject, body
+
+
+class SlackFailureNotifier(BaseNotifier):
+    """Posts the failure to ``renewals_slack`` through the Slack provider's SlackWebhookNotifier
+    (429s retried after their Retry-After); without the connection, writes it to the task log."""
+
+    template_fields = ()
+
+    def notify(self, context) -> None:
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+        from renewals.config import SLACK_CONN_ID, Settings
+        from renewals.delivery.slack import SlackPolicy, retry_handlers, slack_configured
+
+        text, blocks = failure_slack_message(failure_details(context))
+        if not slack_configured(SLACK_CONN_ID):
+            log.warning("Slack is not configured (no connection %r); the failure notice follows.", SLACK_CONN_ID)
+            log.warning("%s", text)
+            return
+        settings = Settings.from_env()
+        policy = SlackPolicy(settings.slack_timeout, settings.slack_retries, min(settings.slack_max_wait, 60.0))
+        notifier = SlackWebhookNotifier(
+            slack_webhook_conn_id=SLACK_CONN_ID,
+            text=text,
+            blocks=blocks,
+            timeout=policy.timeout,
+            retry_handlers=retry_handlers(policy),
+        )
+        notifier.notify(context)
+
+
+class EmailFailureNotifier(BaseNotifier):
+    """Emails the failure to ``RENEWALS_FAILURE_EMAIL`` through the SMTP provider's SmtpNotifier
+    over the ``renewals_smtp`` connection."""
+
+    template_fields = ()
+
+    def notify(self, context) -> None:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        from renewals.config import SMTP_CONN_ID, Settings
+
+        settings = Settings.from_env()
+        subject, body = failure_email(failure_details(context))
+        SmtpNotifier(
+            to=settings.failure_email,
+            from_email=settings.sender,
+            subject=subject,
+            html_content=body,
+            smtp_conn_id=SMTP_CONN_ID,
+        ).notify(context)
+
+
+def failure_notifiers() -> list[BaseNotifier]:
+    """The task ``on_failure_callback`` list: Slack and email."""
+    return [SlackFailureNotifier(), EmailFailureNotifier()]

@@ -1,0 +1,254 @@
+"""The renewal spreadsheet: an .xlsx workbook rewritten atomically after each run at
+``RENEWALS_SPREADSHEET_PATH`` (an Airflow object-storage path; a local file by default).
+
+Sheets:
+
+- **Pipeline**: one row per renewal in flight (renewal date from 90 days ago to 180 days ahead;
+  a paid or declined one stays 30 days after it happened): account, playbook, tier, renewal
+  date, days to go, gate, last sent and next due touchpoint, the most urgent open CTA (priority,
+  owner), intent, paid and declined dates.
+- **Review**: the month's review list (the -90 step): renewals whose review day falls in the
+  as-of month, not paid or declined, sponsors first, then by amount; with the check-in call
+  the tier needs.
+- **Paid**: every renewal the pipeline has seen paid, newest first, with the receipt's date.
+- **Upcoming**: every touchpoint due in the next 30 days, by day.
+- **About**: the as-of date, the run, and what each sheet holds.
+
+Everything is read from the ops schema: the run's staged subscriptions, the ledger, the CTAs
+and renewals.renewal_cycles. Future due dates come from the playbooks, computed in SQL over a
+temp table of touchpoint definitions (anchors renewal_date, notice_month, intent_confirmed,
+paid, assigned; a touchpoint with an anchor this report does not know is left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from renewals.dates import months_between, notice_day
+from renewals.playbooks import Playbook
+from renewals.reports.workbook import Column, Sheet, WrittenWorkbook, write_workbook
+from renewals.storage.runs import RunContext
+from renewals.storage.sql_files import sql_text
+
+UPCOMING_DAYS = 30
+FUTURE_HORIZON_DAYS = 400  # how far ahead the next touchpoint of a renewal is looked for
+DEFAULT_REVIEW = {"membership": -90}  # the -90 review step, until a playbook declares one
+REVIEW_ACTION = "review_list"
+
+PIPELINE_COLUMNS = (
+    Column("Account", width=32),
+    Column("Subscription", width=14),
+    Column("Playbook", width=12),
+    Column("Tier", width=26),
+    Column("Member type", width=12),
+    Column("Renewal date", "date"),
+    Column("Days to go", "int", width=11),
+    Column("Gate", width=17),
+    Column("Cohort", width=17),
+    Column("Last touchpoint", width=26),
+    Column("Last sent", "date"),
+    Column("Next touchpoint", width=26),
+    Column("Next due", "date"),
+    Column("CTA", width=20),
+    Column("CTA priority", width=12),
+    Column("CTA owner", width=28),
+    Column("Intent confirmed", "date", width=16),
+    Column("Paid on", "date"),
+    Column("Declined on", "date"),
+    Column("Amount", "money"),
+    Column("Currency", width=9),
+    Column("Owner", width=28),
+)
+REVIEW_COLUMNS = (
+    Column("Priority", "int", width=9),
+    Column("Account", width=32),
+    Column("Subscription", width=14),
+    Column("Playbook", width=12),
+    Column("Tier", width=26),
+    Column("Member type", width=12),
+    Column("Renewal date", "date"),
+    Column("Review on", "date"),
+    Column("Days to go", "int", width=11),
+    Column("Amount", "money"),
+    Column("Currency", width=9),
+    Column("Gate", width=17),
+    Column("Intent confirmed", "date", width=16),
+    Column("Check-in call with", width=30),
+    Column("Open CTA", width=20),
+    Column("CTA priority", width=12),
+    Column("Owner", width=28),
+    Column("Paused", "bool"),
+)
+PAID_COLUMNS = (
+    Column("Paid on", "date"),
+    Column("Account", width=32),
+    Column("Subscription", width=14),
+    Column("Playbook", width=12),
+    Column("Tier", width=26),
+    Column("Member type", width=12),
+    Column("Renewal date", "date"),
+    Column("Amount", "money"),
+    Column("Currency", width=9),
+    Column("Invoice", width=14),
+    Column("Receipt sent", "date"),
+)
+UPCOMING_COLUMNS = (
+    Column("Due", "date"),
+    Column("Day", width=6),
+    Column("Touchpoint", width=26),
+    Column("Playbook", width=12),
+    Column("Channel", width=11),
+    Column("Account", width=32),
+    Column("Subscription", width=14),
+    Column("Renewal date", "date"),
+    Column("Gate", width=17),
+    Column("Audience", width=36),
+)
+ABOUT_COLUMNS = (Column("Item", width=18), Column("Value", width=100))
+
+
+def build_spreadsheet(
+    ops: psycopg.Connection,
+    run: RunContext,
+    playbooks: Mapping[str, Playbook],
+    target: str,
+    business_timezone: str = "UTC",
+    holidays: frozenset = frozenset(),
+) -> WrittenWorkbook:
+    """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``."""
+    work = run.work
+    params = {
+        "as_of": run.as_of,
+        "timezone": business_timezone,
+        "horizon": run.as_of + timedelta(days=FUTURE_HORIZON_DAYS),
+        "days": UPCOMING_DAYS,
+        "receipt_touchpoints": receipt_touchpoints(playbooks),
+    }
+    with ops.transaction():
+        _load_touchpoint_defs(ops, playbooks)
+        _load_notice_days(ops, work.statement("report/renewal_months.sql"), playbooks, holidays)
+        _load_review_offsets(ops, playbooks)
+        ops.execute(work.statement("report/future_touchpoints.sql"), params)
+        about = [
+            ("As of", run.as_of),
+            ("Run", run.run_id),
+            ("Written at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+            ("Pipeline", "One row per renewal in flight: renewal date from 90 days ago to 180 days ahead; paid or "
+                         "declined ones for 30 days after. Next touchpoint: the next one due under the current gate."),
+            ("Review", "The month's review list (the -90 step): renewals whose review day is in this month, not paid "
+                       "or declined; sponsors first, then by amount."),
+            ("Paid", "Every renewal seen paid, newest payment first."),
+            ("Upcoming", f"Every touchpoint due in the next {UPCOMING_DAYS} days under the current gate, by day."),
+        ]  # fmt: skip
+        queries = {
+            "pipeline": work.statement("report/sheet_pipeline.sql"),
+            "review": work.statement("report/sheet_review.sql"),
+            "paid": sql.SQL(sql_text("report/sheet_paid.sql")),
+            "upcoming": work.statement("report/sheet_upcoming.sql"),
+        }
+        sheets = [
+            Sheet("Pipeline", PIPELINE_COLUMNS, _stream(ops, "pipeline", queries["pipeline"], params)),
+            Sheet("Review", REVIEW_COLUMNS, _stream(ops, "review", queries["review"], params)),
+            Sheet("Paid", PAID_COLUMNS, _stream(ops, "paid", queries["paid"], params)),
+            Sheet("Upcoming", UPCOMING_COLUMNS, _stream(ops, "upcoming", queries["upcoming"], params)),
+            Sheet("About", ABOUT_COLUMNS, about),
+        ]
+        return write_workbook(
+            target, sheets, title=f"Renewals as of {run.as_of.isoformat()}", properties={"run": run.run_id}
+        )
+
+
+def receipt_touchpoints(playbooks: Mapping[str, Playbook]) -> list[str]:
+    return sorted(
+        tp.key for playbook in playbooks.values() for tp in playbook.touchpoints if tp.key.startswith("receipt")
+    )
+
+
+def review_offsets(playbooks: Mapping[str, Playbook]) -> dict[str, int]:
+    """Days from the renewal date of each playbook's review step (record action review_list)."""
+    offsets = {
+        playbook.name: tp.due.days
+        for playbook in playbooks.values()
+        for tp in playbook.touchpoints
+        if getattr(getattr(tp, "record", None), "action", None) == REVIEW_ACTION
+        and getattr(tp.due, "anchor", "renewal_date") == "renewal_date"
+    }
+    if not offsets:
+        offsets = {name: days for name, days in DEFAULT_REVIEW.items() if name in playbooks}
+    return offsets
+
+
+def touchpoint_rows(playbooks: Mapping[str, Playbook]) -> Iterator[tuple[Any, ...]]:
+    """One row per touchpoint for the report's temp table (extra conditions read defensively)."""
+    for playbook in playbooks.values():
+        for tp in playbook.touchpoints:
+            when = getattr(tp, "when", None)
+            audience = [*getattr(tp, "to", ()), *getattr(tp, "to_staff", ())]
+            cc = list(getattr(tp, "cc_teams", ()))
+            text = ", ".join(audience) + (f" (cc {', '.join(cc)})" if cc else "")
+            yield (
+                playbook.name, tp.key, tp.position, tp.channel, tp.due.anchor, getattr(tp.due, "days", 0),
+                getattr(tp.due, "months_before", 0), list(tp.gates),
+                _optional_list(getattr(when, "tiers", None)), _optional_list(getattr(when, "member_types", None)),
+                getattr(when, "hosted_site", None), text or None,
+            )  # fmt: skip
+
+
+def _optional_list(values: Any) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+def _load_touchpoint_defs(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:
+    ops.execute(
+        """
+        create temp table report_touchpoint_defs (
+            playbook text, touchpoint text, position int, channel text, anchor text, days int,
+            months_before int, gates text[], tiers text[], member_types text[], hosted_site boolean,
+            audience text
+        ) on commit drop
+        """
+    )
+    with ops.cursor().copy("copy report_touchpoint_defs from stdin") as copy:
+        for row in touchpoint_rows(playbooks):
+            copy.write_row(row)
+
+
+def _load_notice_days(
+    ops: psycopg.Connection, months_query: sql.Composed, playbooks: Mapping[str, Playbook], holidays: frozenset
+) -> None:
+    ops.execute(
+        "create temp table report_notice_days (renewal_month date, months_before int, notice_day date) on commit drop"
+    )
+    offsets = {
+        tp.due.months_before
+        for playbook in playbooks.values()
+        for tp in playbook.touchpoints
+        if tp.due.anchor == "notice_month"
+    }
+    first, last = ops.execute(months_query).fetchone()
+    if not offsets or first is None:
+        return
+    with ops.cursor().copy("copy report_notice_days from stdin") as copy:
+        for month in months_between(first, last):
+            for months_before in offsets:
+                copy.write_row((month, months_before, notice_day(month, months_before, holidays)))
+
+
+def _load_review_offsets(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:
+    ops.execute("create temp table report_review_offsets (playbook text, days int) on commit drop")
+    with ops.cursor().copy("copy report_review_offsets from stdin") as copy:
+        for name, days in review_offsets(playbooks).items():
+            copy.write_row((name, days))
+
+
+def _stream(ops: psycopg.Connection, name: str, query: sql.Composable, params: dict[str, Any]) -> Iterator[tuple]:
+    """Rows of ``query`` through a server-side cursor, fetched in pages when the sheet is written."""
+    with ops.cursor(name=f"report_{name}") as cursor:
+        cursor.itersize = 2000
+        cursor.execute(query, params)
+        yield from cursor

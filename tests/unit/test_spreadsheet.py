@@ -1,0 +1,100 @@
+"""The workbook writer: what staff open in Excel or LibreOffice (frozen header, filters, real
+dates, widths), written atomically to a local file or an object store; and the playbook
+definitions the spreadsheet's SQL computes future touchpoints from."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import date, datetime
+from decimal import Decimal
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from renewals.config import Settings
+from renewals.playbooks import load_playbooks
+from renewals.reports.spreadsheet import review_offsets, touchpoint_rows
+from renewals.reports.workbook import Column, Sheet, write_workbook
+
+COLUMNS = (Column("Account", width=30), Column("Renewal date", "date"), Column("Days to go", "int"),
+           Column("Amount", "money"), Column("Audience"))  # fmt: skip
+
+
+def rows(n: int = 3):
+    for i in range(n):
+        yield (f"Account {i}", date(2026, 12, 1 + i), 10 + i, Decimal("1200.50") + i, ["primary", "billing"])
+
+
+def test_a_workbook_staff_can_open_and_filter(tmp_path):
+    target = (tmp_path / "reports" / "renewals.xlsx").as_uri()
+    written = write_workbook(target, [Sheet("Pipeline", COLUMNS, rows()), Sheet("Paid", COLUMNS, [])], title="T")
+    path = tmp_path / "reports" / "renewals.xlsx"
+    assert written.rows == {"Pipeline": 3, "Paid": 0}
+
+    frames = pd.read_excel(path, sheet_name=None)
+    assert list(frames) == ["Pipeline", "Paid"]
+    pipeline = frames["Pipeline"]
+    assert list(pipeline.columns) == ["Account", "Renewal date", "Days to go", "Amount", "Audience"]
+    assert pipeline["Renewal date"].dtype.kind == "M"  # real dates, not text
+    assert pipeline.loc[0, "Renewal date"] == pd.Timestamp(2026, 12, 1)
+    assert pipeline.loc[2, "Amount"] == pytest.approx(1202.5)
+    assert pipeline.loc[0, "Audience"] == "primary, billing"
+    assert frames["Paid"].empty and list(frames["Paid"].columns) == list(pipeline.columns)
+
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["Pipeline"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:E4"
+    assert sheet["A1"].font.b is True
+    assert sheet["B2"].number_format == "yyyy-mm-dd" and isinstance(sheet["B2"].value, datetime)
+    assert sheet.column_dimensions["A"].width == 30
+    assert sheet.column_dimensions["B"].width >= 12
+    assert workbook.properties.title == "T"
+
+
+def test_rewriting_replaces_the_file_whole_and_leaves_no_temporary_files(tmp_path):
+    target = tmp_path / "renewals.xlsx"
+    write_workbook(str(target), [Sheet("Pipeline", COLUMNS, rows(2))])
+    before = target.stat().st_ino
+
+    def broken():
+        yield from rows(1)
+        raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError):
+        write_workbook(str(target), [Sheet("Pipeline", COLUMNS, broken())])
+    assert len(pd.read_excel(target)) == 2  # the previous workbook is intact
+    assert target.stat().st_ino == before
+    assert os.listdir(tmp_path) == ["renewals.xlsx"]
+
+    write_workbook(target.as_uri(), [Sheet("Pipeline", COLUMNS, rows(5))])
+    assert len(pd.read_excel(target)) == 5
+    assert target.stat().st_ino != before  # a new file moved into place, never written in place
+    assert os.listdir(tmp_path) == ["renewals.xlsx"]
+
+
+def test_an_object_store_path_works_the_same_way():
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach("memory", fs=MemoryFileSystem())
+    target = "memory://bucket/renewals/renewals.xlsx"
+    written = write_workbook(target, [Sheet("Pipeline", COLUMNS, rows(4))])
+    assert written.rows == {"Pipeline": 4}
+    data = ObjectStoragePath(target).read_bytes()
+    assert len(pd.read_excel(io.BytesIO(data))) == 4
+    assert [p.name for p in ObjectStoragePath("memory://bucket/renewals/").iterdir()] == ["renewals.xlsx"]
+
+
+def test_future_touchpoints_come_from_every_playbook_touchpoint():
+    settings = Settings()
+    playbooks = load_playbooks(settings.playbook_dir, settings.template_dir)
+    defs = list(touchpoint_rows(playbooks))
+    assert len(defs) == sum(len(p.touchpoints) for p in playbooks.values())
+    by_key = {row[1]: row for row in defs}
+    notice = by_key["renewal_notice"]
+    assert notice[4] == "notice_month" and notice[6] == 2 and "primary" in notice[11]
+    assert review_offsets(playbooks) == {"membership": -90}
