@@ -40,12 +40,13 @@ CASES = {
                      ("primary", "billing")),
     "S-O30": (days(-30), {}, ALL_ROLES, "overdue_notice_30", ("primary", "billing")),
     "S-O60": (days(-60), {}, ALL_ROLES, "overdue_notice_60", ("primary", "billing")),
+    "S-PAID": (days(15), {"paid_at": moment(days(-2)), "invoice_number": "INV-1"}, ALL_ROLES, "receipt",
+               ("primary", "billing")),  # paid two days ago: the receipt is caught up
 }  # fmt: skip
 QUIET = {
-    "S-PAID": (days(15), {"paid_at": moment(days(-2)), "invoice_number": "INV-1"}),
     "S-DECLINED": (days(1), {"declined_at": moment(days(-5))}),
     "S-PAUSED": (days(15), {"paused": True}),
-    "S-FAR": (days(100), {}),
+    "S-FAR": (days(200), {}),  # before even the 180-day BizDev outreach
 }
 
 
@@ -123,7 +124,7 @@ def test_quiet_subscriptions_are_explained_in_the_decision_log(day_world, airflo
     }
     assert ("S-PAUSED", "hold", "paused") in decisions
     assert ("S-FAR", "none", "nothing_due") in decisions
-    assert ("S-PAID", "none", "nothing_due") in decisions
+    assert ("S-DECLINED", "none", "nothing_due") in decisions
     gates = dict(ops.execute("select subscription_id, gate from renewals.decisions where subscription_id like 'S-%'"))
     assert gates["S-PAID"] == "paid" and gates["S-DECLINED"] == "declined" and gates["S-P1"] == "intent_confirmed"
 
