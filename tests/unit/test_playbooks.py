@@ -88,11 +88,11 @@ def test_overdue_notices_copy_tc_op_staff(membership, key, days):
     assert notice.cc_teams == ("tc_op",)
 
 
-def test_no_customer_email_goes_to_a_gate_that_excludes_it(membership):
-    # Nothing customer-facing is sent to a renewal that is paid or declined.
+def test_a_paid_or_declined_member_gets_only_the_receipt_or_the_offboarding_thanks(membership):
+    # Reminders stop at payment or decline; what follows is the receipt or the thank-you.
     for touchpoint in membership.touchpoints:
-        if touchpoint.channel == "email":
-            assert not {"paid", "declined"} & set(touchpoint.gates), touchpoint.key
+        if touchpoint.channel == "email" and {"paid", "declined"} & set(touchpoint.gates):
+            assert (touchpoint.key, touchpoint.gates) in {("receipt", ("paid",)), ("offboarding_thanks", ("declined",))}
 
 
 def test_customer_emails_form_one_sequence(membership):
