@@ -1,18 +1,18 @@
--- Validate and normalise the extracted contacts (trimmed; role and email lower-cased). Contacts
--- of a subscription that was itself quarantined are kept: the contact row is sound.
+-- Validate and normalise the extracted contacts (trimmed of spaces, tabs and line breaks; role
+-- and email lower-cased). Contacts of a subscription that was itself quarantined are kept: the
+-- contact row is sound.
 with known_subscriptions as materialized (
     select distinct nullif(btrim(subscription_id), '') as subscription_id from {raw_subscriptions}
 ),
-parsed as (
+parsed as materialized (
     select r.row_no,
-           to_jsonb(r) - 'row_no' as raw,
-           nullif(btrim(r.contact_id), '') as contact_id,
-           nullif(btrim(r.subscription_id), '') as subscription_id,
-           nullif(lower(btrim(r.role)), '') as role,
-           nullif(btrim(r.name), '') as name,
-           nullif(lower(btrim(r.email)), '') as email,
-           nullif(btrim(r.opted_out), '') as opted_out_text,
-           coalesce(renewals.try_bool(r.opted_out), false) as opted_out
+           nullif(btrim(r.contact_id, E' \t\r\n'), '') as contact_id,
+           nullif(btrim(r.subscription_id, E' \t\r\n'), '') as subscription_id,
+           nullif(lower(btrim(r.role, E' \t\r\n')), '') as role,
+           nullif(btrim(r.name, E' \t\r\n'), '') as name,
+           nullif(lower(btrim(r.email, E' \t\r\n')), '') as email,
+           nullif(btrim(r.opted_out, E' \t\r\n'), '') as opted_out_text,
+           coalesce(renewals.try_bool(btrim(r.opted_out, E' \t\r\n')), false) as opted_out
     from {raw_contacts} r
 ),
 checked as (
@@ -41,15 +41,16 @@ ranked as (
 ),
 quarantined as (
     insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)
-    select %(run_id)s, %(as_of)s, 'contacts', coalesce(contact_id, raw ->> 'contact_id'), subscription_id,
-           reasons
-           || case when copy_no > 1 and contact_id is not null
+    select %(run_id)s, %(as_of)s, 'contacts', coalesce(k.contact_id, r.contact_id), k.subscription_id,
+           k.reasons
+           || case when k.copy_no > 1 and k.contact_id is not null
                    then array['duplicate_contact_id'] else array[]::text[] end
-           || case when copy_no = 1 and same_person_no > 1 and cardinality(reasons) = 0
+           || case when k.copy_no = 1 and k.same_person_no > 1 and cardinality(k.reasons) = 0
                    then array['duplicate_contact'] else array[]::text[] end,
-           raw
-    from ranked
-    where cardinality(reasons) > 0 or (copy_no > 1 and contact_id is not null) or same_person_no > 1
+           to_jsonb(r) - 'row_no'
+    from ranked k
+    join {raw_contacts} r using (row_no)
+    where cardinality(k.reasons) > 0 or (k.copy_no > 1 and k.contact_id is not null) or k.same_person_no > 1
     returning 1
 )
 insert into {contacts}

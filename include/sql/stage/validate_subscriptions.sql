@@ -1,48 +1,51 @@
 -- Validate and normalise the extracted subscriptions. Each row either lands in the run's
 -- subscriptions table (normalised, with its gate, days to renewal, cohort and shard as of the
 -- run's date) or in renewals.quarantine with every reason code that applies.
--- Normalisation: text is trimmed, blank means null, playbook/tier/email lower-cased,
--- member type and currency upper-cased, timezone names matched case-insensitively.
+-- Normalisation: text is trimmed of spaces, tabs and line breaks, blank means null,
+-- playbook/tier/email lower-cased, member type and currency upper-cased, timezone names matched
+-- case-insensitively. The subscription id is trimmed of spaces only, as the extract and the gate
+-- re-check match it; an id with a tab, line break or other control character is quarantined.
 with zones as materialized (
     select name from pg_timezone_names
 ),
-parsed as (
+parsed as materialized (
     select r.row_no,
-           to_jsonb(r) - 'row_no' as raw,
            nullif(btrim(r.subscription_id), '') as subscription_id,
-           nullif(btrim(r.account_id), '') as account_id,
-           nullif(btrim(r.account_name), '') as account_name,
-           nullif(lower(btrim(r.playbook)), '') as playbook,
-           nullif(lower(btrim(r.tier)), '') as tier,
-           nullif(upper(btrim(r.member_type)), '') as member_type,
-           nullif(btrim(r.renewal_date), '') as renewal_date_text,
-           renewals.try_date(r.renewal_date) as renewal_date,
-           nullif(btrim(r.term_months), '') as term_months_text,
-           renewals.try_int(r.term_months) as term_months,
-           nullif(btrim(r.amount), '') as amount_text,
-           renewals.try_numeric(r.amount) as amount,
-           nullif(upper(btrim(r.currency)), '') as currency,
-           nullif(lower(btrim(r.owner_email)), '') as owner_email,
-           nullif(btrim(r.invoice_number), '') as invoice_number,
-           nullif(btrim(r.decline_reason), '') as decline_reason,
-           array[r.intent_confirmed_at, r.paid_at, r.declined_at, r.last_contact_at,
-                 r.next_meeting_at, r.updated_at] as timestamp_texts,
-           renewals.try_timestamptz(r.intent_confirmed_at) as intent_confirmed_at,
-           renewals.try_timestamptz(r.paid_at) as paid_at,
-           renewals.try_timestamptz(r.declined_at) as declined_at,
-           renewals.try_timestamptz(r.last_contact_at) as last_contact_at,
-           renewals.try_timestamptz(r.next_meeting_at) as next_meeting_at,
-           renewals.try_timestamptz(r.updated_at) as updated_at,
-           nullif(btrim(r.assigned_at), '') as assigned_text,
-           renewals.try_date(left(btrim(r.assigned_at), 10)) as assigned_on,
-           array[r.in_negotiation, r.hosted_site, r.paused] as flag_texts,
-           coalesce(renewals.try_bool(r.in_negotiation), false) as in_negotiation,
-           coalesce(renewals.try_bool(r.hosted_site), false) as hosted_site,
-           coalesce(renewals.try_bool(r.paused), false) as paused,
-           nullif(btrim(r.timezone), '') as timezone_text,
+           nullif(btrim(r.account_id, E' \t\r\n'), '') as account_id,
+           nullif(btrim(r.account_name, E' \t\r\n'), '') as account_name,
+           nullif(lower(btrim(r.playbook, E' \t\r\n')), '') as playbook,
+           nullif(lower(btrim(r.tier, E' \t\r\n')), '') as tier,
+           nullif(upper(btrim(r.member_type, E' \t\r\n')), '') as member_type,
+           nullif(btrim(r.renewal_date, E' \t\r\n'), '') as renewal_date_text,
+           renewals.try_date(btrim(r.renewal_date, E' \t\r\n')) as renewal_date,
+           nullif(btrim(r.term_months, E' \t\r\n'), '') as term_months_text,
+           renewals.try_int(btrim(r.term_months, E' \t\r\n')) as term_months,
+           nullif(btrim(r.amount, E' \t\r\n'), '') as amount_text,
+           renewals.try_numeric(btrim(r.amount, E' \t\r\n')) as amount,
+           nullif(upper(btrim(r.currency, E' \t\r\n')), '') as currency,
+           nullif(lower(btrim(r.owner_email, E' \t\r\n')), '') as owner_email,
+           nullif(btrim(r.invoice_number, E' \t\r\n'), '') as invoice_number,
+           nullif(btrim(r.decline_reason, E' \t\r\n'), '') as decline_reason,
+           array[btrim(r.intent_confirmed_at, E' \t\r\n'), btrim(r.paid_at, E' \t\r\n'),
+                 btrim(r.declined_at, E' \t\r\n'), btrim(r.last_contact_at, E' \t\r\n'),
+                 btrim(r.next_meeting_at, E' \t\r\n'), btrim(r.updated_at, E' \t\r\n')] as timestamp_texts,
+           renewals.try_timestamptz(btrim(r.intent_confirmed_at, E' \t\r\n')) as intent_confirmed_at,
+           renewals.try_timestamptz(btrim(r.paid_at, E' \t\r\n')) as paid_at,
+           renewals.try_timestamptz(btrim(r.declined_at, E' \t\r\n')) as declined_at,
+           renewals.try_timestamptz(btrim(r.last_contact_at, E' \t\r\n')) as last_contact_at,
+           renewals.try_timestamptz(btrim(r.next_meeting_at, E' \t\r\n')) as next_meeting_at,
+           renewals.try_timestamptz(btrim(r.updated_at, E' \t\r\n')) as updated_at,
+           nullif(btrim(r.assigned_at, E' \t\r\n'), '') as assigned_text,
+           renewals.try_date(left(btrim(r.assigned_at, E' \t\r\n'), 10)) as assigned_on,
+           array[btrim(r.in_negotiation, E' \t\r\n'), btrim(r.hosted_site, E' \t\r\n'), btrim(r.paused, E' \t\r\n')]
+               as flag_texts,
+           coalesce(renewals.try_bool(btrim(r.in_negotiation, E' \t\r\n')), false) as in_negotiation,
+           coalesce(renewals.try_bool(btrim(r.hosted_site, E' \t\r\n')), false) as hosted_site,
+           coalesce(renewals.try_bool(btrim(r.paused, E' \t\r\n')), false) as paused,
+           nullif(btrim(r.timezone, E' \t\r\n'), '') as timezone_text,
            z.name as timezone
     from {raw_subscriptions} r
-    left join zones z on lower(z.name) = lower(nullif(btrim(r.timezone), ''))
+    left join zones z on lower(z.name) = lower(nullif(btrim(r.timezone, E' \t\r\n'), ''))
 ),
 rules as (
     select p.*,
@@ -50,10 +53,11 @@ rules as (
            coalesce(p.timezone, %(business_timezone)s) as zone
     from parsed p
 ),
-checked as (
+checked as materialized (
     select c.*,
            array_remove(array[
-               case when subscription_id is null then 'missing_subscription_id' end,
+               case when subscription_id is null then 'missing_subscription_id'
+                    when subscription_id ~ '[[:cntrl:]]' then 'invalid_subscription_id' end,
                case when account_id is null then 'missing_account_id' end,
                case when account_name is null then 'missing_account_name' end,
                case when playbook is null then 'missing_playbook'
@@ -108,13 +112,14 @@ ranked as (
 ),
 quarantined as (
     insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)
-    select %(run_id)s, %(as_of)s, 'subscriptions', coalesce(subscription_id, raw ->> 'subscription_id'),
-           subscription_id,
-           reasons || case when copy_no > 1 and subscription_id is not null
-                           then array['duplicate_subscription_id'] else array[]::text[] end,
-           raw
-    from ranked
-    where cardinality(reasons) > 0 or (copy_no > 1 and subscription_id is not null)
+    select %(run_id)s, %(as_of)s, 'subscriptions', coalesce(k.subscription_id, r.subscription_id),
+           k.subscription_id,
+           k.reasons || case when k.copy_no > 1 and k.subscription_id is not null
+                             then array['duplicate_subscription_id'] else array[]::text[] end,
+           to_jsonb(r) - 'row_no'
+    from ranked k
+    join {raw_subscriptions} r using (row_no)
+    where cardinality(k.reasons) > 0 or (k.copy_no > 1 and k.subscription_id is not null)
     returning 1
 ),
 facts as (
