@@ -1,7 +1,12 @@
 """A real SMTP server that keeps every accepted message as an ``.eml`` file, for the demo and the tests.
 
 Tests can make it misbehave like a real relay: ``fail_next`` answers the next transactions with an
-SMTP error at a chosen stage, ``reject_recipient`` refuses an address for good.
+SMTP error at a chosen stage, ``drop_next`` cuts their connection at a chosen stage without an answer
+(at DATA, optionally after keeping the message: the relay has it, the client never hears so),
+``reject_recipient`` refuses an address for good, ``slow_down`` makes every message take a while,
+``hold`` keeps every message waiting at DATA until ``release`` (to line clients up), and
+``shut_down_after`` takes the server down (open sessions cut, new connections refused) once it has
+kept a number of messages, until ``restart``.
 
 Standalone: ``python -m renewals.devenv.mailbox --outbox DIR --port N`` prints the port and serves in
 the foreground until interrupted.
@@ -10,10 +15,12 @@ the foreground until interrupted.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
 import threading
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +32,7 @@ from types import TracebackType
 from weakref import WeakKeyDictionary
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 STAGES = ("MAIL", "RCPT", "DATA")
 
@@ -33,11 +40,18 @@ STAGES = ("MAIL", "RCPT", "DATA")
 @dataclass
 class _Fault:
     stage: str
-    reply: str
+    reply: str | None  # None: cut the connection instead of answering
     remaining: int
+    keep: bool = False  # a cut at DATA: keep the message first
 
 
 class _Controller(Controller):
+    def factory(self) -> SMTP:
+        # AUTH without TLS is what a local test relay does on purpose; aiosmtpd warns on every session.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            return super().factory()
+
     def _trigger_server(self) -> None:
         # Port 0 lets the OS pick a free port; learn it before aiosmtpd connects to itself to check.
         assert self.server is not None
@@ -48,15 +62,23 @@ class _Controller(Controller):
 class FileMailbox:
     """An SMTP server on ``host:port`` (0: any free port) writing each message to ``outbox``."""
 
-    def __init__(self, outbox: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, outbox: Path, host: str = "127.0.0.1", port: int = 0, credentials: tuple[str, str] | None = None
+    ) -> None:
+        """``credentials`` (login, password): the server then requires SMTP AUTH (over plain text: local only)."""
         self.outbox = Path(outbox)
         self.host = host
         self.port = port
+        self.credentials = credentials
         self._lock = threading.Lock()
         self._messages: list[EmailMessage] = []
         self._faults: deque[_Fault] = deque()
         self._rejected: dict[str, str] = {}
         self._sequence = 0
+        self._delay = 0.0
+        self._held = False
+        self._down_after: int | None = None  # messages still kept before the server goes down
+        self._down = False
         self._controller: _Controller | None = None
 
     @property
@@ -67,7 +89,12 @@ class FileMailbox:
 
     def start(self) -> FileMailbox:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        self._controller = _Controller(_Handler(self), hostname=self.host, port=self.port)
+        with self._lock:
+            self._down, self._down_after = False, None
+        auth = {}
+        if self.credentials is not None:
+            auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        self._controller = _Controller(_Handler(self), hostname=self.host, port=self.port, **auth)
         self._controller.start()
         self.port = self._controller.port
         return self
@@ -76,6 +103,16 @@ class FileMailbox:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    def restart(self) -> FileMailbox:
+        """Up again on the same port (after ``stop`` or ``shut_down_after``), messages kept so far kept."""
+        self.stop()
+        return self.start()
+
+    @property
+    def is_down(self) -> bool:
+        with self._lock:
+            return self._down
 
     def __enter__(self) -> FileMailbox:
         return self.start()
@@ -94,6 +131,40 @@ class FileMailbox:
         with self._lock:
             self._faults.append(_Fault(stage, f"{code} {message}", count))
 
+    def drop_next(self, stage: str = "DATA", count: int = 1, keep: bool = False) -> None:
+        """Cut the connection of the next ``count`` transactions at ``stage`` without answering; with
+        ``keep`` (DATA only) the message is kept first, as a relay that crashed before answering."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, not {stage!r}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if keep and stage != "DATA":
+            raise ValueError("only a cut at DATA can keep the message")
+        with self._lock:
+            self._faults.append(_Fault(stage, None, count, keep))
+
+    def slow_down(self, seconds: float) -> None:
+        """Answer each DATA only after ``seconds`` (0: at once again)."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
+    def hold(self) -> None:
+        """Keep every message waiting at DATA (the client sees no answer yet) until ``release``."""
+        with self._lock:
+            self._held = True
+
+    def release(self) -> None:
+        with self._lock:
+            self._held = False
+
+    def shut_down_after(self, messages: int) -> None:
+        """Go down once ``messages`` more messages are kept: sessions are cut at their next command
+        and the port refuses connections until ``restart``."""
+        if messages < 1:
+            raise ValueError("messages must be at least 1 (use stop() to go down now)")
+        with self._lock:
+            self._down_after = messages
+
     def reject_recipient(
         self,
         address: str,
@@ -103,6 +174,17 @@ class FileMailbox:
         """Refuse RCPT for ``address`` (case-insensitive) from now on."""
         with self._lock:
             self._rejected[address.lower()] = f"{code} {message}"
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        assert self.credentials is not None
+        login, password = self.credentials
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            login.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
 
     def _take_fault(self) -> _Fault | None:
         # A fault belongs to the transaction whose MAIL command takes it, whatever its stage.
@@ -119,6 +201,14 @@ class FileMailbox:
         with self._lock:
             return self._rejected.get(address.lower())
 
+    def _delay_seconds(self) -> float:
+        with self._lock:
+            return self._delay
+
+    def _is_held(self) -> bool:
+        with self._lock:
+            return self._held
+
     def _keep(self, mail_from: str, rcpt_tos: list[str], content: bytes) -> None:
         trace = f"X-Envelope-From: <{mail_from}>\r\nX-Envelope-To: {', '.join(rcpt_tos)}\r\n".encode()
         data = trace + content
@@ -133,6 +223,25 @@ class FileMailbox:
             # Parsed from LF line ends, the email package's native form (get_content() gives "\n" lines).
             parsed = BytesParser(policy=policy.default).parsebytes(data.replace(b"\r\n", b"\n"))
             self._messages.append(parsed)
+            if self._down_after is not None:
+                self._down_after -= 1
+                if self._down_after == 0:
+                    self._down, self._down_after = True, None
+
+    def _went_down(self) -> bool:
+        """True once the server is down; stops listening (called on the server's loop)."""
+        with self._lock:
+            down = self._down
+        if down and self._controller is not None and self._controller.server is not None:
+            self._controller.server.close()  # new connections are refused; open ones are cut by the handler
+        return down
+
+
+def _cut(server: SMTP) -> str:
+    """Close the session without an answer: the reply returned after this is never written."""
+    assert server.transport is not None
+    server.transport.close()
+    return "421 4.3.2 Connection cut"
 
 
 class _Handler:
@@ -146,10 +255,12 @@ class _Handler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
+        if self.mailbox._went_down():
+            return _cut(server)
         fault = self.mailbox._take_fault()
         if fault is not None:
             if fault.stage == "MAIL":
-                return fault.reply
+                return _cut(server) if fault.reply is None else fault.reply
             self._faults[envelope] = fault
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -158,9 +269,11 @@ class _Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        if self.mailbox._went_down():
+            return _cut(server)
         fault = self._faults.get(envelope)
         if fault is not None and fault.stage == "RCPT":
-            return fault.reply
+            return _cut(server) if fault.reply is None else fault.reply
         rejection = self.mailbox._rejection(address)
         if rejection is not None:
             return rejection
@@ -169,10 +282,21 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.mailbox._went_down():
+            return _cut(server)
+        while self.mailbox._is_held():
+            await asyncio.sleep(0.02)
+        delay = self.mailbox._delay_seconds()
+        if delay:
+            await asyncio.sleep(delay)
         fault = self._faults.get(envelope)
-        if fault is not None and fault.stage == "DATA":
-            return fault.reply
         assert envelope.mail_from is not None and envelope.original_content is not None
+        if fault is not None and fault.stage == "DATA":
+            if fault.reply is not None:
+                return fault.reply
+            if fault.keep:
+                self.mailbox._keep(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
+            return _cut(server)
         self.mailbox._keep(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
         return "250 OK: message kept"
 

@@ -1,0 +1,169 @@
+"""Shared parts of the reliability tests (crashes, concurrency, backfill, outages): running the
+pipeline's steps without Airflow, and counting what the mailbox received against the ledger."""
+
+from __future__ import annotations
+
+import smtplib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from renewals.config import Settings
+from renewals.delivery.messages import message_id, sender_domain
+from renewals.devenv.mailbox import FileMailbox
+from renewals.gates import COHORTS
+from renewals.pipeline import DeliveryIncomplete, Resources, classify_run, deliver, extract, open_work, prepare
+from renewals.storage.runs import RunContext
+
+# Ledger channels whose rows are handed to SMTP (a Message-ID the mailbox can count).
+MAIL_CHANNELS = ("email", "staff_email")
+
+
+def make_resources(databases: dict[str, str], mailbox: FileMailbox, **settings: Any) -> Resources:
+    port = mailbox.port
+    return Resources(
+        warehouse_dsn=databases["warehouse"],
+        ops_dsn=databases["ops"],
+        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", port, timeout=10),
+        settings=replace(Settings.from_env(), **{"shards": 2, "smtp_retry_delays": (0.0,), **settings}),
+    )
+
+
+def classified(
+    resources: Resources,
+    run_id: str,
+    as_of: date,
+    release_unknown: Iterable[str] = (),
+    confirm_unknown: Iterable[str] = (),
+    subscription_id: str | None = None,
+) -> RunContext:
+    """prepare, extract and classify one run, as the DAG's first three tasks do."""
+    run = RunContext(run_id=run_id, as_of=as_of, subscription_id=subscription_id)
+    unmatched = prepare(resources, run, list(release_unknown), list(confirm_unknown))
+    assert unmatched == [], f"verdicts that matched no unknown send: {unmatched}"
+    counts = extract(resources, run)
+    assert counts.balanced(), counts
+    classify_run(resources, run)
+    return run
+
+
+def deliver_everything(resources: Resources, run: RunContext) -> int:
+    """Every cohort with open work and each of its shards, as the branch and the mapped deliver tasks
+    do; returns how many shards stayed incomplete (temporary refusals)."""
+    incomplete = 0
+    work = open_work(resources, run)
+    for cohort in COHORTS:
+        if not work.get(cohort):
+            continue
+        for shard in range(resources.settings.shards):
+            try:
+                deliver(resources, run, cohort, shard)
+            except DeliveryIncomplete:
+                incomplete += 1
+    return incomplete
+
+
+def full_run(resources: Resources, run_id: str, as_of: date, **verdicts: Any) -> RunContext:
+    run = classified(resources, run_id, as_of, **verdicts)
+    deliver_everything(resources, run)
+    return run
+
+
+@dataclass(frozen=True)
+class Due:
+    """A ledger row that is handed to SMTP, with the Message-ID it goes out with."""
+
+    subscription_id: str
+    renewal_date: date
+    touchpoint: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.subscription_id}/{self.touchpoint}"
+
+    def message_id(self, settings: Settings) -> str:
+        return message_id(self.subscription_id, self.renewal_date, self.touchpoint, sender_domain(settings.sender))
+
+
+def due_messages(ops, statuses: tuple[str, ...] = ("pending",)) -> set[Due]:
+    rows = ops.execute(
+        "select subscription_id, renewal_date, touchpoint from renewals.touchpoints"
+        " where status = any(%s) and channel = any(%s)",
+        (list(statuses), list(MAIL_CHANNELS)),
+    ).fetchall()
+    return {Due(*row) for row in rows}
+
+
+def received(mailbox: FileMailbox) -> Counter:
+    return Counter(str(m["Message-ID"]) for m in mailbox.messages)
+
+
+@dataclass
+class Figures:
+    """What became of the messages that were due: the delivery rules in numbers."""
+
+    due: int = 0
+    delivered: int = 0  # received exactly once
+    duplicates: int = 0  # extra copies of a Message-ID the mailbox received
+    losses: int = 0  # due, not received and not 'unknown' (or 'sent' in the ledger but never received)
+    unknown: int = 0  # left 'unknown' in the ledger
+    unknown_received: int = 0  # ... of which the relay did get the message
+    unexpected: int = 0  # received, but not one of the due messages
+    lost: list[str] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+
+    def line(self) -> str:
+        return (
+            f"due={self.due} delivered={self.delivered} duplicates={self.duplicates} losses={self.losses}"
+            f" unknown={self.unknown} (received {self.unknown_received}, not received"
+            f" {self.unknown - self.unknown_received}) unexpected={self.unexpected}"
+        )
+
+
+def handed_over(ops) -> set[Due]:
+    """Every ledger row a message was handed to SMTP for (any channel: emails, staff notices, CTA owners)."""
+    rows = ops.execute(
+        "select subscription_id, renewal_date, touchpoint from renewals.touchpoints where message_id is not null"
+        " and status in ('sent', 'unknown')"
+    ).fetchall()
+    return {Due(*row) for row in rows}
+
+
+def tally(ops, mailbox: FileMailbox, due: set[Due], settings: Settings) -> Figures:
+    got = received(mailbox)
+    rows = ops.execute("select subscription_id, renewal_date, touchpoint, status, message_id from renewals.touchpoints")
+    status, ledger_ids = {}, {}
+    for s, r, t, st, mid in rows:
+        status[(s, r, t)] = st
+        if mid is not None:
+            ledger_ids[(s, r, t)] = mid
+    figures = Figures(due=len(due), duplicates=sum(n - 1 for n in got.values() if n > 1))
+    ids = set(ledger_ids.values())
+    for item in due:
+        key = (item.subscription_id, item.renewal_date, item.touchpoint)
+        mid = ledger_ids.get(key) or item.message_id(settings)
+        ids.add(mid)
+        st = status.get(key)
+        figures.statuses[st] += 1
+        if st == "unknown":
+            figures.unknown += 1
+            figures.unknown_received += got[mid] > 0
+        elif got[mid] == 0:
+            figures.losses += 1
+            figures.lost.append(f"{item.ref} ({st})")
+        if got[mid] == 1:
+            figures.delivered += 1
+    figures.unexpected = sum(n for mid, n in got.items() if mid not in ids)
+    return figures
+
+
+def settle_unknown_from_mail_log(ops, mailbox: FileMailbox, settings: Settings) -> tuple[list[str], list[str]]:
+    """What the operator does (README, Exactly once): look each 'unknown' Message-ID up in the relay's
+    log; delivered -> confirm_unknown, not delivered -> release_unknown."""
+    got = received(mailbox)
+    release, confirm = [], []
+    for item in sorted(due_messages(ops, ("unknown",)), key=lambda d: d.ref):
+        (confirm if got[item.message_id(settings)] else release).append(item.ref)
+    return release, confirm
