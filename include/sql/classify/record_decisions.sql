@@ -8,3 +8,5 @@ select %(run_id)s, %(as_of)s, %(dry_run)s, s.subscription_id, s.renewal_date, s.
        case when d.subscription_id is not null then d.reason when s.paused then 'paused' else 'nothing_due' end
 from {subscriptions} s
 left join decided d on d.subscription_id = s.subscription_id
+-- in the order of the (subscription_id, as_of) index: its pages are then filled one after another
+order by s.subscription_id

@@ -12,10 +12,10 @@ with swept as (
     where t.subscription_id = s.subscription_id
       and t.status = 'pending'
       and not s.paused
-      and not exists (
-          select 1 from decided d
-          where d.subscription_id = t.subscription_id and d.renewal_date = t.renewal_date
-            and d.touchpoint = t.touchpoint and d.action = 'send')
+      -- NOT IN over non-null keys: one hash of today's sends, whatever the row estimates (a
+      -- correlated NOT EXISTS may be planned as a loop over decided for every pending row)
+      and (t.subscription_id, t.renewal_date, t.touchpoint) not in (
+          select d.subscription_id, d.renewal_date, d.touchpoint from decided d where d.action = 'send')
     returning t.subscription_id, t.renewal_date, t.touchpoint, t.due_date, t.reason, s.playbook,
               s.days_to_renewal, s.gate, s.cohort
 )

@@ -29,6 +29,10 @@ def classify(
     """Decide today's touchpoints for the run's subscriptions; returns open work by cohort and shard."""
     work = run.work
     with ops.transaction():
+        # No JIT (its compile time exceeds what it saves on these plans) and room for the sorts
+        # and hashes over every staged subscription, for this transaction only.
+        ops.execute("set local jit = off")
+        ops.execute("set local work_mem = '128MB'")
         window_start = lookback_start(ops, run, catch_up_days)
         params = {
             "run_id": run.run_id,
@@ -42,7 +46,9 @@ def classify(
         _load_touchpoint_defs(ops, playbooks, team_addresses)
         _load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
         ops.execute(work.statement("classify/due_touchpoints.sql"), params)
+        ops.execute("analyze due_touchpoints")  # temp tables get no statistics unless asked
         ops.execute(work.statement("classify/decide.sql"), params)
+        ops.execute("analyze decided")  # the sweep's anti-join must hash it, not loop over it
         # A retried classification replaces the decision log rows of its earlier attempt.
         ops.execute("delete from renewals.decisions where run_id = %s", (run.run_id,))
         ops.execute(work.statement("classify/record_ledger.sql"), params)

@@ -35,6 +35,15 @@ class LedgerKey:
 KEY_MATCH = "subscription_id = %(subscription_id)s and renewal_date = %(renewal_date)s and touchpoint = %(touchpoint)s"
 
 
+def status_is(status: str) -> str:
+    """A row's status test for statements that find the row by its key. Written so that only the
+    primary key can serve it: a plain ``status = 'pending'`` also matches the partial index of open
+    rows, which the planner picks whenever the ledger's statistics predate the day's claims, and
+    every claim then scans all the pending rows of the day (milliseconds each, at scale)."""
+    assert status in ("pending", "unknown", "dry_run")
+    return f"coalesce(status, '') = '{status}'"
+
+
 def open_rows(
     ops: psycopg.Connection, run: RunContext, cohort: str, shard: int, batch_size: int
 ) -> Iterator[list[dict[str, Any]]]:
@@ -77,7 +86,7 @@ def claim(
     """
     with ops.transaction():
         held = ops.execute(
-            f"select 1 from renewals.touchpoints where {KEY_MATCH} and status = 'pending' for update skip locked",
+            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} for update skip locked",
             key.params(),
         ).fetchone()
         if held is None:
@@ -108,21 +117,39 @@ def claim(
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
-    """Record the outcome of a hand-off (sent, failed, or pending again) and its audit row."""
-    with ops.transaction():
+    """Record the outcome of a hand-off (sent, failed, or pending again) and its audit row.
+
+    One statement, sent in one round trip, and committed without waiting for the WAL flush: the
+    claim before the hand-off is the durable step. Only a crash of the database server itself
+    can lose a just-recorded outcome, and then the row stays 'unknown' (the state an operator
+    settles), never 'pending': nothing is sent twice. The next claim's commit, which does wait,
+    flushes the outcomes recorded before it."""
+    with ops.pipeline(), ops.transaction():
+        ops.execute("set local synchronous_commit = off")
         ops.execute(
             f"""
-            update renewals.touchpoints
-            set status = %(status)s,
-                reason = %(reason)s,
-                sent_at = case when %(status)s = 'sent' then now() end,
-                last_run_id = %(run_id)s,
-                updated_at = now()
-            where {KEY_MATCH} and status = 'unknown'
+            with settled as (
+                update renewals.touchpoints
+                set status = %(status)s,
+                    reason = %(reason)s,
+                    sent_at = case when %(status)s = 'sent' then now() end,
+                    last_run_id = %(run_id)s,
+                    updated_at = now()
+                where {KEY_MATCH} and {status_is("unknown")}
+            )
+            insert into renewals.delivery_attempts
+                (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
+            values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s)
             """,
-            {**key.params(), "status": status, "reason": detail if status != "sent" else None, "run_id": run_id},
+            {
+                **key.params(),
+                "status": status,
+                "reason": detail if status != "sent" else None,
+                "run_id": run_id,
+                "outcome": "retry" if status == "pending" else status,
+                "detail": detail,
+            },
         )
-        _attempt(ops, key, run_id, "retry" if status == "pending" else status, detail)
 
 
 def _attempt(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: str, detail: str | None) -> None:
@@ -141,7 +168,7 @@ def skip(ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str) -> N
         f"""
         update renewals.touchpoints
         set status = 'skipped', reason = %(reason)s, last_run_id = %(run_id)s, updated_at = now()
-        where {KEY_MATCH} and status = 'pending'
+        where {KEY_MATCH} and {status_is("pending")}
         """,
         {**key.params(), "reason": reason, "run_id": run_id},
     )
@@ -153,7 +180,7 @@ def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message
         f"""
         update renewals.touchpoints
         set message_id = %(message_id)s, subject = %(subject)s, updated_at = now()
-        where {KEY_MATCH} and status = 'dry_run' and last_run_id = %(run_id)s
+        where {KEY_MATCH} and {status_is("dry_run")} and last_run_id = %(run_id)s
         """,
         {**key.params(), "message_id": message_id, "subject": subject, "run_id": run_id},
     )
