@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install run test lint airflow reset bench lock clean
+.PHONY: install run test lint airflow reset bench celery-demo lock clean
 
 install: $(STAMP)
 
@@ -33,6 +33,17 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# A day's run at N subscriptions against its floor (bench/__main__.py); `make bench N="10000 100000"`
+# for a quick one. Not a test: it prints a table per N and, last, ratio_to_floor=X.
+N ?= 10000 100000 1000000
+bench: install
+	$(BIN)/python -m bench $(N)
+
+# renewals_daily on the CeleryExecutor with two local workers, Redis and PostgreSQL
+# (scripts/celery_demo.py); shows which worker ran each shard. Not part of `make test`.
+celery-demo: install
+	$(BIN)/python scripts/celery_demo.py
 
 # Regenerate the pinned requirements.txt from requirements.in (a maintainer's step).
 lock:

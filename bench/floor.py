@@ -1,0 +1,212 @@
+"""The floor of the benchmark: the least work that produces the same emails as the day's run.
+
+One query over the warehouse returns the rows due today that send an email (the playbooks and
+the notice calendar go in as two small temp tables, as in the pipeline), with everything
+rendering needs; each row is rendered with the pipeline's own templates and message builder and
+handed to SMTP over one connection. No staging, validation, decision log, ledger or re-check.
+
+Run as ``python -m bench.floor '<json>'``; prints one JSON line with its timings.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import smtplib
+import sys
+import time
+from contextlib import closing
+from datetime import date, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from renewals.config import Settings
+from renewals.delivery.deliver import receipt_of
+from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
+from renewals.delivery.receipt import receipt_filename, receipt_pdf
+from renewals.delivery.render import Renderer, message_context
+from renewals.playbooks import Playbook, Touchpoint, load_playbooks
+from renewals.playbooks.model import OWNER
+from renewals.storage.classify import _load_notice_days, _load_touchpoint_defs
+from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
+
+DUE_TODAY = """
+with s as (
+    select w.*, coalesce(w.timezone, %(business_timezone)s) as zone,
+           (w.intent_confirmed_at at time zone coalesce(w.timezone, %(business_timezone)s))::date as intent_on,
+           (w.paid_at at time zone coalesce(w.timezone, %(business_timezone)s))::date as paid_on,
+           (w.declined_at at time zone coalesce(w.timezone, %(business_timezone)s))::date as declined_on
+    from warehouse.subscriptions w
+    where not w.paused
+),
+gated as (
+    select s.*,
+           case when s.paid_on <= %(as_of)s then 'paid' when s.declined_on <= %(as_of)s then 'declined'
+                when s.intent_on <= %(as_of)s then 'intent_confirmed' else 'no_response' end as gate
+    from s
+),
+due as (
+    select g.*, d.touchpoint, d.sequence, d.position, d.channel, d.roles, d.staff, d.to_owner,
+           d.offboarding_group, d.cc, d.cc_owner,
+           row_number() over (partition by g.subscription_id, d.sequence order by d.position desc) as recency
+    from gated g
+    join touchpoint_defs d on d.playbook = g.playbook and g.gate = any(d.gates)
+    where d.channel <> 'record'
+      and %(as_of)s::date = case d.anchor
+            when 'renewal_date' then g.renewal_date + d.days
+            when 'notice_month' then (
+                select n.notice_day from notice_days n
+                where n.renewal_month = date_trunc('month', g.renewal_date)::date and n.months_before = d.months_before)
+            when 'intent_confirmed' then g.intent_on + d.days
+            when 'paid' then g.paid_on + d.days
+            when 'assigned' then g.assigned_at + (d.days - 1)
+        end
+      and (d.tiers is null or g.tier = any(d.tiers))
+      and (d.member_types is null or g.member_type = any(d.member_types))
+      and (d.hosted_site is null or g.hosted_site = d.hosted_site)
+      and (d.contact_logged is null
+           or coalesce((g.last_contact_at at time zone g.zone)::date >= g.assigned_at, false) = d.contact_logged)
+      and (d.engaged is null
+           or (coalesce((g.next_meeting_at at time zone g.zone)::date > %(as_of)s, false) or g.in_negotiation)
+              = d.engaged)
+)
+select u.subscription_id, u.renewal_date, u.touchpoint, u.playbook, u.channel, u.account_name, u.tier,
+       u.member_type, u.amount, u.currency, u.invoice_number, u.term_months, u.owner_email, u.zone as timezone,
+       u.paid_on, u.decline_reason,
+       case u.channel
+           when 'email' then a.recipients
+           when 'staff_email' then array_remove(
+               u.staff || case when u.to_owner then u.owner_email end
+               || case when u.offboarding_group then
+                      case u.member_type when 'OP' then %(offboarding_op)s else %(offboarding_tc)s end end, null)
+           else array[]::text[]
+       end as recipients,
+       array_remove(u.cc || case when u.cc_owner then u.owner_email end, null) as cc,
+       a.contact_name,
+       case when u.channel = 'staff_email' then a.contacts end as contacts
+from due u
+left join lateral (
+    select array_agg(distinct c.email order by c.email)
+               filter (where not c.opted_out and c.role = any(u.roles)) as recipients,
+           (array_agg(c.name order by c.contact_id) filter (where c.role = 'primary' and c.name is not null))[1]
+               as contact_name,
+           coalesce(jsonb_agg(jsonb_build_object('role', c.role, 'name', c.name, 'email', c.email)
+                              order by c.role, c.email), '[]'::jsonb) as contacts
+    from warehouse.contacts c
+    where c.subscription_id = u.subscription_id
+) a on true
+where u.recency = 1 and (u.channel <> 'email' or a.recipients is not null)
+"""
+
+
+def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, str], as_of: date) -> dict[str, Any]:
+    """A CTA as its first touchpoint opens it (the bench's steady state has no CTA open yet)."""
+    change = touchpoint.cta
+    assert change is not None
+
+    def owner_of(owner: str) -> tuple[str, str]:
+        if owner == OWNER:
+            return OWNER, row["owner_email"] or teams[DEFAULT_OWNER_TEAM]
+        return owner, teams[owner]
+
+    owner_team, owner_email = owner_of(change.owner or DEFAULT_OWNER_TEAM)
+    due = as_of  # the touchpoint's due date: today
+    tasks = [
+        {"title": task.title, "assignee_email": owner_of(task.assignee)[1], "due_date": due + timedelta(task.due_days)}
+        for task in change.tasks
+    ]
+    return {
+        "cta_id": cta_id_for(row["subscription_id"], row["renewal_date"], change.type),
+        "type": change.type,
+        "type_label": change.type.replace("_", " ").capitalize(),
+        "stage": change.stage,
+        "stage_label": change.stage.replace("_", " ").capitalize(),
+        "priority": change.priority or "medium",
+        "owner_team": owner_team,
+        "owner_email": owner_email,
+        "status": change.status,
+        "outcome": None,
+        "due_date": due + timedelta(days=change.due_days) if change.due_days is not None else None,
+        "previous_owner_email": None,
+        "tasks": tasks,
+        "change": "; ".join([f"opened {change.stage}", *(f"task {task.title}" for task in change.tasks)]),
+        "notify": True,
+    }
+
+
+def compose(
+    row: dict[str, Any], touchpoint: Touchpoint, settings: Settings, renderer: Renderer, as_of: date
+) -> EmailMessage:
+    cta = _cta_context(row, touchpoint, dict(settings.teams), as_of) if touchpoint.cta is not None else None
+    context = {
+        **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
+        "cta": cta,
+    }
+    assert touchpoint.template is not None
+    message = build_email(
+        sender=settings.sender,
+        to=[cta["owner_email"]] if cta is not None else list(row["recipients"]),
+        cc=list(row["cc"]),
+        reply_to=settings.reply_to if touchpoint.channel == "email" else None,
+        rendered=renderer.render(touchpoint.template, context),
+        subscription_id=row["subscription_id"],
+        renewal_date=row["renewal_date"],
+        touchpoint=touchpoint.key,
+        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
+    )
+    if touchpoint.attachment == "receipt_pdf":
+        receipt = receipt_of(row, sender_name(settings.sender))
+        message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
+                               filename=receipt_filename(receipt))  # fmt: skip
+    return message
+
+
+def run_floor(config: dict) -> dict:
+    import psycopg
+
+    settings = Settings.from_env({})
+    as_of = date.fromisoformat(config["as_of"])
+    started = time.perf_counter()
+    playbooks: dict[str, Playbook] = load_playbooks(settings.playbook_dir)
+    renderer = Renderer(settings.template_dir)
+    smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
+    sent = 0
+    query_seconds = 0.0
+    with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
+        _load_touchpoint_defs(conn, playbooks, settings.teams)
+        _load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
+                          playbooks, settings.holidays)  # fmt: skip
+        params = {
+            "as_of": as_of,
+            "business_timezone": settings.business_timezone,
+            "offboarding_tc": settings.teams["offboarding_tc"],
+            "offboarding_op": settings.teams["offboarding_op"],
+        }
+        with conn.cursor(name="due_today", row_factory=dict_row) as cur:
+            cur.itersize = 2000
+            mark = time.perf_counter()
+            cur.execute(DUE_TODAY, params)
+            for row in cur:
+                if query_seconds == 0.0:
+                    query_seconds = time.perf_counter() - mark
+                message = compose(row, playbooks[row["playbook"]].touchpoint(row["touchpoint"]), settings, renderer,
+                                  as_of)  # fmt: skip
+                recipients = [a.addr_spec for h in ("To", "Cc") if message[h] for a in message[h].addresses]
+                data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+                smtp.sendmail(settings.sender, recipients, data)
+                sent += 1
+    smtp.quit()
+    return {
+        "wall": time.perf_counter() - started,
+        "query_first_row": query_seconds,
+        "sent": sent,
+        "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_floor(json.loads(sys.argv[1]))), flush=True)
