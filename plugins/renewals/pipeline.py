@@ -113,7 +113,7 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
             settings=settings,
             renderer=Renderer(settings.template_dir),
             mailer=mailer,
-            recheck=lambda ids: current_facts(warehouse, ids),
+            recheck=lambda source_ids: current_facts(warehouse, ops, source_ids),
         )
         try:
             report = delivery.deliver(cohort, shard)

@@ -274,13 +274,6 @@ def test_normalised_values_of_a_typed_warehouse_are_sent_like_clean_ones(world, 
     assert sorted(confirm_to) == sorted({contact_email("S-CONFIRM", "primary"), contact_email("S-CONFIRM", "billing")})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: extract/recheck_gates.sql returns the warehouse's own column types and current_facts() uses them "
-    "as is: in a warehouse with text columns (which the extract is written to accept) renewal_date is a str, "
-    "never equal to the staged date, so every message is skipped as 'cycle_changed' (and bool('0') makes a "
-    "row 'paused')",
-)
 def test_rows_of_a_text_typed_warehouse_are_sent(corpus, databases, mailbox, ops):
     full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
@@ -288,13 +281,6 @@ def test_rows_of_a_text_typed_warehouse_are_sent(corpus, databases, mailbox, ops
     assert sent == {"S-GOOD", *NORMALISED, "S-DUP", "S-DUPW", "S-DUPBAD"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: extract/recheck_gates.sql keeps every warehouse row of a subscription id (btrim) and "
-    "current_facts() keeps the last one: with two copies of a subscription (' S-1' and 'S-1' are both valid "
-    "primary keys) the re-check uses the copy validation rejected as older, here a paused one, and the "
-    "reminder the kept copy is due is skipped as 'paused'",
-)
 def test_the_gate_recheck_uses_the_copy_of_a_duplicate_that_validation_kept(world, databases, mailbox, ops):
     # A typed warehouse: the two copies differ by whitespace, so both are valid primary keys.
     world.subscription("S-TWIN", AS_OF + timedelta(days=15), updated_at="2026-11-20T00:00:00Z")

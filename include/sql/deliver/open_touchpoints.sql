@@ -3,7 +3,7 @@
 select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t.due_date,
        t.recipients, t.cc, s.account_name, s.tier, s.member_type, s.amount, s.currency,
        s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal, s.paid_on,
-       s.decline_reason,
+       s.decline_reason, s.source_id,
        (select c.name from {contacts} c
         where c.subscription_id = t.subscription_id and c.role = 'primary' and c.name is not null
         order by c.contact_id limit 1) as contact_name,

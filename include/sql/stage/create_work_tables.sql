@@ -47,7 +47,8 @@ create unlogged table {subscriptions} (
     gate                text not null,
     days_to_renewal     integer not null,
     cohort              text not null,
-    shard               integer not null
+    shard               integer not null,
+    source_id           text not null  -- the id as the warehouse holds it (the gate re-check looks it up)
 );
 
 create unlogged table {contacts} (

@@ -10,6 +10,7 @@ with zones as materialized (
 ),
 parsed as materialized (
     select r.row_no,
+           r.subscription_id as source_id,
            nullif(btrim(r.subscription_id), '') as subscription_id,
            nullif(btrim(r.account_id, E' \t\r\n'), '') as account_id,
            nullif(btrim(r.account_name, E' \t\r\n'), '') as account_name,
@@ -149,5 +150,6 @@ select subscription_id, account_id, account_name, playbook, tier, member_type, r
                  when 'declined' then 'declined'
                  when 'intent_confirmed' then 'awaiting_payment'
                  else case when days_to_renewal < 0 then 'overdue' else 'upcoming' end end,
-       (('x' || left(md5(subscription_id), 8))::bit(32)::int & 2147483647) %% %(shards)s
+       (('x' || left(md5(subscription_id), 8))::bit(32)::int & 2147483647) %% %(shards)s,
+       source_id
 from gated

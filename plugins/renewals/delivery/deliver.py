@@ -32,6 +32,7 @@ from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
 
+# Called with a batch's ids as the warehouse spells them (source_id); keyed by subscription_id.
 Recheck = Callable[[Sequence[str]], Mapping[str, CurrentFacts]]
 
 
@@ -72,7 +73,7 @@ class ShardDelivery:
         report = ShardReport()
         waiting: list[tuple[LedgerKey, EmailMessage]] = []
         for batch in ledger.open_rows(self.reader, self.run, cohort, shard, self.settings.batch_size):
-            facts = {} if self.run.dry_run else self.recheck([row["subscription_id"] for row in batch])
+            facts = {} if self.run.dry_run else self.recheck([row["source_id"] for row in batch])
             for row in batch:
                 touchpoint = self.playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 key = LedgerKey(row["subscription_id"], row["renewal_date"], row["touchpoint"])

@@ -21,16 +21,30 @@ class CurrentFacts:
     declined_at: datetime | None
 
 
-def current_facts(warehouse: psycopg.Connection, subscription_ids: Sequence[str]) -> dict[str, CurrentFacts]:
-    rows = warehouse.execute(sql_text("extract/recheck_gates.sql"), {"subscription_ids": list(subscription_ids)})
-    facts = {}
-    for subscription_id, renewal_date, intent_at, paid_at, declined_at, paused in rows:
-        facts[subscription_id] = CurrentFacts(
+# The parameters of deliver/normalise_recheck.sql, in the column order of extract/recheck_gates.sql.
+_RECHECK_ARRAYS = (
+    "source_ids", "renewal_dates", "intent_confirmed_ats", "paid_ats", "declined_ats", "pauseds", "updated_ats",
+)  # fmt: skip
+
+
+def current_facts(
+    warehouse: psycopg.Connection, ops: psycopg.Connection, source_ids: Sequence[str]
+) -> dict[str, CurrentFacts]:
+    """The gate facts of these subscriptions as the warehouse holds them now, keyed by the
+    normalised subscription id. ``source_ids`` are the ids as the warehouse spells them (the
+    staged ``source_id``); the values go through the extract's normalisation on ``ops``, so a
+    text-typed warehouse and a typed one give the same facts."""
+    columns = warehouse.execute(sql_text("extract/recheck_gates.sql"), {"source_ids": list(source_ids)}).fetchall()
+    warehouse.commit()  # end the read transaction so the next batch sees fresh facts
+    params = {name: [row[i] for row in columns] for i, name in enumerate(_RECHECK_ARRAYS)}
+    rows = ops.execute(sql_text("deliver/normalise_recheck.sql"), params).fetchall()
+    return {
+        subscription_id: CurrentFacts(
             renewal_date=renewal_date,
-            paused=bool(paused),
+            paused=paused,
             intent_confirmed_at=intent_at,
             paid_at=paid_at,
             declined_at=declined_at,
         )
-    warehouse.commit()  # end the read transaction so the next batch sees fresh facts
-    return facts
+        for subscription_id, renewal_date, paused, intent_at, paid_at, declined_at in rows
+    }
