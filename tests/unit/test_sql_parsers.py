@@ -114,6 +114,8 @@ def test_try_timestamptz_accepts_iso_timestamps(pg, text, expected):
         "2027-02-29T10:00:00Z",
         "2026-13-01T10:00:00Z",
         "2026-11-21T10:00:00 EST5EDT",
+        "2026-11-21-00",  # an offset needs a time of day
+        "2026-11-21+05:00",
         "yesterday",
         "now",
         "",
