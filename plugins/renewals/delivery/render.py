@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from renewals.dates import term_end
@@ -47,6 +47,10 @@ class Renderer:
     def __init__(self, template_dir: Path) -> None:
         self._env = SandboxedEnvironment(
             loader=FileSystemLoader(template_dir),
+            # Compiled templates kept on disk (a private directory in the temp dir, keyed by the
+            # template's source): each deliver task is a new process, and compiling the templates
+            # cost it more than rendering a shard's messages.
+            bytecode_cache=FileSystemBytecodeCache(pattern="__renewals_jinja_%s.cache"),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
             trim_blocks=True,
