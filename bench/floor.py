@@ -30,7 +30,7 @@ from renewals.delivery.receipt import receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
-from renewals.storage.classify import _load_notice_days, _load_touchpoint_defs
+from renewals.storage.classify import load_notice_days, load_touchpoint_defs
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
 
 DUE_TODAY = """
@@ -176,8 +176,8 @@ def run_floor(config: dict) -> dict:
     sent = 0
     query_seconds = 0.0
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
-        _load_touchpoint_defs(conn, playbooks, settings.teams)
-        _load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
+        load_touchpoint_defs(conn, playbooks, settings.teams)
+        load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
                           playbooks, settings.holidays)  # fmt: skip
         params = {
             "as_of": as_of,

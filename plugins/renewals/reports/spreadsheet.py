@@ -29,9 +29,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from renewals.dates import months_between, notice_day
 from renewals.playbooks import Playbook
 from renewals.reports.workbook import Column, Sheet, WrittenWorkbook, write_workbook
+from renewals.storage.classify import load_notice_days
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
 
@@ -131,7 +131,7 @@ def build_spreadsheet(
     }
     with ops.transaction():
         _load_touchpoint_defs(ops, playbooks)
-        _load_notice_days(ops, work.statement("report/renewal_months.sql"), playbooks, holidays)
+        load_notice_days(ops, work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
         _load_review_offsets(ops, playbooks)
         ops.execute(work.statement("report/future_touchpoints.sql"), params)
         about = [
@@ -216,27 +216,6 @@ def _load_touchpoint_defs(ops: psycopg.Connection, playbooks: Mapping[str, Playb
     with ops.cursor().copy("copy report_touchpoint_defs from stdin") as copy:
         for row in touchpoint_rows(playbooks):
             copy.write_row(row)
-
-
-def _load_notice_days(
-    ops: psycopg.Connection, months_query: sql.Composed, playbooks: Mapping[str, Playbook], holidays: frozenset
-) -> None:
-    ops.execute(
-        "create temp table report_notice_days (renewal_month date, months_before int, notice_day date) on commit drop"
-    )
-    offsets = {
-        tp.due.months_before
-        for playbook in playbooks.values()
-        for tp in playbook.touchpoints
-        if tp.due.anchor == "notice_month"
-    }
-    first, last = ops.execute(months_query).fetchone()
-    if not offsets or first is None:
-        return
-    with ops.cursor().copy("copy report_notice_days from stdin") as copy:
-        for month in months_between(first, last):
-            for months_before in offsets:
-                copy.write_row((month, months_before, notice_day(month, months_before, holidays)))
 
 
 def _load_review_offsets(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:

@@ -43,8 +43,8 @@ def classify(
             "offboarding_tc": team_addresses["offboarding_tc"],
             "offboarding_op": team_addresses["offboarding_op"],
         }
-        _load_touchpoint_defs(ops, playbooks, team_addresses)
-        _load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
+        load_touchpoint_defs(ops, playbooks, team_addresses)
+        load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
         ops.execute(work.statement("classify/due_touchpoints.sql"), params)
         ops.execute("analyze due_touchpoints")  # temp tables get no statistics unless asked
         ops.execute(work.statement("classify/decide.sql"), params)
@@ -63,7 +63,7 @@ def classify(
     return open_work
 
 
-def _load_touchpoint_defs(
+def load_touchpoint_defs(
     ops: psycopg.Connection, playbooks: Mapping[str, Playbook], team_addresses: Mapping[str, str]
 ) -> None:
     ops.execute(
@@ -94,14 +94,21 @@ def _array(values: tuple[str, ...] | None) -> list[str] | None:
     return list(values) if values is not None else None
 
 
-def _load_notice_days(
+def load_notice_days(
     ops: psycopg.Connection,
-    renewal_months_query: sql.Composed,
+    renewal_months_query: sql.Composable,
     playbooks: Mapping[str, Playbook],
     holidays: frozenset[date],
+    table: str = "notice_days",
 ) -> None:
-    """The notice day of every renewal month present, computed by renewals.dates."""
-    ops.execute("create temp table notice_days (renewal_month date, months_before int, notice_day date) on commit drop")
+    """The temp table ``table``: the notice day of every renewal month present (the query gives
+    the first and last), computed by renewals.dates."""
+    name = sql.Identifier(table)
+    ops.execute(
+        sql.SQL("create temp table {} (renewal_month date, months_before int, notice_day date) on commit drop").format(
+            name
+        )
+    )
     offsets = {
         tp.due.months_before
         for playbook in playbooks.values()
@@ -111,7 +118,7 @@ def _load_notice_days(
     first, last = ops.execute(renewal_months_query).fetchone()
     if not offsets or first is None:
         return
-    with ops.cursor().copy("copy notice_days from stdin") as copy:
+    with ops.cursor().copy(sql.SQL("copy {} from stdin").format(name)) as copy:
         for month in months_between(first, last):
             for months_before in offsets:
                 copy.write_row((month, months_before, notice_day(month, months_before, holidays)))

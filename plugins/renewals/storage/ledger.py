@@ -214,14 +214,8 @@ def resolve_unknown(ops: psycopg.Connection, run_id: str, touchpoint_refs: list[
                 },
             ).fetchall()
             for (renewal_date,) in rows:
-                ops.execute(
-                    """
-                    insert into renewals.delivery_attempts
-                        (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
-                    values (%s, %s, %s, %s, %s, 'operator verdict on an unknown send')
-                    """,
-                    (subscription_id, renewal_date, touchpoint, run_id, "confirmed" if delivered else "released"),
-                )
+                _attempt(ops, LedgerKey(subscription_id, renewal_date, touchpoint), run_id,
+                         "confirmed" if delivered else "released", "operator verdict on an unknown send")  # fmt: skip
         if not rows:
             unmatched.append(ref)
     return unmatched
