@@ -4,7 +4,8 @@ and rows in = rows processed + rows quarantined, through a real Airflow run.
 
 The warehouse of these tests has text columns and no keys, like a loosely typed export: impossible
 dates, exact duplicate rows and other values a typed table would refuse reach the pipeline too
-(the extract reads every column as text, so the same validation applies to a typed warehouse).
+(a typed warehouse's date, timestamp, boolean, integer and numeric columns are staged with their
+own types, since they can only hold valid values; every text column goes through the same validation).
 """
 
 from __future__ import annotations
@@ -301,3 +302,35 @@ def test_the_gate_recheck_uses_the_copy_of_a_duplicate_that_validation_kept(worl
         "select status, reason from renewals.touchpoints where touchpoint = 'renewal_reminder_15'"
     ).fetchall() == [("sent", None)]
     assert [m["X-Renewal-Subscription"] for m in mailbox.messages] == ["S-TWIN"]
+
+
+def test_a_typed_warehouse_is_staged_with_its_types_and_its_odd_values_are_quarantined(world, databases, mailbox, ops):
+    world.subscription("S-TYPED", AS_OF + timedelta(days=15), paid_at=None)
+    # values a typed column can hold although no renewal has them
+    world.subscription("S-INFINITE", AS_OF + timedelta(days=15))
+    world.conn.execute(
+        "update warehouse.subscriptions set renewal_date = 'infinity' where subscription_id = 'S-INFINITE'"
+    )
+    world.subscription("S-PAID-NEVER", AS_OF + timedelta(days=15))
+    world.conn.execute(
+        "update warehouse.subscriptions set paid_at = '-infinity' where subscription_id = 'S-PAID-NEVER'"
+    )
+
+    run = full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
+
+    staged_types = dict(
+        ops.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'renewals_work' and table_name = %s",
+            (f"raw_subscriptions_{run.run_key}",),
+        ).fetchall()
+    )
+    assert staged_types["renewal_date"] == "date"
+    assert staged_types["paid_at"] == staged_types["updated_at"] == "timestamp with time zone"
+    assert staged_types["paused"] == "boolean"
+    assert staged_types["account_id"] == "text"
+    assert dict(ops.execute("select record_id, reasons from renewals.quarantine").fetchall()) == {
+        "S-INFINITE": ["renewal_date_out_of_range"],
+        "S-PAID-NEVER": ["gate_before_cycle"],
+    }
+    assert [m["X-Renewal-Subscription"] for m in mailbox.messages] == ["S-TYPED"]

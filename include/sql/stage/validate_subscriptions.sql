@@ -3,7 +3,9 @@
 -- run's date) or in renewals.quarantine with every reason code that applies.
 -- Normalisation: text is trimmed of spaces, tabs and line breaks, blank means null,
 -- playbook/tier/email lower-cased, member type and currency upper-cased, timezone names matched
--- case-insensitively. The subscription id is trimmed of spaces only, as the extract and the gate
+-- case-insensitively. Columns the extract staged with the warehouse's own type (a date, a
+-- timestamp with time zone, ...) need no parsing: renewals.given and renewals.parse_* take both.
+-- The subscription id is trimmed of spaces only, as the extract and the gate
 -- re-check match it; an id with a tab, line break or other control character is quarantined.
 with zones as materialized (
     select name from pg_timezone_names
@@ -17,32 +19,34 @@ parsed as materialized (
            nullif(lower(btrim(r.playbook, E' \t\r\n')), '') as playbook,
            nullif(lower(btrim(r.tier, E' \t\r\n')), '') as tier,
            nullif(upper(btrim(r.member_type, E' \t\r\n')), '') as member_type,
-           nullif(btrim(r.renewal_date, E' \t\r\n'), '') as renewal_date_text,
-           renewals.try_date(btrim(r.renewal_date, E' \t\r\n')) as renewal_date,
-           nullif(btrim(r.term_months, E' \t\r\n'), '') as term_months_text,
-           renewals.try_int(btrim(r.term_months, E' \t\r\n')) as term_months,
-           nullif(btrim(r.amount, E' \t\r\n'), '') as amount_text,
-           renewals.try_numeric(btrim(r.amount, E' \t\r\n')) as amount,
+           renewals.given(r.renewal_date) as renewal_date_text,
+           renewals.parse_date(r.renewal_date) as renewal_date,
+           renewals.given(r.term_months) as term_months_text,
+           renewals.parse_int(r.term_months) as term_months,
+           renewals.given(r.amount) as amount_text,
+           renewals.parse_numeric(r.amount) as amount,
            nullif(upper(btrim(r.currency, E' \t\r\n')), '') as currency,
            nullif(lower(btrim(r.owner_email, E' \t\r\n')), '') as owner_email,
            nullif(btrim(r.invoice_number, E' \t\r\n'), '') as invoice_number,
            nullif(btrim(r.decline_reason, E' \t\r\n'), '') as decline_reason,
-           array[btrim(r.intent_confirmed_at, E' \t\r\n'), btrim(r.paid_at, E' \t\r\n'),
-                 btrim(r.declined_at, E' \t\r\n'), btrim(r.last_contact_at, E' \t\r\n'),
-                 btrim(r.next_meeting_at, E' \t\r\n'), btrim(r.updated_at, E' \t\r\n')] as timestamp_texts,
-           renewals.try_timestamptz(btrim(r.intent_confirmed_at, E' \t\r\n')) as intent_confirmed_at,
-           renewals.try_timestamptz(btrim(r.paid_at, E' \t\r\n')) as paid_at,
-           renewals.try_timestamptz(btrim(r.declined_at, E' \t\r\n')) as declined_at,
-           renewals.try_timestamptz(btrim(r.last_contact_at, E' \t\r\n')) as last_contact_at,
-           renewals.try_timestamptz(btrim(r.next_meeting_at, E' \t\r\n')) as next_meeting_at,
-           renewals.try_timestamptz(btrim(r.updated_at, E' \t\r\n')) as updated_at,
+           num_nonnulls(renewals.given(r.intent_confirmed_at), renewals.given(r.paid_at),
+                        renewals.given(r.declined_at), renewals.given(r.last_contact_at),
+                        renewals.given(r.next_meeting_at), renewals.given(r.updated_at)) as timestamps_given,
+           renewals.parse_timestamptz(r.intent_confirmed_at) as intent_confirmed_at,
+           renewals.parse_timestamptz(r.paid_at) as paid_at,
+           renewals.parse_timestamptz(r.declined_at) as declined_at,
+           renewals.parse_timestamptz(r.last_contact_at) as last_contact_at,
+           renewals.parse_timestamptz(r.next_meeting_at) as next_meeting_at,
+           renewals.parse_timestamptz(r.updated_at) as updated_at,
            nullif(btrim(r.assigned_at, E' \t\r\n'), '') as assigned_text,
            renewals.try_date(left(btrim(r.assigned_at, E' \t\r\n'), 10)) as assigned_on,
-           array[btrim(r.in_negotiation, E' \t\r\n'), btrim(r.hosted_site, E' \t\r\n'), btrim(r.paused, E' \t\r\n')]
-               as flag_texts,
-           coalesce(renewals.try_bool(btrim(r.in_negotiation, E' \t\r\n')), false) as in_negotiation,
-           coalesce(renewals.try_bool(btrim(r.hosted_site, E' \t\r\n')), false) as hosted_site,
-           coalesce(renewals.try_bool(btrim(r.paused, E' \t\r\n')), false) as paused,
+           num_nonnulls(renewals.given(r.in_negotiation), renewals.given(r.hosted_site), renewals.given(r.paused))
+               as flags_given,
+           num_nonnulls(renewals.parse_bool(r.in_negotiation), renewals.parse_bool(r.hosted_site),
+                        renewals.parse_bool(r.paused)) as flags_valid,
+           coalesce(renewals.parse_bool(r.in_negotiation), false) as in_negotiation,
+           coalesce(renewals.parse_bool(r.hosted_site), false) as hosted_site,
+           coalesce(renewals.parse_bool(r.paused), false) as paused,
            nullif(btrim(r.timezone, E' \t\r\n'), '') as timezone_text,
            z.name as timezone
     from {raw_subscriptions} r
@@ -84,15 +88,12 @@ checked as materialized (
                case when owner_email is not null and not renewals.is_email(owner_email) then 'invalid_owner_email'
                     when owner_email is null and rule -> 'requires' ? 'owner_email' then 'missing_owner_email' end,
                case when timezone_text is not null and timezone is null then 'invalid_timezone' end,
-               case when (select count(*) from unnest(timestamp_texts) t where nullif(btrim(t), '') is not null)
-                      <> num_nonnulls(intent_confirmed_at, paid_at, declined_at, last_contact_at,
-                                      next_meeting_at, updated_at)
+               case when timestamps_given <> num_nonnulls(intent_confirmed_at, paid_at, declined_at, last_contact_at,
+                                                          next_meeting_at, updated_at)
                     then 'invalid_timestamp' end,
                case when assigned_text is not null and assigned_on is null then 'invalid_assigned_at'
                     when assigned_text is null and rule -> 'requires' ? 'assigned_at' then 'missing_assigned_at' end,
-               case when (select count(*) from unnest(flag_texts) t
-                          where nullif(btrim(t), '') is not null and renewals.try_bool(t) is null) > 0
-                    then 'invalid_flag' end,
+               case when flags_given <> flags_valid then 'invalid_flag' end,
                -- a fact dated after both today and the run's date cannot have happened yet
                case when greatest(intent_confirmed_at, paid_at, declined_at)
                          > greatest(%(now)s::timestamptz, %(as_of)s::date + interval '1 day') + interval '1 day'

@@ -28,6 +28,24 @@ SUBSCRIPTION_COLUMNS = (
     "updated_at",
 )  # fmt: skip
 CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
+# Staging columns that keep the warehouse's type when the warehouse has it (COPY reads the
+# value, validation need not parse it): column -> (staging type, warehouse types it accepts).
+# Only types whose every value COPY reads back into the staging type; the rest stay text.
+_TIMESTAMPTZ = ("timestamptz", frozenset({"timestamptz"}))
+TYPED_SUBSCRIPTION_COLUMNS = {
+    "renewal_date": ("date", frozenset({"date"})),
+    "term_months": ("integer", frozenset({"int2", "int4"})),
+    "amount": ("numeric", frozenset({"numeric"})),
+    "intent_confirmed_at": _TIMESTAMPTZ,
+    "paid_at": _TIMESTAMPTZ,
+    "declined_at": _TIMESTAMPTZ,
+    "last_contact_at": _TIMESTAMPTZ,
+    "next_meeting_at": _TIMESTAMPTZ,
+    "updated_at": _TIMESTAMPTZ,
+    "in_negotiation": ("boolean", frozenset({"bool"})),
+    "hosted_site": ("boolean", frozenset({"bool"})),
+    "paused": ("boolean", frozenset({"bool"})),
+}
 
 
 @dataclass(frozen=True)
@@ -57,21 +75,22 @@ def stage_and_validate(
 ) -> StageCounts:
     """Copy the extract into fresh work tables, quarantine bad rows, keep the normalised rest.
 
-    The contacts are copied and validated on a second ops connection while the subscriptions are
-    validated on this one (two server processes, so two cores, for the two longest statements).
-    The work tables and the run's quarantine rows are therefore written in a few transactions,
-    not one: a retried extract starts over (fresh work tables, the run's quarantine rows deleted)
-    and nothing reads them before the extract succeeded (renewals.runs.extracted_at)."""
+    The contacts are copied and validated on a second pair of connections while the subscriptions
+    are on these (two server processes, so two cores, for the longest statements); only the
+    contacts' validation waits for the subscriptions' copy (it checks their ids). The work tables
+    and the run's quarantine rows are therefore written in a few transactions, not one: a retried
+    extract starts over (fresh work tables, the run's quarantine rows deleted) and nothing reads
+    them before the extract succeeded (renewals.runs.extracted_at)."""
     work = run.work
     tables = work.identifiers()
     scope = {"subscription_id": run.subscription_id}
     with ops.transaction():
         ops.execute(work.statement("stage/create_work_tables.sql"))
+        _type_staging_columns(
+            ops, tables["raw_subscriptions"], _warehouse_types(warehouse, "extract/subscriptions.sql")
+        )
         # A retried extract replaces the quarantine rows of its earlier attempt.
         ops.execute("delete from renewals.quarantine where run_id = %s", (run.run_id,))
-        subscriptions_in = _copy(warehouse, ops, "extract/subscriptions.sql", scope,
-                                 tables["raw_subscriptions"], SUBSCRIPTION_COLUMNS)  # fmt: skip
-        ops.execute(sql.SQL("analyze {}").format(tables["raw_subscriptions"]))  # row estimates for the plans
     params = {
         "run_id": run.run_id,
         "as_of": run.as_of,
@@ -82,23 +101,37 @@ def stage_and_validate(
         "roles": list(ROLES),
     }
 
-    def stage_contacts() -> tuple[int, int]:
-        with closing(_sibling(ops)) as second, second.transaction():
-            _tune_bulk_session(second)
-            contacts_in = _copy(warehouse, second, "extract/contacts.sql", scope, tables["raw_contacts"],
-                                CONTACT_COLUMNS)  # fmt: skip
-            second.execute(sql.SQL("analyze {}").format(tables["raw_contacts"]))
-            processed = second.execute(work.statement("stage/validate_contacts.sql"), params).rowcount
-            second.execute(sql.SQL("analyze {}").format(tables["contacts"]))
-            return contacts_in, processed
+    def copy_contacts(source: psycopg.Connection, target: psycopg.Connection) -> int:
+        with target.transaction():
+            copied = _copy(source, target, "extract/contacts.sql", scope, tables["raw_contacts"], CONTACT_COLUMNS)
+            target.execute(sql.SQL("analyze {}").format(tables["raw_contacts"]))
+        source.commit()
+        return copied
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        contacts = pool.submit(stage_contacts)
+    def validate_contacts(target: psycopg.Connection) -> int:
+        with target.transaction():
+            _tune_bulk_session(target)
+            processed = target.execute(work.statement("stage/validate_contacts.sql"), params).rowcount
+            target.execute(work.statement("stage/index_contacts.sql"))
+        return processed
+
+    with (
+        closing(_sibling(warehouse)) as second_source,
+        closing(_sibling(ops)) as second_target,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        contacts_copied = pool.submit(copy_contacts, second_source, second_target)
+        with ops.transaction():
+            subscriptions_in = _copy(warehouse, ops, "extract/subscriptions.sql", scope,
+                                     tables["raw_subscriptions"], SUBSCRIPTION_COLUMNS)  # fmt: skip
+            ops.execute(sql.SQL("analyze {}").format(tables["raw_subscriptions"]))  # row estimates for the plans
+        contacts_in = contacts_copied.result()
+        contacts_validated = pool.submit(validate_contacts, second_target)
         with ops.transaction():
             _tune_bulk_session(ops)
             subscriptions_processed = ops.execute(work.statement("stage/validate_subscriptions.sql"), params).rowcount
-            ops.execute(sql.SQL("analyze {}").format(tables["subscriptions"]))
-        contacts_in, contacts_processed = contacts.result()
+            ops.execute(work.statement("stage/index_subscriptions.sql"))
+        contacts_processed = contacts_validated.result()
     with ops.transaction():
         quarantined = dict(
             ops.execute(
@@ -129,6 +162,29 @@ def stage_and_validate(
             {**counts.__dict__, "run_id": run.run_id},
         )
     return counts
+
+
+def _warehouse_types(warehouse: psycopg.Connection, query_file: str) -> dict[str, str]:
+    """The type of each column of an extract query, as the warehouse describes it (no rows read)."""
+    with warehouse.cursor() as cursor:
+        cursor.execute(sql.SQL("select * from ({}) extract limit 0").format(sql.SQL(sql_text(query_file))),
+                       {"subscription_id": None})  # fmt: skip
+        described = cursor.description or []
+    types = warehouse.adapters.types
+    return {column.name: getattr(types.get(column.type_code), "name", "") for column in described}
+
+
+def _type_staging_columns(ops: psycopg.Connection, table: sql.Composable, warehouse_types: dict[str, str]) -> None:
+    """Give the (still empty) staging table the warehouse's type where TYPED_SUBSCRIPTION_COLUMNS allows."""
+    changes = [
+        sql.SQL("alter column {column} type {type} using {column}::{type}").format(
+            column=sql.Identifier(column), type=sql.SQL(staging_type)
+        )
+        for column, (staging_type, accepted) in TYPED_SUBSCRIPTION_COLUMNS.items()
+        if warehouse_types.get(column) in accepted
+    ]
+    if changes:
+        ops.execute(sql.SQL("alter table {} {}").format(table, sql.SQL(", ").join(changes)))
 
 
 def _sibling(conn: psycopg.Connection) -> psycopg.Connection:
