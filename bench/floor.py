@@ -24,10 +24,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.delivery.deliver import receipt_of
-from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
-from renewals.delivery.receipt import receipt_filename, receipt_pdf
-from renewals.delivery.render import Renderer, message_context
+from renewals.delivery.deliver import compose_message
+from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
@@ -141,27 +139,7 @@ def compose(
     row: dict[str, Any], touchpoint: Touchpoint, settings: Settings, renderer: Renderer, as_of: date
 ) -> EmailMessage:
     cta = _cta_context(row, touchpoint, dict(settings.teams), as_of) if touchpoint.cta is not None else None
-    context = {
-        **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
-        "cta": cta,
-    }
-    assert touchpoint.template is not None
-    message = build_email(
-        sender=settings.sender,
-        to=[cta["owner_email"]] if cta is not None else list(row["recipients"]),
-        cc=list(row["cc"]),
-        reply_to=settings.reply_to if touchpoint.channel == "email" else None,
-        rendered=renderer.render(touchpoint.template, context),
-        subscription_id=row["subscription_id"],
-        renewal_date=row["renewal_date"],
-        touchpoint=touchpoint.key,
-        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
-    )
-    if touchpoint.attachment == "receipt_pdf":
-        receipt = receipt_of(row, sender_name(settings.sender))
-        message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
-                               filename=receipt_filename(receipt))  # fmt: skip
-    return message
+    return compose_message(row, touchpoint, cta, settings, renderer, as_of)
 
 
 def run_floor(config: dict) -> dict:

@@ -14,7 +14,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from renewals.devenv.demo_data import SCHEMA_SQL
+from renewals.devenv.demo_data import MEMBERSHIP_TIERS_SQL, SCHEMA_SQL
 
 # u(k): a uniform draw in [0, 1) for the row n and the draw number k.
 _U = "((hashint8extended(g.n, {k}) & 9223372036854775807)::float8 / 9223372036854775807.0)"
@@ -32,7 +32,8 @@ select g.n,
 from generate_series(1, {count}) as g(n)
 """
 
-_SUBSCRIPTIONS = """
+_SUBSCRIPTIONS = (
+    """
 insert into warehouse.subscriptions (
   subscription_id, account_id, account_name, playbook, tier, member_type, renewal_date, term_months,
   amount, currency, owner_email, intent_confirmed_at, paid_at, invoice_number, declined_at,
@@ -104,25 +105,14 @@ cross join lateral (
     -- reached on one of the last 120 days (today included), in the morning
     (%(as_of)s::date - floor(d.r_gate_at * 120)::int)::timestamp at time zone 'UTC' + interval '9 hours' as gate_at
 ) as p
-cross join lateral (
-  select
-    case when p.playbook = 'membership' then
-      case when d.r_tier < 0.05 then 'cosai_sponsor' when d.r_tier < 0.20 then 'premier'
-           when d.r_tier < 0.40 then 'high_value' when d.r_tier < 0.55 then 'high_contributing_individual'
-           else 'standard' end
-    end as tier,
-    case when p.playbook = 'membership' then case when d.r_member_type < 0.4 then 'TC' else 'OP' end
-    end as member_type,
-    case when p.playbook = 'membership' then
-      case when d.r_tier < 0.05 then 100000 when d.r_tier < 0.20 then 50000 when d.r_tier < 0.40 then 25000
-           when d.r_tier < 0.55 then 1000 else 5000 end
-    end as tier_amount
-) as m
-cross join lateral (
+"""
+    + MEMBERSHIP_TIERS_SQL
+    + """cross join lateral (
   -- a sales renewal is handed to the rep 60 days before its renewal date
   select case when p.playbook = 'sales' then p.renewal_date - 60 end as assigned_at
 ) as s
 """
+)
 
 _CONTACTS = """
 insert into warehouse.contacts (contact_id, subscription_id, role, name, email, opted_out)

@@ -197,32 +197,41 @@ class ShardDelivery:
         report.previewed += 1
 
     def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
-        settings = self.settings
-        context = {
-            **message_context(row, self.run.as_of, touchpoint.key, sender_name(settings.sender),
-                              settings.support_line),
-            "cta": cta,
-        }  # fmt: skip
-        assert touchpoint.template is not None
-        recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
-        message = build_email(
-            sender=settings.sender,
-            to=recipients,
-            cc=list(row["cc"]),
-            reply_to=settings.reply_to if touchpoint.channel == "email" else None,
-            rendered=self.renderer.render(touchpoint.template, context),
-            subscription_id=row["subscription_id"],
-            renewal_date=row["renewal_date"],
-            touchpoint=touchpoint.key,
-            msg_id=message_id(
-                row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)
-            ),  # fmt: skip
-        )
-        if touchpoint.attachment == "receipt_pdf":
-            receipt = receipt_of(row, sender_name(settings.sender))
-            message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
-                                   filename=receipt_filename(receipt))  # fmt: skip
-        return message
+        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of)
+
+
+def compose_message(
+    row: Mapping[str, Any],
+    touchpoint: Touchpoint,
+    cta: dict[str, Any] | None,
+    settings: Settings,
+    renderer: Renderer,
+    as_of: date,
+) -> EmailMessage:
+    """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
+    with its PDF receipt when the touchpoint has one."""
+    context = {
+        **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
+        "cta": cta,
+    }
+    assert touchpoint.template is not None
+    recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
+    message = build_email(
+        sender=settings.sender,
+        to=recipients,
+        cc=list(row["cc"]),
+        reply_to=settings.reply_to if touchpoint.channel == "email" else None,
+        rendered=renderer.render(touchpoint.template, context),
+        subscription_id=row["subscription_id"],
+        renewal_date=row["renewal_date"],
+        touchpoint=touchpoint.key,
+        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
+    )
+    if touchpoint.attachment == "receipt_pdf":
+        receipt = receipt_of(row, sender_name(settings.sender))
+        message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
+                               filename=receipt_filename(receipt))  # fmt: skip
+    return message
 
 
 def _handoff_of(message: EmailMessage) -> Handoff:

@@ -39,7 +39,27 @@ select n,
 from generate_series(1, {count}) as n
 """
 
-_INSERT_SUBSCRIPTIONS = """
+# Membership tier, member type and the tier's fee, from the draws d.r_tier and d.r_member_type of
+# a row p with a playbook (shared with the benchmark's warehouse, bench/warehouse.py).
+MEMBERSHIP_TIERS_SQL = """
+cross join lateral (
+  select
+    case when p.playbook = 'membership' then
+      case when d.r_tier < 0.05 then 'cosai_sponsor' when d.r_tier < 0.20 then 'premier'
+           when d.r_tier < 0.40 then 'high_value' when d.r_tier < 0.55 then 'high_contributing_individual'
+           else 'standard' end
+    end as tier,
+    case when p.playbook = 'membership' then case when d.r_member_type < 0.4 then 'TC' else 'OP' end
+    end as member_type,
+    case when p.playbook = 'membership' then
+      case when d.r_tier < 0.05 then 100000 when d.r_tier < 0.20 then 50000 when d.r_tier < 0.40 then 25000
+           when d.r_tier < 0.55 then 1000 else 5000 end
+    end as tier_amount
+) as m
+"""
+
+_INSERT_SUBSCRIPTIONS = (
+    """
 insert into warehouse.subscriptions (
   subscription_id, account_id, account_name, playbook, tier, member_type, renewal_date, term_months,
   amount, currency, owner_email, intent_confirmed_at, paid_at, invoice_number, declined_at,
@@ -103,21 +123,9 @@ cross join lateral (
     (%(as_of)s::date::timestamp at time zone 'UTC') - (1 + d.r_gate_at * 39) * interval '1 day' as gate_at,
     %(as_of)s::date::timestamp at time zone 'UTC' as as_of_ts
 ) as p
-cross join lateral (
-  select
-    case when p.playbook = 'membership' then
-      case when d.r_tier < 0.05 then 'cosai_sponsor' when d.r_tier < 0.20 then 'premier'
-           when d.r_tier < 0.40 then 'high_value' when d.r_tier < 0.55 then 'high_contributing_individual'
-           else 'standard' end
-    end as tier,
-    case when p.playbook = 'membership' then case when d.r_member_type < 0.4 then 'TC' else 'OP' end
-    end as member_type,
-    case when p.playbook = 'membership' then
-      case when d.r_tier < 0.05 then 100000 when d.r_tier < 0.20 then 50000 when d.r_tier < 0.40 then 25000
-           when d.r_tier < 0.55 then 1000 else 5000 end
-    end as tier_amount
-) as m
-cross join lateral (
+"""
+    + MEMBERSHIP_TIERS_SQL
+    + """cross join lateral (
   select
     case when p.playbook = 'sales' then %(as_of)s::date - floor(d.r_assigned * 41)::int end as assigned_at,
     case when p.playbook = 'sales' then
@@ -125,6 +133,7 @@ cross join lateral (
     end as assigned_ts
 ) as s
 """
+)
 
 _INSERT_CONTACTS = """
 insert into warehouse.contacts (contact_id, subscription_id, role, name, email, opted_out)
