@@ -31,7 +31,7 @@ from psycopg import sql
 
 from renewals.playbooks import Playbook
 from renewals.reports.workbook import Column, Sheet, WrittenWorkbook, write_workbook
-from renewals.storage.classify import load_notice_days
+from renewals.storage.classify import load_notice_days, optional_list
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
 
@@ -175,8 +175,7 @@ def review_offsets(playbooks: Mapping[str, Playbook]) -> dict[str, int]:
         playbook.name: tp.due.days
         for playbook in playbooks.values()
         for tp in playbook.touchpoints
-        if getattr(getattr(tp, "record", None), "action", None) == REVIEW_ACTION
-        and getattr(tp.due, "anchor", "renewal_date") == "renewal_date"
+        if tp.record is not None and tp.record.action == REVIEW_ACTION and tp.due.anchor == "renewal_date"
     }
     if not offsets:
         offsets = {name: days for name, days in DEFAULT_REVIEW.items() if name in playbooks}
@@ -184,23 +183,17 @@ def review_offsets(playbooks: Mapping[str, Playbook]) -> dict[str, int]:
 
 
 def touchpoint_rows(playbooks: Mapping[str, Playbook]) -> Iterator[tuple[Any, ...]]:
-    """One row per touchpoint for the report's temp table (extra conditions read defensively)."""
+    """One row per touchpoint for the report's temp table."""
     for playbook in playbooks.values():
         for tp in playbook.touchpoints:
-            when = getattr(tp, "when", None)
-            audience = [*getattr(tp, "to", ()), *getattr(tp, "to_staff", ())]
-            cc = list(getattr(tp, "cc_teams", ()))
-            text = ", ".join(audience) + (f" (cc {', '.join(cc)})" if cc else "")
+            audience = ", ".join([*tp.to, *tp.to_staff])
+            if tp.cc_teams:
+                audience += f" (cc {', '.join(tp.cc_teams)})"
             yield (
-                playbook.name, tp.key, tp.position, tp.channel, tp.due.anchor, getattr(tp.due, "days", 0),
-                getattr(tp.due, "months_before", 0), list(tp.gates),
-                _optional_list(getattr(when, "tiers", None)), _optional_list(getattr(when, "member_types", None)),
-                getattr(when, "hosted_site", None), text or None,
+                playbook.name, tp.key, tp.position, tp.channel, tp.due.anchor, tp.due.days, tp.due.months_before,
+                list(tp.gates), optional_list(tp.when.tiers), optional_list(tp.when.member_types),
+                tp.when.hosted_site, audience or None,
             )  # fmt: skip
-
-
-def _optional_list(values: Any) -> list[str] | None:
-    return None if values is None else list(values)
 
 
 def _load_touchpoint_defs(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:

@@ -85,12 +85,13 @@ def load_touchpoint_defs(
                     [team_addresses[team] for team in tp.to_staff if team in team_addresses],
                     OWNER in tp.to_staff, OFFBOARDING_GROUP in tp.to_staff,
                     [team_addresses[team] for team in tp.cc_teams], tp.cc_owner,
-                    _array(tp.when.tiers), _array(tp.when.member_types), tp.when.hosted_site,
+                    optional_list(tp.when.tiers), optional_list(tp.when.member_types), tp.when.hosted_site,
                     tp.when.contact_logged, tp.when.engaged,
                 ))  # fmt: skip
 
 
-def _array(values: tuple[str, ...] | None) -> list[str] | None:
+def optional_list(values: tuple[str, ...] | None) -> list[str] | None:
+    """A playbook's optional tuple as a SQL array parameter (None stays null)."""
     return list(values) if values is not None else None
 
 
