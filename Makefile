@@ -45,10 +45,11 @@ bench: install
 celery-demo: install
 	$(BIN)/python scripts/celery_demo.py
 
-# Regenerate the pinned requirements.txt from requirements.in (a maintainer's step).
+# Regenerate the one lock, requirements.txt, from requirements.in (runtime) and requirements-dev.in
+# (tests and tools) (a maintainer's step). The Docker image installs requirements.in under it.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -r requirements.in
+	.lock-venv/bin/pip install --quiet -r requirements-dev.in
 	.lock-venv/bin/pip freeze --exclude-editable > requirements.txt
 	rm -rf .lock-venv
 

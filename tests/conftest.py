@@ -20,6 +20,7 @@ from renewals.config import PROJECT_ROOT
 from renewals.devenv.mailbox import FileMailbox
 from renewals.devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.storage.db import connect
+from tests.dag_file import renewals_dag
 from tests.world import World
 
 STATE_DIR = PROJECT_ROOT / ".demo"
@@ -101,10 +102,8 @@ class AirflowRunner:
     def run(self, day: date, **conf) -> str:
         """One DAG run with logical date ``day``; returns the final state of the run."""
         import pendulum
-        from airflow.models.dagbag import DagBag
 
-        dagbag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False)
-        dag = dagbag.get_dag("renewals_daily")
+        dag = renewals_dag()
         logical_date = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
         dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
         return dag_run.state

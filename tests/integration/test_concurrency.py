@@ -23,6 +23,7 @@ import psycopg
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
+from tests.dag_file import renewals_dag
 from tests.reliability import handed_over, make_resources, received, tally
 
 AS_OF = date(2026, 12, 1)
@@ -174,9 +175,8 @@ def run_with_short_retry_delay(day: date) -> tuple[str, dict[str, int]]:
     """dag.test() of renewals_daily with the deliver tasks' retry delay cut to seconds (the DAG's is
     minutes); returns the run's state and the try number of each deliver task instance."""
     import pendulum
-    from airflow.models.dagbag import DagBag
 
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False).get_dag("renewals_daily")
+    dag = renewals_dag()
     for task_id, task in dag.task_dict.items():
         if task_id.startswith("deliver_"):
             task.retry_delay = timedelta(seconds=1)

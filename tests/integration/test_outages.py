@@ -18,6 +18,7 @@ from renewals import pipeline
 from renewals.delivery.deliver import ShardDelivery
 from renewals.delivery.smtp import MailerUnavailable
 from renewals.devenv.mailbox import FileMailbox
+from tests.dag_file import renewals_dag
 from tests.reliability import classified, deliver_everything, due_messages, full_run, make_resources, received, tally
 from tests.world import contact_email
 
@@ -257,11 +258,8 @@ def test_a_permanent_rejection_is_recorded_with_the_reason_and_the_others_go(wor
 
 def test_the_dags_deliver_tasks_retry_a_bounded_number_of_times_with_backoff():
     """Past the in-task backoff, Airflow retries the deliver task: a few times, each wait longer."""
-    from airflow.models.dagbag import DagBag
 
-    from renewals.config import PROJECT_ROOT
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False).get_dag("renewals_daily")
+    dag = renewals_dag()
     delivers = [task for task_id, task in dag.task_dict.items() if task_id.startswith("deliver_")]
     assert delivers
     for task in delivers:

@@ -14,7 +14,7 @@ import pandas as pd
 import pendulum
 import pytest
 
-from renewals.config import PROJECT_ROOT, Settings
+from renewals.config import Settings
 from renewals.gates import COHORTS
 from renewals.pipeline import (
     Resources,
@@ -29,6 +29,7 @@ from renewals.pipeline import (
 from renewals.playbooks import load_playbooks
 from renewals.storage.runs import RunContext
 from tests.conftest import moment
+from tests.dag_file import renewals_dag
 from tests.slack_server import slack_server_fixture  # noqa: F401 (the slack_server fixture)
 
 D = date(2026, 12, 1)  # a Tuesday; the -90 review month of renewals in March 2027
@@ -68,9 +69,7 @@ def next_touchpoint(days_to_go: int) -> tuple[str, int]:
 
 def run_dag(day: date, before=None, **conf):
     """renewals_daily through dag.test(), optionally changing the DAG object first."""
-    from airflow.models.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False).get_dag("renewals_daily")
+    dag = renewals_dag()
     if before:
         before(dag)
     return dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC"), run_conf=conf or None)
@@ -325,9 +324,7 @@ def test_a_spreadsheet_that_cannot_be_written_is_reported_and_retried(world, res
 
 
 def test_the_dag_publishes_after_the_summary_and_updates_the_audit_asset():
-    from airflow.models.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False).get_dag("renewals_daily")
+    dag = renewals_dag()
     assert dag.get_task("summarize").downstream_task_ids == {"publish"}
     assert [asset.name for asset in dag.get_task("summarize").outlets] == ["renewals_audit"]
     for task in dag.tasks:

@@ -12,10 +12,11 @@ from datetime import date, timedelta
 import pytest
 from psycopg import sql
 
-from renewals.config import PROJECT_ROOT, ConfigError, Settings
+from renewals.config import ConfigError, Settings
 from renewals.gates import COHORTS
 from renewals.pipeline import Resources, classify_run, deliver, extract, prepare
 from renewals.storage.runs import RunContext
+from tests.dag_file import renewals_dag
 
 AS_OF = date(2026, 12, 1)
 
@@ -29,10 +30,9 @@ def test_the_number_of_shards_is_a_setting():
 
 
 def test_each_cohorts_delivery_is_mapped_over_the_shards_with_work():
-    from airflow.models.dagbag import DagBag
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"), include_examples=False).get_dag("renewals_daily")
+    dag = renewals_dag()
     for cohort in COHORTS:
         task = dag.get_task(f"deliver_{cohort}")
         assert isinstance(task, MappedOperator)

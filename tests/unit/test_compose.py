@@ -104,6 +104,10 @@ def test_the_image_is_the_pinned_airflow_with_the_pinned_requirements():
     pinned = re.search(r"^apache-airflow==(\S+)$", (PROJECT_ROOT / "requirements.txt").read_text(), re.MULTILINE)
     assert pinned is not None
     assert f"FROM apache/airflow:{pinned.group(1)}-python3.11" in dockerfile
+    # The image installs the runtime set only, constrained by the lock; test tools stay out of it.
+    assert "-r /tmp/requirements.in -c /tmp/requirements.txt" in dockerfile
+    runtime = (PROJECT_ROOT / "requirements.in").read_text()
+    assert not re.search(r"^(pytest|ruff|hypothesis|pgserver|aiosmtpd)\b", runtime, re.MULTILINE)
 
 
 def _compose_cli() -> bool:

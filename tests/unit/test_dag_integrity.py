@@ -11,17 +11,14 @@ import pytest
 from renewals.config import PROJECT_ROOT, Settings
 from renewals.gates import COHORTS
 from renewals.playbooks import load_playbooks
+from tests.dag_file import renewals_dag
 
 DAGS = PROJECT_ROOT / "dags"
 
 
 @pytest.fixture(scope="module")
 def dag():
-    from airflow.models.dagbag import DagBag
-
-    dagbag = DagBag(dag_folder=str(DAGS), include_examples=False)
-    assert dagbag.import_errors == {}
-    return dagbag.get_dag("renewals_daily")
+    return renewals_dag()
 
 
 def test_the_shipped_playbooks_and_their_templates_are_valid():
