@@ -19,13 +19,13 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: install
-	$(BIN)/python -m renewals.devenv run
+	$(BIN)/python -m devenv run
 
 airflow: install
-	$(BIN)/python -m renewals.devenv airflow
+	$(BIN)/python -m devenv airflow
 
 reset: install
-	$(BIN)/python -m renewals.devenv reset
+	$(BIN)/python -m devenv reset
 
 lint: install
 	$(BIN)/ruff check .

@@ -29,8 +29,8 @@ from datetime import date
 
 from bench.sink import Sink
 from bench.warehouse import generate
+from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT
-from renewals.devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.storage.db import connect
 
 STATE_DIR = PROJECT_ROOT / ".demo"

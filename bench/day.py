@@ -1,6 +1,6 @@
 """The pipeline side of the benchmark: one day exactly as the DAG runs it (prepare, extract,
 classify, then every cohort's shards), through the same functions as the DAG's tasks
-(renewals.pipeline), like tests/daily.py's run_day. The shards run one after another
+(renewals.pipeline), through devenv.inprocess like the tests. The shards run one after another
 (``workers`` = 1) or in a pool of worker processes, as an executor with that many slots would
 run the mapped deliver tasks.
 
@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import resource
-import smtplib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import replace
 from datetime import date, timedelta
-from functools import partial
 
+from devenv.inprocess import classified, local_resources
 from renewals.config import Settings
 from renewals.gates import COHORTS
 from renewals.pipeline import Resources, classify_run, deliver, extract, prepare
@@ -29,13 +27,11 @@ from renewals.storage.runs import RunContext
 
 
 def resources(config: dict) -> Resources:
-    port = config["smtp_port"]
-    return Resources(
-        warehouse_dsn=config["warehouse"],
-        ops_dsn=config["ops"],
-        smtp_connect=partial(smtplib.SMTP, "127.0.0.1", port, timeout=30),
-        settings=replace(Settings.from_env({}), shards=config["shards"]),
-    )
+    """The bench's own settings (the defaults, whatever this shell exports) with its shard count."""
+    return local_resources(
+        config["warehouse"], config["ops"], config["smtp_port"], smtp_timeout=30, base=Settings.from_env({}),
+        shards=config["shards"],
+    )  # fmt: skip
 
 
 def _deliver_one(config: dict, run: RunContext, cohort: str, shard: int) -> dict:
@@ -48,14 +44,7 @@ def run_day(config: dict) -> dict:
     run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
     steps: dict[str, float] = {}
     started = time.perf_counter()
-    prepare(res, run)
-    steps["prepare"] = time.perf_counter() - started
-    mark = time.perf_counter()
-    counts = extract(res, run)
-    steps["extract"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    work = classify_run(res, run)
-    steps["classify"] = time.perf_counter() - mark
+    work = classified(res, run, timings=steps)
     mark = time.perf_counter()
     tasks = [(cohort, shard) for cohort in COHORTS for shard in sorted(work[cohort])]
     totals = {"sent": 0, "recorded": 0, "skipped": 0, "failed": 0}
@@ -74,7 +63,6 @@ def run_day(config: dict) -> dict:
     return {
         "wall": wall,
         "steps": steps,
-        "subscriptions": counts.subscriptions_in,
         "delivered": totals,
         "tasks": len(tasks),
         "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -14,7 +14,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from renewals.devenv.demo_data import MEMBERSHIP_TIERS_SQL, SCHEMA_SQL
+from devenv.demo_data import MEMBERSHIP_TIERS_SQL, SCHEMA_SQL
 
 # u(k): a uniform draw in [0, 1) for the row n and the draw number k.
 _U = "((hashint8extended(g.n, {k}) & 9223372036854775807)::float8 / 9223372036854775807.0)"

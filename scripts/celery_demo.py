@@ -39,10 +39,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT / "plugins"))
+sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]  # the renewals package and devenv
 
-from renewals.devenv.demo_data import seed_warehouse  # noqa: E402
-from renewals.devenv.postgres import drop_database, ensure_database, ensure_server  # noqa: E402
+from devenv.demo_data import seed_warehouse  # noqa: E402
+from devenv.postgres import drop_database, ensure_database, ensure_server  # noqa: E402
 from renewals.storage.db import connect  # noqa: E402
 
 STATE = PROJECT_ROOT / ".demo" / "celery"
@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, as_of: date, uris: dict[str, str], processes: Processes) -> int:
     python = sys.executable
     mailbox = subprocess.Popen(
-        [python, "-m", "renewals.devenv.mailbox", "--outbox", str(STATE / "outbox"), "--port", "0"],
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "plugins")}, stdout=subprocess.PIPE, text=True,
-        start_new_session=True,
+        [python, "-m", "devenv.mailbox", "--outbox", str(STATE / "outbox"), "--port", "0"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])},
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     processes.started.append(("mailbox", mailbox))
     assert mailbox.stdout is not None

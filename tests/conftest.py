@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from devenv.mailbox import FileMailbox
+from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT
-from renewals.devenv.mailbox import FileMailbox
-from renewals.devenv.postgres import drop_database, ensure_database, ensure_server
+from renewals.pipeline import Resources
 from renewals.storage.db import connect
 from tests.dag_file import renewals_dag
+from tests.daily import resources_for
 from tests.world import World
 
 STATE_DIR = PROJECT_ROOT / ".demo"
@@ -86,6 +88,12 @@ def world(databases: dict[str, str]) -> Iterator[World]:
 def mailbox(tmp_path: Path) -> Iterator[FileMailbox]:
     with FileMailbox(tmp_path / "outbox") as box:
         yield box
+
+
+@pytest.fixture
+def resources(databases: dict[str, str], mailbox: FileMailbox, tmp_path: Path) -> Resources:
+    """The pipeline's resources on this test's databases and SMTP server (run in-process)."""
+    return resources_for(databases, mailbox, spreadsheet_path=str(tmp_path / "renewals.xlsx"))
 
 
 @pytest.fixture

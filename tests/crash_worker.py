@@ -16,15 +16,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import smtplib
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from devenv.inprocess import local_resources
 from renewals import pipeline
-from renewals.config import Settings
 from renewals.delivery.deliver import ShardDelivery
 from renewals.gates import COHORTS
 from renewals.storage.runs import RunContext
@@ -59,12 +57,8 @@ def main(argv: list[str]) -> int:
             self.checkpoint = checkpoint
 
     pipeline.ShardDelivery = CrashingDelivery  # what pipeline.deliver builds for each shard
-    port = int(spec["smtp_port"])
-    resources = pipeline.Resources(
-        warehouse_dsn=spec["warehouse_dsn"],
-        ops_dsn=spec["ops_dsn"],
-        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", port, timeout=10),
-        settings=replace(Settings.from_env(), smtp_retry_delays=(0.0,)),
+    resources = local_resources(
+        spec["warehouse_dsn"], spec["ops_dsn"], int(spec["smtp_port"]), smtp_retry_delays=(0.0,)
     )
     run = RunContext(run_id=spec["run_id"], as_of=date.fromisoformat(spec["as_of"]))
     reports = {}

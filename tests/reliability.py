@@ -3,71 +3,32 @@ pipeline's steps without Airflow, and counting what the mailbox received against
 
 from __future__ import annotations
 
-import smtplib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
+from devenv import inprocess
+from devenv.mailbox import FileMailbox
 from renewals.config import Settings
 from renewals.delivery.messages import message_id, sender_domain
-from renewals.devenv.mailbox import FileMailbox
-from renewals.gates import COHORTS
-from renewals.pipeline import DeliveryIncomplete, Resources, classify_run, deliver, extract, open_work, prepare
+from renewals.pipeline import Resources
 from renewals.storage.runs import RunContext
 
 # Ledger channels whose rows are handed to SMTP (a Message-ID the mailbox can count).
 MAIL_CHANNELS = ("email", "staff_email")
 
 
-def make_resources(databases: dict[str, str], mailbox: FileMailbox, **settings: Any) -> Resources:
-    port = mailbox.port
-    return Resources(
-        warehouse_dsn=databases["warehouse"],
-        ops_dsn=databases["ops"],
-        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", port, timeout=10),
-        settings=replace(Settings.from_env(), **{"shards": 2, "smtp_retry_delays": (0.0,), **settings}),
-    )
-
-
-def classified(
-    resources: Resources,
-    run_id: str,
-    as_of: date,
-    release_unknown: Iterable[str] = (),
-    confirm_unknown: Iterable[str] = (),
-    subscription_id: str | None = None,
-) -> RunContext:
+def classified(resources: Resources, run_id: str, as_of: date, **verdicts: Iterable[str]) -> RunContext:
     """prepare, extract and classify one run, as the DAG's first three tasks do."""
-    run = RunContext(run_id=run_id, as_of=as_of, subscription_id=subscription_id)
-    unmatched = prepare(resources, run, list(release_unknown), list(confirm_unknown))
-    assert unmatched == [], f"verdicts that matched no unknown send: {unmatched}"
-    counts = extract(resources, run)
-    assert counts.balanced(), counts
-    classify_run(resources, run)
+    run = RunContext(run_id=run_id, as_of=as_of)
+    inprocess.classified(resources, run, **verdicts)
     return run
 
 
-def deliver_everything(resources: Resources, run: RunContext) -> int:
-    """Every cohort with open work and each of its shards, as the branch and the mapped deliver tasks
-    do; returns how many shards stayed incomplete (temporary refusals)."""
-    incomplete = 0
-    work = open_work(resources, run)
-    for cohort in COHORTS:
-        if not work.get(cohort):
-            continue
-        for shard in range(resources.settings.shards):
-            try:
-                deliver(resources, run, cohort, shard)
-            except DeliveryIncomplete:
-                incomplete += 1
-    return incomplete
-
-
-def full_run(resources: Resources, run_id: str, as_of: date, **verdicts: Any) -> RunContext:
+def full_run(resources: Resources, run_id: str, as_of: date, **verdicts: Iterable[str]) -> RunContext:
     run = classified(resources, run_id, as_of, **verdicts)
-    deliver_everything(resources, run)
+    inprocess.deliver_all(resources, run)
     return run
 
 

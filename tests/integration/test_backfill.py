@@ -28,7 +28,8 @@ import pytest
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
-from tests.reliability import full_run, handed_over, make_resources, received, tally
+from tests.daily import resources_for
+from tests.reliability import full_run, handed_over, received, tally
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 TODAY = datetime.now(UTC).date()
@@ -76,7 +77,7 @@ def test_a_backfill_over_30_days_after_the_daily_runs_sends_nothing_twice(
     world, databases, mailbox, ops, tmp_path, pg_server
 ):
     month_of_work(world)
-    resources = make_resources(databases, mailbox)
+    resources = resources_for(databases, mailbox)
     for day in DAYS:
         full_run(resources, f"scheduled__{day.isoformat()}T06:00:00+00:00", day)
     daily_received = received(mailbox)

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability import full_run, make_resources
+from tests.daily import resources_for
+from tests.reliability import full_run
 from tests.world import World, contact_email
 
 AS_OF = date(2026, 12, 1)
@@ -264,7 +265,7 @@ def test_normalised_values_of_a_typed_warehouse_are_sent_like_clean_ones(world, 
     world.subscription("S-CONFIRM", AS_OF + timedelta(days=30), roles=("primary", "billing"))
     world.contact("S-CONFIRM", "committee", email=contact_email("S-CONFIRM", "primary").upper())
 
-    full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
+    full_run(resources_for(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
     assert ops.execute("select count(*) from renewals.quarantine").fetchone() == (0,)
     sent = {m["X-Renewal-Subscription"]: m for m in mailbox.messages}
@@ -276,7 +277,7 @@ def test_normalised_values_of_a_typed_warehouse_are_sent_like_clean_ones(world, 
 
 
 def test_rows_of_a_text_typed_warehouse_are_sent(corpus, databases, mailbox, ops):
-    full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
+    full_run(resources_for(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
     sent = {m["X-Renewal-Subscription"] for m in mailbox.messages}
     assert sent == {"S-GOOD", *NORMALISED, "S-DUP", "S-DUPW", "S-DUPBAD"}
@@ -292,7 +293,7 @@ def test_the_gate_recheck_uses_the_copy_of_a_duplicate_that_validation_kept(worl
         (AS_OF + timedelta(days=15),),
     )
 
-    full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
+    full_run(resources_for(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
     # validation kept the newer copy and quarantined the old, paused one
     assert ops.execute("select raw ->> 'subscription_id', reasons from renewals.quarantine").fetchall() == [
@@ -316,7 +317,7 @@ def test_a_typed_warehouse_is_staged_with_its_types_and_its_odd_values_are_quara
         "update warehouse.subscriptions set paid_at = '-infinity' where subscription_id = 'S-PAID-NEVER'"
     )
 
-    run = full_run(make_resources(databases, mailbox), "scheduled__2026-12-01", AS_OF)
+    run = full_run(resources_for(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
     staged_types = dict(
         ops.execute(

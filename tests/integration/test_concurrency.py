@@ -24,7 +24,8 @@ import psycopg
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
-from tests.reliability import handed_over, make_resources, received, tally
+from tests.daily import resources_for
+from tests.reliability import handed_over, received, tally
 
 AS_OF = date(2026, 12, 1)
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -105,7 +106,7 @@ def test_two_runs_of_the_same_day_at_once_send_each_message_once(world, database
         log.close()
     assert codes == dict.fromkeys(runs, 0), {n: (tmp_path / f"{n}.log").read_text()[-3000:] for n in runs}
 
-    settings = make_resources(databases, mailbox).settings
+    settings = resources_for(databases, mailbox).settings
     figures = tally(ops, mailbox, handed_over(ops), settings)
     # which of the three runs sent what: the metadata database knows each run's logical date
     metadata = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")

@@ -30,16 +30,16 @@ from datetime import date, timedelta
 
 import pytest
 
+from devenv.inprocess import deliver_all
 from renewals.config import PROJECT_ROOT
 from renewals.reporting import format_summary, run_summary
 from tests.conftest import moment
 from tests.crash_worker import POINTS
+from tests.daily import resources_for
 from tests.reliability import (
     classified,
-    deliver_everything,
     due_messages,
     full_run,
-    make_resources,
     settle_unknown_from_mail_log,
     tally,
 )
@@ -98,7 +98,7 @@ def print_totals():
 @pytest.mark.parametrize("point", POINTS)
 def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world, databases, mailbox, ops, point):
     crash_world(world)
-    resources = make_resources(databases, mailbox)
+    resources = resources_for(databases, mailbox)
     settings = resources.settings
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     due = due_messages(ops)
@@ -157,11 +157,11 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
 def test_a_worker_killed_while_holding_the_claim_does_not_block_the_next_one(world, databases, mailbox, ops):
     """The row lock of a killed worker goes with its connection: the next worker sends at once."""
     world.subscription("S-1", AS_OF + timedelta(days=15))
-    resources = make_resources(databases, mailbox)
+    resources = resources_for(databases, mailbox)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
 
     assert worker(databases, mailbox, run.run_id, "after_claim") == -9
     assert ops.execute("select status, attempts from renewals.touchpoints where subscription_id = 'S-1'"
                        " and touchpoint = 'renewal_reminder_15'").fetchone() == ("pending", 0)  # fmt: skip
-    deliver_everything(resources, run)
+    deliver_all(resources, run)
     assert [m["X-Renewal-Subscription"] for m in mailbox.messages] == ["S-1"]

@@ -14,12 +14,14 @@ from datetime import date, timedelta
 
 import pytest
 
+from devenv.inprocess import deliver_all
+from devenv.mailbox import FileMailbox
 from renewals import pipeline
 from renewals.delivery.deliver import ShardDelivery
 from renewals.delivery.smtp import MailerUnavailable
-from renewals.devenv.mailbox import FileMailbox
 from tests.dag_file import renewals_dag
-from tests.reliability import classified, deliver_everything, due_messages, full_run, make_resources, received, tally
+from tests.daily import resources_for
+from tests.reliability import classified, due_messages, full_run, received, tally
 from tests.world import contact_email
 
 AS_OF = date(2026, 12, 1)
@@ -78,11 +80,11 @@ def test_a_short_temporary_refusal_is_retried_with_bounded_backoff_in_the_same_t
     world, databases, mailbox, ops, sleeps, code, text, stage
 ):
     ten_due(world)
-    resources = make_resources(databases, mailbox, smtp_retry_delays=DELAYS)
+    resources = resources_for(databases, mailbox, smtp_retry_delays=DELAYS)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.fail_next(code, text, count=2, stage=stage)  # two transactions refused, then the server recovers
 
-    assert deliver_everything(resources, run) == 0
+    assert deliver_all(resources, run) == 0
 
     figures = tally(ops, mailbox, due_messages(ops, ("sent",)), resources.settings)
     assert (figures.due, figures.delivered, figures.duplicates) == (10, 10, 0)
@@ -98,19 +100,19 @@ def test_a_long_temporary_outage_leaves_everything_pending_and_a_later_try_or_ru
     world, databases, mailbox, ops, sleeps, code, stage
 ):
     ten_due(world)
-    resources = make_resources(databases, mailbox, smtp_retry_delays=DELAYS)
+    resources = resources_for(databases, mailbox, smtp_retry_delays=DELAYS)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     tries = 1 + len(DELAYS)
     mailbox.fail_next(code, "4.3.0 Try again later", count=10 * tries, stage=stage)  # the whole task
 
-    assert deliver_everything(resources, run) > 0  # DeliveryIncomplete: Airflow retries the task
+    assert deliver_all(resources, run) > 0  # DeliveryIncomplete: Airflow retries the task
     assert mailbox.messages == []
     assert ledger_counts(ops) == Counter(pending=10), "nothing marked sent, nothing unknown"
     assert sleeps == list(DELAYS) * 2  # the configured backoff once per shard (two shards), then it gives up
     attempts = ops.execute("select min(attempts), max(attempts) from renewals.touchpoints where status = 'pending'")
     assert attempts.fetchone() == (tries, tries)
 
-    assert deliver_everything(resources, run) == 0  # the task's retry, the server back
+    assert deliver_all(resources, run) == 0  # the task's retry, the server back
     assert ledger_counts(ops) == Counter(sent=10)
     assert len(mailbox.messages) == 10
     full_run(resources, "manual__2026-12-01T15:00", AS_OF)  # a rerun of the day adds nothing
@@ -120,10 +122,10 @@ def test_a_long_temporary_outage_leaves_everything_pending_and_a_later_try_or_ru
 
 def test_a_temporary_outage_is_made_up_by_the_next_days_run(world, databases, mailbox, ops):
     ten_due(world)
-    resources = make_resources(databases, mailbox, smtp_retry_delays=())
+    resources = resources_for(databases, mailbox, smtp_retry_delays=())
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.fail_next(451, "4.3.0 Try again later", count=10, stage="DATA")
-    assert deliver_everything(resources, run) > 0  # every retry of the task failed as well
+    assert deliver_all(resources, run) > 0  # every retry of the task failed as well
     assert ledger_counts(ops) == Counter(pending=10)
 
     full_run(resources, "scheduled__2026-12-02", AS_OF + timedelta(days=1))  # one day late: caught up
@@ -141,7 +143,7 @@ def test_a_temporary_outage_is_made_up_by_the_next_days_run(world, databases, ma
 
 def test_connection_refused_claims_nothing_and_the_retry_sends_everything(world, databases, mailbox, ops):
     ten_due(world)
-    resources = make_resources(databases, mailbox)
+    resources = resources_for(databases, mailbox)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.stop()  # nothing listens on the port: connection refused
 
@@ -152,7 +154,7 @@ def test_connection_refused_claims_nothing_and_the_retry_sends_everything(world,
     assert ops.execute("select count(*) from renewals.delivery_attempts").fetchone() == (0,)
 
     mailbox.restart()
-    assert deliver_everything(resources, run) == 0
+    assert deliver_all(resources, run) == 0
     assert ledger_counts(ops) == Counter(sent=10)
     assert len(mailbox.messages) == 10
     assert_sent_means_accepted(ops, mailbox)
@@ -161,7 +163,7 @@ def test_connection_refused_claims_nothing_and_the_retry_sends_everything(world,
 def test_a_server_going_down_mid_batch_fails_the_task_and_its_retry_sends_only_the_rest(world, databases, mailbox, ops):
     for n in range(20):
         world.subscription(f"S-{n:02}", AS_OF + timedelta(days=15))
-    resources = make_resources(databases, mailbox, shards=1)
+    resources = resources_for(databases, mailbox, shards=1)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.shut_down_after(7)
 
@@ -185,11 +187,11 @@ def test_a_server_going_down_mid_batch_fails_the_task_and_its_retry_sends_only_t
 @pytest.mark.parametrize("stage", ["MAIL", "RCPT"])
 def test_a_connection_cut_before_data_is_retried_not_unknown(world, databases, mailbox, ops, stage):
     ten_due(world)
-    resources = make_resources(databases, mailbox, smtp_retry_delays=(0.0,))
+    resources = resources_for(databases, mailbox, smtp_retry_delays=(0.0,))
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.drop_next(stage, count=3)
 
-    assert deliver_everything(resources, run) == 0
+    assert deliver_all(resources, run) == 0
     assert ledger_counts(ops) == Counter(sent=10)
     assert len(mailbox.messages) == 10
     assert_sent_means_accepted(ops, mailbox)
@@ -198,11 +200,11 @@ def test_a_connection_cut_before_data_is_retried_not_unknown(world, databases, m
 @pytest.mark.parametrize("kept", [False, True], ids=["lost", "kept"])
 def test_a_connection_cut_during_data_is_unknown_and_never_repeated_by_itself(world, databases, mailbox, ops, kept):
     ten_due(world)
-    resources = make_resources(databases, mailbox)
+    resources = resources_for(databases, mailbox)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.drop_next("DATA", count=1, keep=kept)
 
-    assert deliver_everything(resources, run) == 0
+    assert deliver_all(resources, run) == 0
     full_run(resources, "manual__2026-12-01T15:00", AS_OF)  # a rerun leaves it alone
 
     assert ledger_counts(ops) == Counter(sent=9, unknown=1)
@@ -218,13 +220,13 @@ def test_a_connection_cut_during_data_is_unknown_and_never_repeated_by_itself(wo
 
 def test_a_permanent_rejection_is_recorded_with_the_reason_and_the_others_go(world, databases, mailbox, ops, sleeps):
     ten_due(world)
-    resources = make_resources(databases, mailbox, smtp_retry_delays=DELAYS)
+    resources = resources_for(databases, mailbox, smtp_retry_delays=DELAYS)
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
     mailbox.reject_recipient(contact_email("S-03", "primary"), 550, "5.1.1 <primary.s-03> User unknown")
     mailbox.fail_next(421, "4.3.2 Try later", count=1, stage="MAIL")  # a temporary one among them
     mailbox.fail_next(550, "5.7.1 Message rejected as spam", count=1, stage="DATA")
 
-    assert deliver_everything(resources, run) == 0
+    assert deliver_all(resources, run) == 0
 
     rows = dict(
         ops.execute(
@@ -246,7 +248,7 @@ def test_a_permanent_rejection_is_recorded_with_the_reason_and_the_others_go(wor
     assert sum(1 for row in rows.values() if row[0] == "sent") == 8
     assert len(mailbox.messages) == 8
 
-    deliver_everything(resources, run)  # the task's retry
+    deliver_all(resources, run)  # the task's retry
     full_run(resources, "manual__2026-12-01T15:00", AS_OF)  # and a rerun of the day
     assert len(mailbox.messages) == 8, "failed rows are not retried"
     assert ops.execute("select count(*) from renewals.delivery_attempts where outcome = 'failed'").fetchone() == (2,)

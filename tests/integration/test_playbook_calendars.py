@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import pytest
 
+from devenv.inprocess import run_day
 from tests.conftest import moment
-from tests.daily import local_resources, run_day
 
 R = date(2027, 6, 16)  # every subscription here renews on this day (a Wednesday)
 NR, INTENT, PAID, DECLINED = "no_response", "intent_confirmed", "paid", "declined"
@@ -190,8 +190,7 @@ def record(world, case: Case, offset: int) -> None:
 
 
 @pytest.mark.timeout(900)
-def test_every_playbook_day_by_day(world, databases, mailbox, ops):
-    resources = local_resources(databases, mailbox.port)
+def test_every_playbook_day_by_day(world, resources, ops):
     for case in CASES:
         fields = {key: value for key, value in case.fields.items() if key != "assigned_offset"}
         if "assigned_offset" in case.fields:

@@ -5,7 +5,6 @@ failure notifications, and Slack outages that never touch the emails."""
 from __future__ import annotations
 
 import json
-import smtplib
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -14,20 +13,14 @@ import pandas as pd
 import pendulum
 import pytest
 
+from devenv.inprocess import run_day
 from renewals.config import Settings
-from renewals.gates import COHORTS
 from renewals.pipeline import (
-    Resources,
     SpreadsheetNotWritten,
-    classify_run,
-    deliver,
-    extract,
     finish_run,
-    prepare,
     publish_run,
 )
 from renewals.playbooks import load_playbooks
-from renewals.storage.runs import RunContext
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
 from tests.slack_server import slack_server_fixture  # noqa: F401 (the slack_server fixture)
@@ -227,28 +220,6 @@ def test_a_failed_task_notifies_staff_once_on_slack_and_by_email(world, airflow,
 
 
 # --- the publish step called directly (known run id): staff actions and the spreadsheet's failure
-
-
-@pytest.fixture
-def resources(databases, mailbox, tmp_path):
-    settings = replace(Settings(), shards=2, smtp_retry_delays=(0.0,), spreadsheet_path=str(tmp_path / "r.xlsx"))
-    return Resources(
-        warehouse_dsn=databases["warehouse"],
-        ops_dsn=databases["ops"],
-        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", mailbox.port, timeout=10),
-        settings=settings,
-    )
-
-
-def run_day(resources: Resources, day: date, run_id: str) -> RunContext:
-    run = RunContext(run_id=run_id, as_of=day)
-    prepare(resources, run)
-    extract(resources, run)
-    work = classify_run(resources, run)
-    for cohort in COHORTS:
-        for shard in sorted(work[cohort]):
-            deliver(resources, run, cohort, shard)
-    return run
 
 
 def staff_actions(ops, run_id: str) -> None:

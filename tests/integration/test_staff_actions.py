@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from devenv.inprocess import run_day
 from tests.conftest import moment
-from tests.daily import local_resources, run_day
 from tests.world import contact_email
 
 R = date(2027, 3, 15)  # the renewal date of the subscription under test
@@ -16,11 +16,6 @@ R = date(2027, 3, 15)  # the renewal date of the subscription under test
 
 def day(offset: int) -> date:
     return R + timedelta(days=offset)
-
-
-@pytest.fixture
-def resources(databases, mailbox):
-    return local_resources(databases, mailbox.port)
 
 
 def touchpoints_sent(mailbox, since: int = 0) -> list[tuple[str, str]]:

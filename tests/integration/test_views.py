@@ -5,15 +5,13 @@ example query in the README and docs/audit-schema.md runs."""
 from __future__ import annotations
 
 import re
-import smtplib
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from renewals.config import PROJECT_ROOT, Settings
-from renewals.gates import COHORTS
-from renewals.pipeline import Resources, classify_run, deliver, extract, finish_run, prepare
+from devenv import inprocess
+from renewals.config import PROJECT_ROOT
+from renewals.pipeline import Resources
 from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext
 from tests.conftest import moment
@@ -23,26 +21,8 @@ NOTICE_DAY = date(2027, 1, 1)  # first business day two months before March 2027
 LATER = date(2027, 1, 21)
 
 
-@pytest.fixture
-def resources(databases, mailbox, tmp_path):
-    return Resources(
-        warehouse_dsn=databases["warehouse"],
-        ops_dsn=databases["ops"],
-        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", mailbox.port, timeout=10),
-        settings=replace(Settings(), shards=2, smtp_retry_delays=(0.0,), spreadsheet_path=str(tmp_path / "r.xlsx")),
-    )
-
-
 def run_day(resources: Resources, day: date) -> RunContext:
-    run = RunContext(run_id=f"views__{day.isoformat()}", as_of=day)
-    prepare(resources, run)
-    extract(resources, run)
-    work = classify_run(resources, run)
-    for cohort in COHORTS:
-        for shard in sorted(work[cohort]):
-            deliver(resources, run, cohort, shard)
-    finish_run(resources, run)
-    return run
+    return inprocess.run_day(resources, day, f"views__{day.isoformat()}", finish=True)
 
 
 def views(ops) -> list[str]:

@@ -119,3 +119,15 @@ def _compose_cli() -> bool:
 @pytest.mark.skipif(not _compose_cli(), reason="no docker compose CLI here")
 def test_docker_compose_accepts_it():
     subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], check=True, cwd=PROJECT_ROOT)
+
+
+def test_plugins_ship_no_local_or_test_tooling():
+    """plugins/ is loaded by every Airflow component (and mounted into the containers): it must not
+    import the local stack or a development-only package."""
+    dev_only = re.compile(r"^\s*(from|import)\s+(devenv|tests|bench|aiosmtpd|pgserver|pytest|hypothesis)\b", re.M)
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for path in (PROJECT_ROOT / "plugins").rglob("*.py")
+        if dev_only.search(path.read_text())
+    ]
+    assert offenders == []

@@ -18,16 +18,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from renewals.config import PROJECT_ROOT
-from renewals.devenv.demo_data import MEMBERSHIP_TOUCHPOINT_OFFSETS, seed_warehouse
-from renewals.devenv.mailbox import FileMailbox
-from renewals.devenv.postgres import (
+from devenv.demo_data import MEMBERSHIP_TOUCHPOINT_OFFSETS, seed_warehouse
+from devenv.mailbox import FileMailbox
+from devenv.postgres import (
     drop_database,
     ensure_database,
     ensure_server,
     server_answers,
     stop_embedded,
 )
+from renewals.config import PROJECT_ROOT
 
 AS_OF = date(2026, 11, 21)
 PLAYBOOKS = {"membership", "contract", "sales", "low_touch"}

@@ -21,10 +21,10 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 from psycopg import sql
 
+from devenv.mailbox import FileMailbox
 from renewals.config import INCLUDE_DIR, PROJECT_ROOT, Settings
 from renewals.delivery.messages import build_email, message_id
 from renewals.delivery.render import Renderer, message_context
-from renewals.devenv.mailbox import FileMailbox
 from renewals.storage.sql_files import WorkTables
 
 # --- no secret in the repository --------------------------------------------------------------

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
+from devenv.mailbox import FileMailbox
 from renewals.delivery.smtp import FAILED, RETRY, SENT, Mailer, MailerUnavailable
-from renewals.devenv.mailbox import FileMailbox
 
 
 def email(to: list[str] | None = None, touchpoint: str = "renewal_reminder_15") -> EmailMessage:

@@ -14,7 +14,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from renewals.devenv.postgres import drop_database, ensure_database
+from devenv.postgres import drop_database, ensure_database
 from renewals.storage.db import connect
 from renewals.storage.migrations import MigrationError, migrate
 from renewals.storage.sql_files import SQL_DIR

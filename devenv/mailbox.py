@@ -8,7 +8,7 @@ SMTP error at a chosen stage, ``drop_next`` cuts their connection at a chosen st
 ``shut_down_after`` takes the server down (open sessions cut, new connections refused) once it has
 kept a number of messages, until ``restart``.
 
-Standalone: ``python -m renewals.devenv.mailbox --outbox DIR --port N`` prints the port and serves in
+Standalone: ``python -m devenv.mailbox --outbox DIR --port N`` prints the port and serves in
 the foreground until interrupted.
 """
 

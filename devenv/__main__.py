@@ -1,4 +1,4 @@
-"""``python -m renewals.devenv run|airflow|reset``: the demo on embedded defaults.
+"""``python -m devenv run|airflow|reset``: the demo on embedded defaults.
 
 run      seed the demo warehouse (once), run renewals_daily for today through
          ``airflow dags test``, print the run's summary; messages land in .demo/outbox.
@@ -17,12 +17,12 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devenv.demo_data import seed_warehouse
+from devenv.mailbox import FileMailbox
+from devenv.postgres import drop_database, ensure_server
+from devenv.stack import LocalStack
 from renewals.config import PROJECT_ROOT, Settings
 from renewals.dates import as_of_date
-from renewals.devenv.demo_data import seed_warehouse
-from renewals.devenv.mailbox import FileMailbox
-from renewals.devenv.postgres import drop_database, ensure_server
-from renewals.devenv.stack import LocalStack
 from renewals.reporting import format_summary, run_summary
 from renewals.storage.db import connect
 
@@ -31,7 +31,7 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m renewals.devenv", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m devenv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", choices=["run", "airflow", "reset"])
     parser.add_argument("--date", help="as-of date of the run (default: today in the business timezone)")

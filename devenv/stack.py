@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from devenv.postgres import ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT
-from renewals.devenv.postgres import ensure_database, ensure_server
 
 DEMO_SENDER = "Membership Services <renewals@example.org>"
 
