@@ -1,26 +1,29 @@
 """
 ### renewals_daily
 
-Runs the renewal playbooks once a day as of the run's date (its logical date, or its
-``run_after`` when it has none, as a date in the business timezone):
+Runs the renewal playbooks once a day as of the run's date: its logical date (or, when it has
+none, the time it was triggered) as a date in the business timezone.
 
-1. **prepare_run**: migrate the ops schema, register the run.
+1. **prepare_run**: migrate the ops schema, register the run, apply operator verdicts.
 2. **extract_and_validate**: copy the warehouse into staging, quarantine bad rows.
 3. **classify_subscriptions**: in SQL, every subscription's gate, cohort and due touchpoints;
    decisions go to the log and the ledger.
 4. **choose_cohorts**: branch to the cohorts that have something to deliver today.
-5. **deliver_<cohort>**: send, one mapped task per shard, exactly once through the ledger.
-6. **summarize**: records the renewal cycles, marks the run finished, the summary in the task log;
-   updates the Asset ``renewals_audit`` (downstream DAGs can be scheduled on it).
+5. **`deliver_<cohort>`**: send, one mapped task per shard, exactly once through the ledger.
+6. **summarize**: record the renewal cycles, mark the run finished, write the summary to the task
+   log, update the Asset `renewals_audit` (downstream DAGs can be scheduled on it).
 7. **publish**: the renewal spreadsheet, the staff posts queued by the delivery and the run summary
-   on Slack (``renewals_slack``; without it, in the task log). Slack never fails the run.
+   on Slack (`renewals_slack`; without it, in the task log). Slack never fails the run.
 
-A task that fails notifies staff once, on Slack and by email (``RENEWALS_FAILURE_EMAIL``).
+A task that fails notifies staff once, on Slack and by email (`RENEWALS_FAILURE_EMAIL`).
 
-Params (trigger form or ``--conf``): ``subscription_id`` restricts the run to one subscription,
-``as_of`` overrides the as-of date, ``dry_run`` decides and renders without sending,
-``release_unknown`` / ``confirm_unknown`` settle sends left 'unknown' after an operator checked
-the mail relay (``SUBSCRIPTION_ID/TOUCHPOINT`` each).
+**Params** (trigger form or `--conf`):
+
+- `subscription_id`: run for this one subscription only.
+- `as_of`: process the world as of this date instead of the run's date.
+- `dry_run`: decide and render without sending (the ledger keeps preview rows).
+- `release_unknown` / `confirm_unknown`: settle sends left *unknown* after checking the mail
+  relay's log, each given as `SUBSCRIPTION_ID/TOUCHPOINT`.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, TriggerRule, XComArg, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from renewals.gates import COHORTS
-from renewals.reports.alerts import failure_notifiers
+from renewals.notifications.failure import failure_notifiers
 from renewals.reports.assets import RENEWALS_AUDIT
 
 # Read at parse time only to lay out the DAG: no database or network is touched here.
@@ -43,7 +46,7 @@ SCHEDULE = os.environ.get("RENEWALS_SCHEDULE", "0 6 * * *")
 log = logging.getLogger(__name__)
 
 
-@task
+@task(multiple_outputs=False)
 def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
     from renewals.airflow_resources import airflow_resources
     from renewals.dates import as_of_date
@@ -57,7 +60,7 @@ def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
     return run.to_xcom()
 
 
-@task
+@task(multiple_outputs=False)
 def extract_and_validate(run: dict) -> dict:
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import extract
@@ -69,29 +72,27 @@ def extract_and_validate(run: dict) -> dict:
     return counts.__dict__
 
 
-@task
-def classify_subscriptions(run: dict) -> list[int]:
-    """Decides everything due; returns the shards that have something to deliver."""
+@task(multiple_outputs=False)
+def classify_subscriptions(run: dict, ti=None) -> list[int]:
+    """Decides everything due; returns the shards that have something to deliver (mapped over by
+    the deliver tasks) and pushes the cohorts that have (``cohorts``, for the branch)."""
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import classify_run
     from renewals.storage.runs import RunContext
 
-    open_work = classify_run(airflow_resources(), RunContext.from_xcom(run))
-    return sorted({shard for shards in open_work.values() for shard in shards})
+    work = classify_run(airflow_resources(), RunContext.from_xcom(run))
+    ti.xcom_push(key="cohorts", value=[cohort for cohort in COHORTS if work[cohort]])
+    return sorted({shard for shards in work.values() for shard in shards})
 
 
 @task.branch
-def choose_cohorts(run: dict) -> list[str]:
-    """Only cohorts with messages to deliver run; the others show as skipped in the grid."""
-    from renewals.airflow_resources import airflow_resources
-    from renewals.pipeline import open_work
-    from renewals.storage.runs import RunContext
-
-    work = open_work(airflow_resources(), RunContext.from_xcom(run))
-    return [f"deliver_{cohort}" for cohort in COHORTS if work.get(cohort)]
+def choose_cohorts(cohorts: list[str]) -> list[str]:
+    """Only cohorts with messages to deliver run; the others show as skipped in the grid. Reads
+    classification's answer: clearing this task alone re-branches on the same decisions."""
+    return [f"deliver_{cohort}" for cohort in cohorts]
 
 
-@task(retries=3, retry_delay=timedelta(minutes=2), retry_exponential_backoff=True)
+@task(retries=3, retry_delay=timedelta(minutes=2), retry_exponential_backoff=True, multiple_outputs=False)
 def deliver(run: dict, cohort: str, shard: int) -> dict:
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import deliver as deliver_shard
@@ -113,14 +114,14 @@ def summarize(run: dict, outlet_events=None) -> str:
     return text
 
 
-@task(retries=2, retry_delay=timedelta(minutes=2))
+@task(retries=2, retry_delay=timedelta(minutes=2), multiple_outputs=False)
 def publish(run: dict, dag_run=None) -> dict:
     """The spreadsheet, the queued staff posts and the Slack summary; Slack problems are only logged."""
     from airflow.configuration import conf
 
     from renewals.airflow_resources import airflow_resources
-    from renewals.pipeline import publish_run
-    from renewals.reports.slack_summary import run_url
+    from renewals.reports.publish import publish_run
+    from renewals.slack.messages import run_url
     from renewals.storage.runs import RunContext
 
     url = run_url(conf.get("api", "base_url", fallback="http://localhost:8080"), dag_run.dag_id, dag_run.run_id)
@@ -129,6 +130,7 @@ def publish(run: dict, dag_run=None) -> dict:
 
 @dag(
     dag_id="renewals_daily",
+    description="Renewal reminders, follow-ups and staff actions, once a day, exactly once.",
     schedule=CronTriggerTimetable(SCHEDULE, timezone=BUSINESS_TIMEZONE),
     start_date=pendulum.datetime(2026, 1, 1, tz=BUSINESS_TIMEZONE),
     catchup=False,
@@ -161,8 +163,7 @@ def renewals_daily():
     counts = extract_and_validate(run)
     shards = classify_subscriptions(run)
     counts >> shards
-    branches = choose_cohorts(run)
-    shards >> branches
+    branches = choose_cohorts(XComArg(shards.operator, key="cohorts"))
     # Shards are mapped from classification's output, so only shards with work run, and a
     # cohort the branch skips is skipped whole.
     deliveries = [

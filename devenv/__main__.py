@@ -23,7 +23,7 @@ from devenv.postgres import drop_database, ensure_server
 from devenv.stack import LocalStack
 from renewals.config import PROJECT_ROOT, Settings
 from renewals.dates import as_of_date
-from renewals.reporting import format_summary, run_summary
+from renewals.reports.summary import format_summary, run_summary
 from renewals.storage.db import connect
 
 STATE_DIR = PROJECT_ROOT / ".demo"

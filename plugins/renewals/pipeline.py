@@ -18,6 +18,7 @@ from renewals.delivery.render import Renderer
 from renewals.delivery.smtp import Mailer
 from renewals.gates import COHORTS
 from renewals.playbooks import Playbook, load_playbooks
+from renewals.reports.summary import format_summary, run_summary
 from renewals.storage.classify import classify
 from renewals.storage.db import connect
 from renewals.storage.ledger import resolve_unknown
@@ -85,18 +86,6 @@ def classify_run(resources: Resources, run: RunContext) -> dict[str, dict[int, i
     return {cohort: open_work.get(cohort, {}) for cohort in COHORTS}
 
 
-def open_work(resources: Resources, run: RunContext) -> dict[str, int]:
-    """Messages each cohort has to deliver in this run, read from the ledger."""
-    with closing(connect(resources.ops_dsn)) as ops:
-        rows = ops.execute(
-            run.work.statement("classify/open_work_by_cohort.sql"), {"dry_run": run.dry_run, "run_id": run.run_id}
-        ).fetchall()
-    work = dict.fromkeys(COHORTS, 0)
-    for cohort, _shard, count in rows:
-        work[cohort] += count
-    return work
-
-
 def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> ShardReport:
     settings = resources.settings
     mailer = Mailer(resources.smtp_connect)
@@ -127,106 +116,11 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
     return report
 
 
-# --- finishing and publishing a run (summary, audit cycles, Slack, spreadsheet) -----------------
-
-
-class SpreadsheetNotWritten(RuntimeError):
-    """The renewal spreadsheet could not be written; the Slack summary says so and the task retries."""
-
-
 def finish_run(resources: Resources, run: RunContext) -> str:
     """Record the renewal cycles the run saw (not in a dry run), mark the run finished and
     return its summary as text."""
-    from renewals.reporting import format_summary, run_summary
-
     with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
         if not run.dry_run:
             ops.execute(run.work.statement("report/record_cycles.sql"), {"as_of": run.as_of, "run_id": run.run_id})
         ops.execute("update renewals.runs set finished_at = now() where run_id = %s", (run.run_id,))
         return format_summary(run_summary(ops, run.run_id))
-
-
-def publish_run(
-    resources: Resources, run: RunContext, run_url: str | None = None, slack_conn_id: str | None = None
-) -> dict:
-    """After the deliveries: write the renewal spreadsheet, post the staff messages the delivery
-    queued, and post the run summary to Slack; each outcome is recorded in renewals.publications.
-
-    Slack never fails this step (an outage is logged and recorded; a summary already posted by an
-    earlier try is not posted again). A spreadsheet that cannot be written is reported in the
-    summary, then raises SpreadsheetNotWritten so the task retries it. A dry run writes and posts
-    nothing; a single-subscription run leaves the spreadsheet to the next full run.
-    """
-    import logging
-
-    from renewals.config import SLACK_CONN_ID
-    from renewals.delivery.slack import SENT, SlackPolicy, SlackResult, flush_outbox, post_message
-    from renewals.reporting import format_summary, run_summary
-    from renewals.reports.slack_summary import summary_message
-    from renewals.reports.spreadsheet import build_spreadsheet
-
-    log = logging.getLogger(__name__)
-    settings = resources.settings
-    conn_id = slack_conn_id or SLACK_CONN_ID
-    policy = SlackPolicy.from_settings(settings)
-    sheet_error: Exception | None = None
-    notes: list[str] = []
-    outcome: dict = {"run_id": run.run_id}
-    with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
-        summary = run_summary(ops, run.run_id)
-        if run.dry_run or run.subscription_id:
-            why = "a dry run" if run.dry_run else f"a run for {run.subscription_id} only"
-            sheet_status, sheet_detail = "skipped", f"{why}: the spreadsheet is left for the next full run"
-        else:
-            try:
-                written = build_spreadsheet(
-                    ops, run, resources.playbooks(), settings.spreadsheet_path, settings.business_timezone,
-                    settings.holidays,
-                )  # fmt: skip
-            except Exception as exc:
-                sheet_error = exc
-                sheet_status, sheet_detail = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-                notes.append(f":warning: Spreadsheet NOT updated ({sheet_detail[:300]}); the task retries it.")
-                log.exception("The renewal spreadsheet could not be written to %s", settings.spreadsheet_path)
-            else:
-                counts = ", ".join(f"{name} {rows}" for name, rows in written.rows.items() if name != "About")
-                sheet_status, sheet_detail = "written", counts
-                notes.append(f"Spreadsheet updated: {written.location} ({counts})")
-                if written.truncated:
-                    notes.append(f":warning: rows beyond Excel's limit were left out: {written.truncated}")
-        _record_publication(ops, run.run_id, "spreadsheet", sheet_status, settings.spreadsheet_path, sheet_detail)
-        outcome["spreadsheet"] = {"status": sheet_status, "detail": sheet_detail}
-
-        if run.dry_run:
-            log.info("Dry run: nothing is posted to Slack; the summary is in the summarize task's log.")
-            slack = SlackResult("skipped", "dry run")
-        else:
-            outcome["staff_posts"] = flush_outbox(ops, conn_id, policy).__dict__
-            previous = ops.execute(
-                "select status from renewals.publications where run_id = %s and output = 'slack_summary'",
-                (run.run_id,),
-            ).fetchone()
-            if previous and previous[0] == SENT:
-                slack = SlackResult(SENT, "posted by an earlier try of this task")
-            else:
-                text, blocks = summary_message(summary, run_url, notes)
-                fallback = "\n".join([format_summary(summary), *notes, *([run_url] if run_url else [])])
-                slack = post_message(conn_id, text, blocks, policy=policy, fallback_text=fallback)
-        _record_publication(ops, run.run_id, "slack_summary", slack.status, conn_id, slack.detail)
-        outcome["slack_summary"] = {"status": slack.status, "detail": slack.detail}
-    if sheet_error is not None:
-        raise SpreadsheetNotWritten(f"{settings.spreadsheet_path}: {sheet_error}") from sheet_error
-    return outcome
-
-
-def _record_publication(ops, run_id: str, output: str, status: str, target: str | None, detail: str | None) -> None:
-    ops.execute(
-        """
-        insert into renewals.publications as p (run_id, output, status, target, detail)
-        values (%s, %s, %s, %s, %s)
-        on conflict (run_id, output) do update
-        set status = excluded.status, target = excluded.target, detail = excluded.detail,
-            attempts = p.attempts + 1, updated_at = now()
-        """,
-        (run_id, output, status, target, detail or None),
-    )

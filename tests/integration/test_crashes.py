@@ -32,7 +32,7 @@ import pytest
 
 from devenv.inprocess import deliver_all
 from renewals.config import PROJECT_ROOT
-from renewals.reporting import format_summary, run_summary
+from renewals.reports.summary import format_summary, run_summary
 from tests.conftest import moment
 from tests.crash_worker import POINTS
 from tests.daily import resources_for

@@ -15,12 +15,9 @@ import pytest
 
 from devenv.inprocess import run_day
 from renewals.config import Settings
-from renewals.pipeline import (
-    SpreadsheetNotWritten,
-    finish_run,
-    publish_run,
-)
+from renewals.pipeline import finish_run
 from renewals.playbooks import load_playbooks
+from renewals.reports.publish import SpreadsheetNotWritten, publish_run
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
 from tests.slack_server import slack_server_fixture  # noqa: F401 (the slack_server fixture)

@@ -5,18 +5,18 @@ two workers)."""
 
 from __future__ import annotations
 
-import smtplib
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from psycopg import sql
 
+from devenv.inprocess import classified
 from renewals.config import ConfigError, Settings
 from renewals.gates import COHORTS
-from renewals.pipeline import Resources, classify_run, deliver, extract, prepare
+from renewals.pipeline import deliver
 from renewals.storage.runs import RunContext
 from tests.dag_file import renewals_dag
+from tests.daily import resources_for
 
 AS_OF = date(2026, 12, 1)
 
@@ -43,16 +43,9 @@ def test_each_cohorts_delivery_is_mapped_over_the_shards_with_work():
 def test_every_subscription_is_in_one_shard_below_the_setting(world, databases, mailbox, ops):
     for n in range(40):
         world.subscription(f"S-{n:03}", AS_OF + timedelta(days=15))  # renewal_reminder_15 due today
-    resources = Resources(
-        warehouse_dsn=databases["warehouse"],
-        ops_dsn=databases["ops"],
-        smtp_connect=lambda: smtplib.SMTP("127.0.0.1", mailbox.port, timeout=10),
-        settings=replace(Settings(), shards=3, smtp_retry_delays=(0.0,)),
-    )
+    resources = resources_for(databases, mailbox, shards=3)
     run = RunContext(run_id="sharded", as_of=AS_OF)
-    prepare(resources, run)
-    extract(resources, run)
-    work = classify_run(resources, run)
+    work = classified(resources, run)
 
     staged = dict(ops.execute(sql.SQL("select shard, count(*) from {} group by 1").format(
         run.work.identifiers()["subscriptions"])).fetchall())  # fmt: skip

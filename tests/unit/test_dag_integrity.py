@@ -69,3 +69,16 @@ def test_parsing_the_dag_file_does_no_work():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"DAG file parsed in {report['elapsed']:.3f}s")
     assert report["loaded"] == []
+
+
+def test_the_dag_describes_itself_in_markdown_the_ui_renders_as_written(dag):
+    """The DAG list shows the description; the doc renders as Markdown with raw HTML allowed, so a
+    name like deliver_<cohort> must sit in a code span, and RST's double backticks are not used."""
+    import re
+
+    assert dag.description
+    doc = dag.doc_md
+    assert "``" not in doc
+    outside_code = re.sub(r"`[^`\n]*`", "", doc)
+    assert not re.search(r"<[A-Za-z_][^>]*>", outside_code), "an HTML-looking tag outside a code span"
+    assert "`deliver_<cohort>`" in doc

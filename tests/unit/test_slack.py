@@ -13,22 +13,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from renewals.delivery.slack import (
+from renewals.notifications.failure import SlackFailureNotifier, failure_details
+from renewals.reports.summary import RunSummary
+from renewals.slack.messages import deactivation_message, payment_received_message, run_url, summary_message
+from renewals.slack.outbox import flush_outbox, queue_staff_message
+from renewals.slack.transport import (
     FAILED,
     NOT_CONFIGURED,
     SENT,
     SlackPolicy,
-    deactivation_message,
-    flush_outbox,
-    payment_received_message,
     post_message,
     post_staff_message,
-    queue_staff_message,
     retry_after_seconds,
 )
-from renewals.reporting import RunSummary
-from renewals.reports.alerts import SlackFailureNotifier, failure_details
-from renewals.reports.slack_summary import run_url, summary_message
 from renewals.storage.migrations import migrate
 from tests.slack_server import slack_server_fixture  # noqa: F401 (the slack_server fixture)
 
@@ -97,7 +94,7 @@ def test_a_refused_connection_is_reported_not_raised(slack_server, monkeypatch):
 
 def test_without_the_connection_the_message_goes_to_the_log_saying_so(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_RENEWALS_SLACK", raising=False)
-    with captured("renewals.delivery.slack") as records:
+    with captured("renewals.slack.transport") as records:
         result = post_message(CONN, "short text", fallback_text="THE FULL SUMMARY")
     assert result.status == NOT_CONFIGURED
     messages = [record.getMessage() for record in records]
@@ -222,7 +219,7 @@ def test_the_failure_notifier_posts_the_task_and_its_error(slack_server):
 
 def test_the_failure_notifier_without_slack_writes_the_task_log(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_RENEWALS_SLACK", raising=False)
-    with captured("renewals.reports.alerts") as records:
+    with captured("renewals.notifications.failure") as records:
         SlackFailureNotifier().notify(failure_context(ValueError("boom")))
     messages = [record.getMessage() for record in records]
     assert any("Slack is not configured" in message for message in messages)

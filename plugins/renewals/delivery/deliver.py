@@ -20,13 +20,14 @@ import psycopg
 
 from renewals.config import Settings
 from renewals.dates import term_end
-from renewals.delivery import slack
 from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
 from renewals.delivery.smtp import RETRY, Mailer
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
+from renewals.slack.messages import cta_change_message, deactivation_message, payment_received_message
+from renewals.slack.outbox import queue_staff_message
 from renewals.storage import ctas, ledger, offboarding
 from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
@@ -71,7 +72,7 @@ class ShardDelivery:
 
     def deliver(self, cohort: str, shard: int) -> ShardReport:
         report = ShardReport()
-        waiting: list[tuple[LedgerKey, EmailMessage]] = []
+        waiting: list[tuple[LedgerKey, dict[str, Any], Touchpoint, EmailMessage]] = []
         for batch in ledger.open_rows(self.reader, self.run, cohort, shard, self.settings.batch_size):
             facts = {} if self.run.dry_run else self.recheck([row["source_id"] for row in batch])
             for row in batch:
@@ -86,43 +87,69 @@ class ShardDelivery:
                     report.skipped += 1
                     report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
                     continue
-                message = self._deliver(key, row, touchpoint, report)
+                message = self._carry_out(key, row, touchpoint, report)
                 if message is not None:
-                    waiting.append((key, message))
+                    waiting.append((key, row, touchpoint, message))
         # Temporary refusals are offered again after a bounded backoff (settings.smtp_retry_delays).
         for delay in self.settings.smtp_retry_delays:
             if not waiting:
                 break
             self.sleep(delay)
             waiting = [
-                (key, message)
-                for key, message in waiting
-                if self._hand_off(key, lambda message=message: message, report)[0] == RETRY
+                (key, row, touchpoint, message)
+                for key, row, touchpoint, message in waiting
+                if self._carry_out(key, row, touchpoint, report, composed=message) is not None
             ]
         report.still_pending = len(waiting)
         return report
 
-    def _deliver(
-        self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport
+    def _carry_out(
+        self,
+        key: LedgerKey,
+        row: dict[str, Any],
+        touchpoint: Touchpoint,
+        report: ShardReport,
+        composed: EmailMessage | None = None,
     ) -> EmailMessage | None:
-        """Carry out one touchpoint; returns its message when it met a temporary refusal."""
-        if touchpoint.channel == "record":
-            self.checkpoint("before_claim")
-            if ledger.claim(self.ops, key, self.run.run_id, lambda: self._record(key, row, touchpoint),
-                            self.checkpoint) is None:  # fmt: skip
+        """Claim, compose (or reuse ``composed``, a retry's), hand over, record one touchpoint.
+        Returns its message when the relay refused it for now (to offer again after a backoff)."""
+        if touchpoint.channel != "record":
+            self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
+        self.checkpoint("before_claim")
+        with ledger.claim(self.ops, key, self.run.run_id) as claim:
+            if claim is None:
                 report.taken_elsewhere += 1
-            else:
-                report.recorded += 1
+                return None
+            self.checkpoint("after_claim")
+            if touchpoint.channel == "record":
+                self._record(key, row, touchpoint)
+                message = None
+            else:  # a CTA change in _compose_for commits together with the claim
+                message = composed if composed is not None else self._compose_for(key, row, touchpoint)
+            claim.hand_over(Handoff() if message is None else _handoff_of(message))
+        if message is None:  # recorded in the ops schema only: settled with the claim
+            report.recorded += 1
             return None
-        status, message = self._hand_off(key, lambda: self._compose_for(key, row, touchpoint), report)
-        return message if status == RETRY else None
+        return message if self._send(key, message, report) == RETRY else None
+
+    def _send(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> str:
+        """Hand a claimed message to the relay and record the outcome; returns its status."""
+        self.checkpoint("before_handoff")
+        outcome = self.mailer.send(message)
+        self.checkpoint("after_handoff")
+        ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,
+                      outcome.detail)  # fmt: skip
+        self.checkpoint("after_record")
+        if outcome.status != RETRY:
+            report.count(outcome.status)
+        return outcome.status
 
     def _compose_for(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> EmailMessage | None:
         """The message of a touchpoint; for a CTA, applies its change first and tells the owner
         only when the CTA opened or moved (None: nothing to send)."""
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
-                self._queue_staff_post(key, "payment_received", slack.payment_received_message(
+                self._queue_staff_post(key, "payment_received", payment_received_message(
                     account_name=row["account_name"], subscription_id=key.subscription_id,
                     renewal_date=key.renewal_date, paid_on=row["paid_on"], amount=row["amount"],
                     currency=row["currency"], invoice_number=row["invoice_number"], playbook=row["playbook"],
@@ -132,7 +159,7 @@ class ShardDelivery:
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
         if not cta["notify"]:
             return None
-        self._queue_staff_post(key, "cta", slack.cta_change_message(cta, row["account_name"], key.subscription_id))
+        self._queue_staff_post(key, "cta", cta_change_message(cta, row["account_name"], key.subscription_id))
         return self._compose(row, touchpoint, cta)
 
     def _queue_staff_post(self, key: LedgerKey, kind: str, message: tuple[str, list[dict[str, Any]]]) -> None:
@@ -140,45 +167,16 @@ class ShardDelivery:
         holds up an email, and one touchpoint posts at most once."""
         text, blocks = message
         dedupe_key = f"{kind}/{key.subscription_id}/{key.renewal_date.isoformat()}/{key.touchpoint}"
-        slack.queue_staff_message(self.ops, dedupe_key, kind, text, blocks, self.run.run_id)
+        queue_staff_message(self.ops, dedupe_key, kind, text, blocks, self.run.run_id)
 
-    def _hand_off(
-        self, key: LedgerKey, compose: Callable[[], EmailMessage | None], report: ShardReport
-    ) -> tuple[str, EmailMessage | None]:
-        """Claim, hand over, record. ``compose`` runs under the claim (a CTA change commits with it)."""
-        self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
-        self.checkpoint("before_claim")
-        composed: list[EmailMessage | None] = []
-
-        def prepare() -> Handoff:
-            composed.append(compose())
-            return _handoff_of(composed[0]) if composed[0] is not None else Handoff()
-
-        handoff = ledger.claim(self.ops, key, self.run.run_id, prepare, self.checkpoint)
-        if handoff is None:
-            report.taken_elsewhere += 1
-            return "taken", None
-        if not handoff.external:
-            report.recorded += 1
-            return "recorded", None
-        self.checkpoint("before_handoff")
-        outcome = self.mailer.send(composed[0])
-        self.checkpoint("after_handoff")
-        ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,
-                      outcome.detail)  # fmt: skip
-        self.checkpoint("after_record")
-        if outcome.status != RETRY:
-            report.count(outcome.status)
-        return outcome.status, composed[0]
-
-    def _record(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> Handoff:
+    def _record(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> None:
         action = touchpoint.record
         assert action is not None
         if action.action == "close_ctas":
             ctas.close_open(self.ops, key, dict(action.outcomes), action.keep, self.run.run_id)
         elif action.action == "deactivate_contacts":
             contacts = offboarding.deactivate_contacts(self.ops, self.run, key)
-            self._queue_staff_post(key, "deactivation", slack.deactivation_message(
+            self._queue_staff_post(key, "deactivation", deactivation_message(
                 account_name=row["account_name"], subscription_id=key.subscription_id, renewal_date=key.renewal_date,
                 member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
             ))  # fmt: skip
@@ -187,7 +185,6 @@ class ShardDelivery:
         if action.health_score is not None:
             ctas.record_health(self.ops, key, action.health_score, action.health_label or "", touchpoint.key,
                                self.run.run_id)  # fmt: skip
-        return Handoff()
 
     def _preview(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport) -> None:
         """A dry run renders what it would send (a CTA notification as its playbook describes it)."""

@@ -1,3 +1,4 @@
-"""What a run publishes for staff and the data team: the Slack summary, the renewal spreadsheet,
-the audit Asset, and failure notifications. Light to import: the DAG file imports
-``renewals.reports.assets`` and ``renewals.reports.alerts`` at parse time."""
+"""What a run tells staff and the data team once its deliveries are done: the run summary
+(``summary``), the renewal spreadsheet (``spreadsheet``, ``workbook``), the publish step that
+writes it and posts the Slack summary (``publish``), and the audit Asset (``assets``, imported by
+the DAG file at parse time, so this package stays light to import)."""

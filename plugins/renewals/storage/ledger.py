@@ -7,7 +7,8 @@ claim's commit and the record of the outcome cannot be decided after a crash ('u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -70,30 +71,16 @@ class Handoff:
         return self.message_id is not None
 
 
-def claim(
-    ops: psycopg.Connection,
-    key: LedgerKey,
-    run_id: str,
-    prepare: Callable[[], Handoff],
-    checkpoint: Callable[[str], None] = lambda point: None,
-) -> Handoff | None:
-    """Take a pending row for hand-off; None when another worker holds or took it, or it is settled.
+class Claim:
+    """A pending row held under its row lock, inside the claim's open transaction."""
 
-    The claim is a row lock (SKIP LOCKED: concurrent workers pass over it). ``prepare`` runs under
-    that lock, in the same transaction (a CTA change is committed together with the claim). The
-    row becomes 'unknown' only when the transaction commits, right before the hand-off, so a
-    worker dying while it holds the claim leaves the row 'pending' and a rerun sends it.
-    """
-    with ops.transaction():
-        held = ops.execute(
-            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} for update skip locked",
-            key.params(),
-        ).fetchone()
-        if held is None:
-            return None
-        checkpoint("after_claim")
-        handoff = prepare()
-        ops.execute(
+    def __init__(self, ops: psycopg.Connection, key: LedgerKey, run_id: str) -> None:
+        self.ops, self.key, self.run_id = ops, key, run_id
+
+    def hand_over(self, handoff: Handoff) -> None:
+        """Write what the holder is about to hand over: the row becomes 'unknown' (a message) or
+        'sent' (a change recorded in the ops schema only) when the claim's transaction commits."""
+        self.ops.execute(
             f"""
             update renewals.touchpoints
             set status = %(status)s, attempts = attempts + 1, message_id = %(message_id)s,
@@ -103,17 +90,35 @@ def claim(
             where {KEY_MATCH}
             """,
             {
-                **key.params(),
+                **self.key.params(),
                 "status": "unknown" if handoff.external else "sent",
                 "message_id": handoff.message_id,
                 "subject": handoff.subject,
                 "recipients": handoff.recipients,
-                "run_id": run_id,
+                "run_id": self.run_id,
             },
         )
         if not handoff.external:
-            _attempt(ops, key, run_id, "sent", "recorded")
-    return handoff
+            _attempt(self.ops, self.key, self.run_id, "sent", "recorded")
+
+
+@contextmanager
+def claim(ops: psycopg.Connection, key: LedgerKey, run_id: str) -> Iterator[Claim | None]:
+    """Take a pending row for hand-off: a :class:`Claim`, or None when another worker holds or took
+    it, or it is settled.
+
+    The claim is a row lock (SKIP LOCKED: concurrent workers pass over it) in a transaction that
+    the ``with`` block runs in, so what the block writes (a CTA change, the hand-over) commits
+    together. The row becomes 'unknown' only when the block ends, right before the hand-off, so a
+    worker dying while it holds the claim (or a block that raises) leaves the row 'pending' and a
+    rerun sends it.
+    """
+    with ops.transaction():
+        held = ops.execute(
+            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} for update skip locked",
+            key.params(),
+        ).fetchone()
+        yield None if held is None else Claim(ops, key, run_id)
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:

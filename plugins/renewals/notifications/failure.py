@@ -43,39 +43,6 @@ def failure_details(context: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def failure_slack_message(details: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
-    text = f"Renewals: task {details['task']} failed (try {details['try_number']}) in run {details['run_id']}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*DAG*\n{details['dag_id']}"},
-                {"type": "mrkdwn", "text": f"*Task*\n{details['task']}"},
-                {"type": "mrkdwn", "text": f"*Run*\n{details['run_id']}"},
-                {"type": "mrkdwn", "text": f"*Try*\n{details['try_number']}"},
-            ],
-        },
-    ]
-    if details["error"]:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{details['error']}```"}})
-    if details["log_url"].startswith("http"):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": "Open the task log"},
-                        "url": details["log_url"],
-                        "action_id": "open_log",
-                    }
-                ],
-            }
-        )
-    return text, blocks
-
-
 def failure_email(details: dict[str, str]) -> tuple[str, str]:
     subject = f"[renewals] Task {details['task']} failed in run {details['run_id']}"
     rows = "".join(
@@ -100,9 +67,10 @@ class SlackFailureNotifier(BaseNotifier):
         from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
         from renewals.config import SLACK_CONN_ID, Settings
-        from renewals.delivery.slack import SlackPolicy, retry_handlers, slack_configured
+        from renewals.slack.messages import failure_message
+        from renewals.slack.transport import SlackPolicy, retry_handlers, slack_configured
 
-        text, blocks = failure_slack_message(failure_details(context))
+        text, blocks = failure_message(failure_details(context))
         if not slack_configured(SLACK_CONN_ID):
             log.warning("Slack is not configured (no connection %r); the failure notice follows.", SLACK_CONN_ID)
             log.warning("%s", text)

@@ -1,6 +1,6 @@
 """The summary of a run: what was sent, skipped and why, what failed, what is unknown, what
 was quarantined, what staff were given (CTAs, offboardings). Printed by the DAG's summarize task
-and by ``make run``; the publish task posts it to Slack (renewals.reports.slack_summary)."""
+and by ``make run``; the publish step posts it to Slack (renewals.slack.messages.summary_message)."""
 
 from __future__ import annotations
 

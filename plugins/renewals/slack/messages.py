@@ -1,0 +1,174 @@
+"""Every message the pipeline posts to Slack, as (fallback text, Block Kit blocks): the staff
+posts (payment received, member leaving, CTA change), the run summary and a task's failure.
+
+Plain functions of plain values, light to import (the DAG file imports the failure notifier at
+parse time)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from renewals.slack.blocks import button, context, fields, header, listing, section
+
+if TYPE_CHECKING:
+    from renewals.reports.summary import RunSummary
+
+Message = tuple[str, list[dict[str, Any]]]
+
+
+def _money(amount: Any, currency: str | None) -> str | None:
+    if amount is None:
+        return None
+    return f"{amount:,.2f} {currency or ''}".strip()
+
+
+def payment_received_message(
+    *,
+    account_name: str,
+    subscription_id: str,
+    renewal_date: date,
+    paid_on: date | None = None,
+    amount: Any = None,
+    currency: str | None = None,
+    invoice_number: str | None = None,
+    playbook: str | None = None,
+    tier: str | None = None,
+) -> Message:
+    """The staff post for a payment received (gate 2)."""
+    text = f"Payment received: {account_name} ({subscription_id}), renewal {renewal_date.isoformat()}"
+    blocks = [
+        section(f":white_check_mark: *Payment received*: {account_name}"),
+        fields([
+            ("Subscription", subscription_id),
+            ("Renewal date", renewal_date.isoformat()),
+            ("Paid on", paid_on.isoformat() if paid_on else None),
+            ("Amount", _money(amount, currency)),
+            ("Invoice", invoice_number),
+            ("Playbook / tier", " / ".join(filter(None, (playbook, tier))) or None),
+        ]),
+    ]  # fmt: skip
+    return text, blocks
+
+
+def deactivation_message(
+    *,
+    account_name: str,
+    subscription_id: str,
+    renewal_date: date,
+    member_type: str | None = None,
+    contacts: Sequence[tuple[str, str]] = (),
+    decline_reason: str | None = None,
+) -> Message:
+    """The staff post for a member leaving: the contacts (role, email) to deactivate."""
+    text = (
+        f"Deactivation: {account_name} ({subscription_id}), renewal {renewal_date.isoformat()}:"
+        f" {len(contacts)} contact(s) to deactivate"
+    )
+    roster = "\n".join(f"• {role}: {address}" for role, address in contacts) or "(no contacts on record)"
+    blocks = [
+        section(f":wave: *Member leaving*: {account_name}"),
+        fields([
+            ("Subscription", subscription_id),
+            ("Renewal date", renewal_date.isoformat()),
+            ("Member type", member_type),
+            ("Reason", decline_reason),
+        ]),
+        section(f"*Contacts to deactivate*\n{roster}"),
+    ]  # fmt: skip
+    return text, blocks
+
+
+def cta_change_message(cta: dict[str, Any], account_name: str, subscription_id: str) -> Message:
+    """The staff post for a CTA that opened or moved: what changed and who owns it now."""
+    text = f"{cta['type_label']} for {account_name} ({subscription_id}): {cta['change']}; owner {cta['owner_email']}"
+    blocks = [
+        section(f":bell: *{cta['type_label']}*: {account_name}"),
+        fields([
+            ("Subscription", subscription_id),
+            ("Stage", cta["stage_label"]),
+            ("Priority", cta["priority"]),
+            ("Owner", cta["owner_email"]),
+            ("Change", cta["change"]),
+        ]),
+    ]  # fmt: skip
+    return text, blocks
+
+
+def run_url(base_url: str, dag_id: str, run_id: str) -> str:
+    """The run's page in the Airflow 3 UI."""
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def _n(value: Any) -> str:
+    return "?" if value is None else str(value)
+
+
+def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence[str] = ()) -> Message:
+    """The run summary: the as-of date; counts by playbook, cohort and gate; sent, skipped by
+    reason, failed, unknown; quarantined rows; CTAs opened and escalated; offboardings started;
+    a button to the run in the Airflow UI."""
+    c = summary.counts
+    totals = summary.status_totals
+    sent = totals.get("dry_run" if summary.dry_run else "sent", 0)
+    skipped = sum(summary.skipped_by_reason.values())
+    failed = totals.get("failed", 0)
+    unknown = totals.get("unknown", 0)
+    title = f"Renewals run as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")
+    about = f"Run `{summary.run_id}`" + (" · dry run: nothing was sent" if summary.dry_run else "")
+    blocks: list[dict[str, Any]] = [
+        header(title),
+        context(about),
+        fields([
+            ("Subscriptions", f"{_n(c.get('subscriptions_in'))} in · {_n(c.get('subscriptions_processed'))} processed"),
+            ("Quarantined", f"{summary.quarantined} row(s)"),
+            ("Would send (dry run)" if summary.dry_run else "Sent", str(sent)),
+            ("Skipped", str(skipped)),
+            ("Failed", str(failed)),
+            ("Unknown", f"{unknown} this run · {summary.unknown_open} open"),
+            ("CTAs", f"{summary.ctas_opened} opened · {summary.ctas_escalated} escalated"),
+            ("Offboardings started",
+             f"{summary.offboardings_started} ({summary.deactivations} contact(s) to deactivate)"),
+        ]),
+        listing("By playbook / gate / cohort", summary.cohorts),
+        listing("Would send by touchpoint" if summary.dry_run else "Sent by touchpoint", summary.sent_by_touchpoint),
+        listing("Skipped by reason", summary.skipped_by_reason),
+    ]  # fmt: skip
+    if summary.failed:
+        blocks.append(listing("Failed", Counter(f"{tp}: {reason}" for tp, reason in summary.failed)))
+    if summary.quarantined_by_reason:
+        blocks.append(listing("Quarantined by reason", summary.quarantined_by_reason))
+    if summary.unknown_open:
+        blocks.append(
+            section(
+                f":warning: *{summary.unknown_open} send(s) in status unknown*: handed to the mail relay, outcome "
+                "not recorded. Check the relay's log and settle them with `release_unknown` / `confirm_unknown`."
+            )
+        )
+    blocks.extend(context(note) for note in notes)
+    if url:
+        blocks.append(button("Open the run in Airflow", url, "open_run"))
+    text = (
+        f"{title}: sent {sent}, skipped {skipped}, failed {failed}, unknown {unknown}, "
+        f"quarantined {summary.quarantined}, CTAs opened {summary.ctas_opened} / escalated {summary.ctas_escalated}, "
+        f"offboardings started {summary.offboardings_started}" + (f" · {url}" if url else "")
+    )
+    return text, blocks
+
+
+def failure_message(details: dict[str, str]) -> Message:
+    """A task that failed (``renewals.notifications.failure.failure_details``)."""
+    text = f"Renewals: task {details['task']} failed (try {details['try_number']}) in run {details['run_id']}"
+    blocks: list[dict[str, Any]] = [
+        section(f":rotating_light: *{text}*"),
+        fields([("DAG", details["dag_id"]), ("Task", details["task"]), ("Run", details["run_id"]),
+                ("Try", details["try_number"])]),
+    ]  # fmt: skip
+    if details["error"]:
+        blocks.append(section(f"```{details['error']}```"))
+    if details["log_url"].startswith("http"):
+        blocks.append(button("Open the task log", details["log_url"], "open_log"))
+    return text, blocks
