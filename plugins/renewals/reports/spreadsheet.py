@@ -40,15 +40,22 @@ FUTURE_HORIZON_DAYS = 400  # how far ahead the next touchpoint of a renewal is l
 DEFAULT_REVIEW = {"membership": -90}  # the -90 review step, until a playbook declares one
 REVIEW_ACTION = "review_list"
 
+# Columns several sheets show, alike everywhere.
+ACCOUNT = Column("Account", width=32)
+SUBSCRIPTION = Column("Subscription", width=14)
+PLAYBOOK = Column("Playbook", width=12)
+TIER = Column("Tier", width=26)
+MEMBER_TYPE = Column("Member type", width=12)
+RENEWAL_DATE = Column("Renewal date", "date")
+AMOUNT = Column("Amount", "money")
+CURRENCY = Column("Currency", width=9)
+GATE = Column("Gate", width=17)
+RENEWAL = (ACCOUNT, SUBSCRIPTION, PLAYBOOK, TIER, MEMBER_TYPE, RENEWAL_DATE)
+
 PIPELINE_COLUMNS = (
-    Column("Account", width=32),
-    Column("Subscription", width=14),
-    Column("Playbook", width=12),
-    Column("Tier", width=26),
-    Column("Member type", width=12),
-    Column("Renewal date", "date"),
+    *RENEWAL,
     Column("Days to go", "int", width=11),
-    Column("Gate", width=17),
+    GATE,
     Column("Cohort", width=17),
     Column("Last touchpoint", width=26),
     Column("Last sent", "date"),
@@ -60,23 +67,18 @@ PIPELINE_COLUMNS = (
     Column("Intent confirmed", "date", width=16),
     Column("Paid on", "date"),
     Column("Declined on", "date"),
-    Column("Amount", "money"),
-    Column("Currency", width=9),
+    AMOUNT,
+    CURRENCY,
     Column("Owner", width=28),
 )
 REVIEW_COLUMNS = (
     Column("Priority", "int", width=9),
-    Column("Account", width=32),
-    Column("Subscription", width=14),
-    Column("Playbook", width=12),
-    Column("Tier", width=26),
-    Column("Member type", width=12),
-    Column("Renewal date", "date"),
+    *RENEWAL,
     Column("Review on", "date"),
     Column("Days to go", "int", width=11),
-    Column("Amount", "money"),
-    Column("Currency", width=9),
-    Column("Gate", width=17),
+    AMOUNT,
+    CURRENCY,
+    GATE,
     Column("Intent confirmed", "date", width=16),
     Column("Check-in call with", width=30),
     Column("Open CTA", width=20),
@@ -86,14 +88,9 @@ REVIEW_COLUMNS = (
 )
 PAID_COLUMNS = (
     Column("Paid on", "date"),
-    Column("Account", width=32),
-    Column("Subscription", width=14),
-    Column("Playbook", width=12),
-    Column("Tier", width=26),
-    Column("Member type", width=12),
-    Column("Renewal date", "date"),
-    Column("Amount", "money"),
-    Column("Currency", width=9),
+    *RENEWAL,
+    AMOUNT,
+    CURRENCY,
     Column("Invoice", width=14),
     Column("Receipt sent", "date"),
 )
@@ -103,10 +100,10 @@ UPCOMING_COLUMNS = (
     Column("Touchpoint", width=26),
     Column("Playbook", width=12),
     Column("Channel", width=11),
-    Column("Account", width=32),
-    Column("Subscription", width=14),
-    Column("Renewal date", "date"),
-    Column("Gate", width=17),
+    ACCOUNT,
+    SUBSCRIPTION,
+    RENEWAL_DATE,
+    GATE,
     Column("Audience", width=36),
 )
 ABOUT_COLUMNS = (Column("Item", width=18), Column("Value", width=100))
