@@ -58,8 +58,18 @@ cross join lateral (
 ) as m
 """
 
-_INSERT_SUBSCRIPTIONS = (
-    """
+
+def insert_subscriptions_sql(draws: str, placement: str, assignment: str) -> str:
+    """INSERT ... SELECT of warehouse.subscriptions, one row per row ``d`` of the table ``draws``
+    (``subscription_id``, ``account_number``, ``n`` and uniform draws ``r_*`` in [0, 1)), shared
+    with the benchmark's warehouse (bench/warehouse.py), which draws and places rows its own way.
+
+    ``placement``: a lateral subquery ``p`` giving ``playbook``, ``renewal_date``, ``gate``
+    (none | intent_confirmed | paid | declined), ``gate_at`` and ``as_of_ts``; ``assignment``: a
+    lateral subquery ``s`` giving a sales renewal's ``assigned_at`` (date) and ``assigned_ts``.
+    Parameter: ``%(snapshot_at)s``, the extract's snapshot time of every row."""
+    return (
+        """
 insert into warehouse.subscriptions (
   subscription_id, account_id, account_name, playbook, tier, member_type, renewal_date, term_months,
   amount, currency, owner_email, intent_confirmed_at, paid_at, invoice_number, declined_at,
@@ -77,7 +87,7 @@ select
   p.playbook,
   m.tier,
   m.member_type,
-  %(as_of)s::date + p.days_to_renewal,
+  p.renewal_date,
   case when d.r_term < 0.1 then 24 else 12 end,
   coalesce(m.tier_amount, round((500 + d.r_amount * 49500)::numeric, -1)),
   case when d.r_currency < 0.6 then 'USD' when d.r_currency < 0.85 then 'EUR' else 'GBP' end,
@@ -109,33 +119,18 @@ select
   case when d.r_timezone < 0.03 then 'America/New_York' when d.r_timezone < 0.05 then 'Europe/London'
        when d.r_timezone < 0.06 then 'Asia/Tokyo' end,
   %(snapshot_at)s
-from seed_draws as d
-cross join lateral (
-  select
-    case when d.r_playbook < 0.55 then 'membership' when d.r_playbook < 0.70 then 'contract'
-         when d.r_playbook < 0.85 then 'sales' else 'low_touch' end as playbook,
-    case when d.r_hot < %(hot_share)s
-         then (%(hot)s::int[])[1 + floor(d.r_offset * cardinality(%(hot)s::int[]))::int]
-         else -70 + floor(d.r_offset * 271)::int end as days_to_renewal,
-    case when d.r_gate < 0.70 then 'none' when d.r_gate < 0.82 then 'intent_confirmed'
-         when d.r_gate < 0.94 then 'paid' else 'declined' end as gate,
-    -- a gate reached between 40 and 1 days before the as-of date
-    (%(as_of)s::date::timestamp at time zone 'UTC') - (1 + d.r_gate_at * 39) * interval '1 day' as gate_at,
-    %(as_of)s::date::timestamp at time zone 'UTC' as as_of_ts
-) as p
 """
-    + MEMBERSHIP_TIERS_SQL
-    + """cross join lateral (
-  select
-    case when p.playbook = 'sales' then %(as_of)s::date - floor(d.r_assigned * 41)::int end as assigned_at,
-    case when p.playbook = 'sales' then
-      (%(as_of)s::date - floor(d.r_assigned * 41)::int)::timestamp at time zone 'UTC'
-    end as assigned_ts
-) as s
-"""
-)
+        + f"from {draws} as d\n"
+        + placement
+        + MEMBERSHIP_TIERS_SQL
+        + assignment
+    )
 
-_INSERT_CONTACTS = """
+
+def insert_contacts_sql(draws: str) -> str:
+    """INSERT ... SELECT of warehouse.contacts for the subscriptions of ``draws`` (see above)."""
+    return (
+        """
 insert into warehouse.contacts (contact_id, subscription_id, role, name, email, opted_out)
 select
   'C-' || substr(d.subscription_id, 3) || '-' || r.role,
@@ -147,10 +142,11 @@ select
                      'Jensen', 'Kowalski', 'Lee', 'Moreau', 'Nakamura', 'Olsen', 'Patel', 'Rossi',
                      'Schmidt', 'Tanaka', 'Weber'])[1 + mod(d.n + r.rank * 7, 20)],
   replace(r.role, '_', '-') || '.' || lower(replace(d.subscription_id, '-', '')) || '@members.example.com',
-  -- each contact opted out with a 2% chance, at most one per subscription
+  -- each contact opted out with a 2 percent chance, at most one per subscription
   floor(d.r_opt_out * 50) = r.rank - 1
-from seed_draws as d
-join warehouse.subscriptions as s using (subscription_id)
+"""
+        + f"from {draws} as d\n"
+        + """join warehouse.subscriptions as s using (subscription_id)
 cross join lateral (
   values (1, 'primary', true),
          (2, 'billing', d.r_billing < 0.85),
@@ -159,6 +155,33 @@ cross join lateral (
          (5, 'tc_chair', s.playbook = 'membership' and d.r_chair < 0.05)
 ) as r(rank, role, wanted)
 where r.wanted
+"""
+    )
+
+
+# The demo's placement: 45 % of the rows exactly on a touchpoint offset, the rest spread over
+# -70..+200 days; a gate reached between 40 and 1 days before the as-of date.
+_DEMO_PLACEMENT = """cross join lateral (
+  select q.*,
+    %(as_of)s::date + q.days_to_renewal as renewal_date,
+    (%(as_of)s::date::timestamp at time zone 'UTC') - (1 + d.r_gate_at * 39) * interval '1 day' as gate_at,
+    %(as_of)s::date::timestamp at time zone 'UTC' as as_of_ts
+  from (select
+    case when d.r_playbook < 0.55 then 'membership' when d.r_playbook < 0.70 then 'contract'
+         when d.r_playbook < 0.85 then 'sales' else 'low_touch' end as playbook,
+    case when d.r_hot < %(hot_share)s
+         then (%(hot)s::int[])[1 + floor(d.r_offset * cardinality(%(hot)s::int[]))::int]
+         else -70 + floor(d.r_offset * 271)::int end as days_to_renewal,
+    case when d.r_gate < 0.70 then 'none' when d.r_gate < 0.82 then 'intent_confirmed'
+         when d.r_gate < 0.94 then 'paid' else 'declined' end as gate) as q
+) as p
+"""
+# A sales renewal was handed to its rep on one of the last 41 days.
+_DEMO_ASSIGNMENT = """cross join lateral (
+  select a.assigned_at, a.assigned_at::timestamp at time zone 'UTC' as assigned_ts
+  from (select case when p.playbook = 'sales' then %(as_of)s::date - floor(d.r_assigned * 41)::int end
+        as assigned_at) as a
+) as s
 """
 
 # One reason each, on rows otherwise fine, so the quarantine shows exactly what it catches.
@@ -227,8 +250,8 @@ def seed_warehouse(
         conn.execute("select setseed(%s)", ((seed % 2**31) / 2**31,))
         # CREATE TABLE AS takes no bind parameters, hence the literal.
         conn.execute(sql.SQL(_CREATE_DRAWS).format(count=sql.Literal(subscriptions)))
-        conn.execute(_INSERT_SUBSCRIPTIONS, params)
-        conn.execute(_INSERT_CONTACTS)
+        conn.execute(insert_subscriptions_sql("seed_draws", _DEMO_PLACEMENT, _DEMO_ASSIGNMENT), params)
+        conn.execute(insert_contacts_sql("seed_draws"))
         conn.execute("drop table seed_draws")
         conn.execute(_INSERT_BAD_SUBSCRIPTIONS, params)
         conn.execute(_INSERT_BAD_CONTACTS)

@@ -148,11 +148,15 @@ def test_build_email_survives_the_wire():
 # --- rendering the shipped templates ----------------------------------------------------------
 
 
-def membership_touchpoints():
-    """The customer emails of the membership playbook (staff notices are checked below)."""
+def customer_touchpoints():
+    """The customer emails of every playbook (staff notices are checked below)."""
     settings = Settings()
-    playbook = load_playbooks(settings.playbook_dir, settings.template_dir)["membership"]
-    return [touchpoint for touchpoint in playbook.touchpoints if touchpoint.channel == "email"]
+    return [
+        touchpoint
+        for playbook in load_playbooks(settings.playbook_dir, settings.template_dir).values()
+        for touchpoint in playbook.touchpoints
+        if touchpoint.channel == "email"
+    ]
 
 
 def staff_templates():
@@ -202,8 +206,8 @@ def _as_of_for(touchpoint) -> date:
     return date.fromordinal(RENEWAL.toordinal() + touchpoint.due.days)
 
 
-@pytest.mark.parametrize("touchpoint", membership_touchpoints(), ids=lambda touchpoint: touchpoint.key)
-def test_every_membership_template_renders(renderer, touchpoint):
+@pytest.mark.parametrize("touchpoint", customer_touchpoints(), ids=lambda touchpoint: touchpoint.key)
+def test_every_customer_template_renders(renderer, touchpoint):
     rendered = renderer.render(touchpoint.template, context(as_of=_as_of_for(touchpoint), touchpoint=touchpoint.key))
     assert "Acme Widgets" in rendered.subject
     assert "\n" not in rendered.subject
@@ -213,8 +217,8 @@ def test_every_membership_template_renders(renderer, touchpoint):
     assert rendered.html.lstrip().lower().startswith("<!doctype html>")
 
 
-@pytest.mark.parametrize("touchpoint", membership_touchpoints(), ids=lambda touchpoint: touchpoint.key)
-def test_every_membership_template_renders_with_sparse_data(renderer, touchpoint):
+@pytest.mark.parametrize("touchpoint", customer_touchpoints(), ids=lambda touchpoint: touchpoint.key)
+def test_every_customer_template_renders_with_sparse_data(renderer, touchpoint):
     sparse = context(
         as_of=_as_of_for(touchpoint),
         touchpoint=touchpoint.key,
