@@ -90,9 +90,12 @@ def run_day(
     resources: Resources, as_of: date, run_id: str | None = None, *, finish: bool = False, **scope: Any
 ) -> RunContext:
     """One whole day: classify, deliver every shard with work, and (``finish``) the summarize step.
-    ``scope``: RunContext fields of a manual run (dry_run, subscription_id)."""
+    ``scope``: RunContext fields of a manual run (dry_run, subscription_id). Raises
+    DeliveryIncomplete, after every shard was tried, when temporary refusals left messages pending."""
     run = RunContext(run_id=run_id or f"local__{as_of.isoformat()}", as_of=as_of, **scope)
-    deliver_all(resources, run, classified(resources, run))
+    incomplete = deliver_all(resources, run, classified(resources, run))
+    if incomplete:  # the DAG's deliver task would fail here and be retried
+        raise DeliveryIncomplete(f"{incomplete} shard(s) met only temporary SMTP refusals; their messages stay pending")
     if finish:
         pipeline.finish_run(resources, run)
     return run

@@ -267,7 +267,7 @@ def test_the_summary_counts_staff_actions_and_the_pipeline_shows_ctas(world, res
     assert fields["CTAs"] == "2 opened · 1 escalated"
     assert fields["Offboardings started"] == "1 (2 contact(s) to deactivate)"
 
-    pipeline = pd.read_excel(tmp_path / "r.xlsx", sheet_name="Pipeline").set_index("Subscription")
+    pipeline = pd.read_excel(tmp_path / "renewals.xlsx", sheet_name="Pipeline").set_index("Subscription")
     assert tuple(pipeline.loc["S-UP", ["CTA", "CTA priority", "CTA owner"]]) == ("test_risk", "high", "ms@example.org")
 
 
