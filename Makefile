@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install run test lint airflow reset bench celery-demo lock clean
+.PHONY: install run test test-quick lint airflow reset bench celery-demo lock clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
+# the calendar walk), which make test and CI still run.
+test-quick: lint
+	$(BIN)/pytest -m "not slow"
 
 # A day's run at N subscriptions against its floor (bench/__main__.py); `make bench N="10000 100000"`
 # for a quick one. Not a test: it prints a table per N and, last, ratio_to_floor=X.

@@ -38,7 +38,10 @@ FIRST_DAY = TODAY - timedelta(days=40)
 DAYS = [FIRST_DAY + timedelta(days=n) for n in range(30)]
 BACKFILL_TIMEOUT = float(os.environ.get("RENEWALS_BACKFILL_TIMEOUT", "900"))
 
-pytestmark = pytest.mark.skipif(date(2026, 1, 2) > FIRST_DAY, reason="the DAG's start date is 2026-01-01")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(date(2026, 1, 2) > FIRST_DAY, reason="the DAG's start date is 2026-01-01"),
+]
 
 
 def month_of_work(world) -> None:

@@ -20,12 +20,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
 from tests.daily import resources_for
 from tests.reliability import handed_over, received, tally
+
+pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
 
 AS_OF = date(2026, 12, 1)
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

@@ -44,6 +44,8 @@ from tests.reliability import (
     tally,
 )
 
+pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
+
 AS_OF = date(2026, 12, 1)
 CRASHES_PER_POINT = int(os.environ.get("RENEWALS_CRASHES_PER_POINT", "12"))
 SEED = int(os.environ.get("RENEWALS_CRASH_SEED", "20261201"))

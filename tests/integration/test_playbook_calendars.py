@@ -17,6 +17,8 @@ import pytest
 from devenv.inprocess import run_day
 from tests.conftest import moment
 
+pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
+
 R = date(2027, 6, 16)  # every subscription here renews on this day (a Wednesday)
 NR, INTENT, PAID, DECLINED = "no_response", "intent_confirmed", "paid", "declined"
 OPEN = (NR, INTENT)
