@@ -4,10 +4,15 @@ and the ledger is untouched."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
+from renewals.config import PROJECT_ROOT
 from tests.world import customer_emails
 
 D1 = date(2026, 12, 1)
@@ -74,3 +79,17 @@ def test_a_quarantined_member_is_refused_with_the_reasons(world, airflow, mailbo
     assert tries["extract_and_validate"] == ("failed", 1)
     assert "subscription_id='S-BAD' is quarantined by validation: negative_amount, unknown_tier" in output
     assert_nothing_done(mailbox, ops, "extract_and_validate")
+
+
+def test_the_cli_refuses_a_malformed_reference_before_the_run_starts(world, databases, mailbox):
+    """What the param schema can refuse is refused at trigger time, as the form does."""
+    env = {**os.environ, "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
+           "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"]}  # fmt: skip
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    result = subprocess.run(
+        [airflow, "dags", "test", "renewals_daily", D1.isoformat(), "--conf", '{"release_unknown": ["S-HERE"]}'],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Invalid input for param release_unknown" in result.stdout + result.stderr
+    assert mailbox.messages == []
