@@ -20,10 +20,14 @@ A task that fails notifies staff once, on Slack and by email (`RENEWALS_FAILURE_
 **Params** (trigger form or `--conf`):
 
 - `subscription_id`: run for this one subscription only.
-- `as_of`: process the world as of this date instead of the run's date.
+- `as_of`: process the world as of this date instead of the run's date (not a later date unless
+  `dry_run` or `allow_future_as_of`).
 - `dry_run`: decide and render without sending (the ledger keeps preview rows).
 - `release_unknown` / `confirm_unknown`: settle sends left *unknown* after checking the mail
-  relay's log, each given as `SUBSCRIPTION_ID/TOUCHPOINT`.
+  relay's log, each given as `SUBSCRIPTION_ID/TOUCHPOINT`; not in a dry run.
+
+A wrong or contradictory param fails prepare_run at once, without a retry, with a message naming
+it (a quarantined `subscription_id` fails extract_and_validate, with the quarantine reasons).
 """
 
 from __future__ import annotations
@@ -44,17 +48,22 @@ from renewals.reports.assets import RENEWALS_AUDIT
 BUSINESS_TIMEZONE = os.environ.get("RENEWALS_BUSINESS_TIMEZONE", "UTC")
 SCHEDULE = os.environ.get("RENEWALS_SCHEDULE", "0 6 * * *")
 log = logging.getLogger(__name__)
+# SUBSCRIPTION_ID/TOUCHPOINT, split on the last slash (renewals.manual_runs.parse_ref).
+UNKNOWN_REF_PATTERN = r"^\s*\S.*/\s*[A-Za-z0-9_]+\s*$"
 
 
 @task(multiple_outputs=False)
 def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
     from renewals.airflow_resources import airflow_resources
     from renewals.dates import as_of_date
+    from renewals.manual_runs import refuse_bad_params
     from renewals.pipeline import prepare, resolve_run
 
     run_date = as_of_date(logical_date or dag_run.run_after, BUSINESS_TIMEZONE)
+    refuse_bad_params(airflow_resources(), params, run_date)
     run = resolve_run(dag_run.run_id, run_date, params["as_of"], params["dry_run"], params["subscription_id"])
-    unmatched = prepare(airflow_resources(), run, params["release_unknown"], params["confirm_unknown"])
+    verdicts = [params[name] or [] for name in ("release_unknown", "confirm_unknown")]
+    unmatched = prepare(airflow_resources(), run, *verdicts)
     if unmatched:  # a retry of this task lands here too, after the verdicts were applied
         log.warning("No send in status 'unknown' for %s; nothing changed for them", unmatched)
     return run.to_xcom()
@@ -63,10 +72,13 @@ def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
 @task(multiple_outputs=False)
 def extract_and_validate(run: dict) -> dict:
     from renewals.airflow_resources import airflow_resources
+    from renewals.manual_runs import refuse_quarantined_member
     from renewals.pipeline import extract
     from renewals.storage.runs import RunContext
 
-    counts = extract(airflow_resources(), RunContext.from_xcom(run))
+    resources, context = airflow_resources(), RunContext.from_xcom(run)
+    counts = extract(resources, context)
+    refuse_quarantined_member(resources, context, counts.subscriptions_processed)
     if not counts.balanced():
         raise RuntimeError(f"row accounting does not balance: {counts}")
     return counts.__dict__
@@ -137,23 +149,43 @@ def publish(run: dict, dag_run=None) -> dict:
     # Failure notifiers on every task: one Slack post and one email when a task try ends failed
     # (not for tries that are retried; none at DAG level, which would notify twice).
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5), "on_failure_callback": failure_notifiers()},
+    # The form refuses what a schema can (blank ids, malformed refs, non-dates); prepare_run
+    # refuses the rest (unknown ids, contradictions) before any work, without a retry.
     params={
-        "subscription_id": Param(None, type=["null", "string"], description="Run for this subscription only."),
-        "as_of": Param(None, type=["null", "string"], format="date", description="Process the world as of this date."),
-        "dry_run": Param(False, type="boolean", description="Decide and render everything; send and write nothing."),
-        "release_unknown": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Sends in status 'unknown' (SUBSCRIPTION_ID/TOUCHPOINT) the relay did NOT deliver: "
-            "sent again by this run if still due.",
+        "subscription_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\s*[^\s/]",
+            description="Run for this subscription only (an id the warehouse has and validation keeps).",
         ),
-        "confirm_unknown": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Sends in status 'unknown' (SUBSCRIPTION_ID/TOUCHPOINT) the relay did deliver: marked sent.",
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Process the world as of this date (YYYY-MM-DD). Not after the run's date unless "
+            "dry_run or allow_future_as_of.",
         ),
+        "allow_future_as_of": Param(
+            False, type="boolean", description="Send as of an as_of after the run's date (messages go out early)."
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            description="Decide and render everything without sending; the ledger keeps preview rows "
+            "(status dry_run) that the next real run replaces.",
+        ),
+        **{
+            name: Param(
+                None,
+                type=["null", "array"],
+                items={"type": "string", "pattern": UNKNOWN_REF_PATTERN},
+                description=description + " One SUBSCRIPTION_ID/TOUCHPOINT per line; optional. Not with dry_run.",
+            )
+            for name, description in (
+                ("release_unknown", "Sends in status 'unknown' the relay did NOT deliver: sent again if still due."),
+                ("confirm_unknown", "Sends in status 'unknown' the relay did deliver: marked sent."),
+            )
+        },
     },
     doc_md=__doc__,
     tags=["renewals"],

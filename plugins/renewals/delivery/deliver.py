@@ -21,6 +21,7 @@ import psycopg
 from renewals.config import Settings
 from renewals.dates import term_end
 from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
+from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
 from renewals.delivery.smtp import RETRY, Mailer
@@ -84,6 +85,7 @@ class ShardDelivery:
                 reason = no_longer_due(row, touchpoint, facts.get(row["subscription_id"]))
                 if reason:
                     ledger.skip(self.ops, key, self.run.run_id, reason)
+                    log_outcome(key, touchpoint, "skipped", detail=reason)
                     report.skipped += 1
                     report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
                     continue
@@ -129,8 +131,11 @@ class ShardDelivery:
             claim.hand_over(Handoff() if message is None else _handoff_of(message))
         if message is None:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
+            log_outcome(key, touchpoint, "recorded")
             return None
-        return message if self._send(key, message, report) == RETRY else None
+        status = self._send(key, message, report)
+        log_outcome(key, touchpoint, "retry_later" if status == RETRY else status, message)
+        return message if status == RETRY else None
 
     def _send(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> str:
         """Hand a claimed message to the relay and record the outcome; returns its status."""
@@ -191,6 +196,7 @@ class ShardDelivery:
         if touchpoint.channel in ("email", "staff_email"):
             message = self._compose(row, touchpoint, None)
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
+            log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 
     def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
