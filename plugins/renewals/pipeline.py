@@ -58,7 +58,7 @@ def prepare(
     """Migrate the ops schema, register the run (idempotent) and apply the operator's verdicts on
     'unknown' sends; returns the verdict references that matched no unknown send."""
     resources.playbooks()  # a broken playbook stops the run here, before anything is written
-    if run.dry_run and (release_unknown or confirm_unknown):
+    if run.dry_run and (release_unknown or confirm_unknown):  # the DAG refuses it earlier (manual_runs)
         raise ValueError("release_unknown and confirm_unknown change the ledger: not in a dry run")
     with closing(connect(resources.ops_dsn)) as ops:
         migrate(ops)

@@ -84,3 +84,18 @@ def test_the_dag_describes_itself_in_markdown_the_ui_renders_as_written(dag):
     outside_code = re.sub(r"`[^`\n]*`", "", doc)
     assert not re.search(r"<[A-Za-z_][^>]*>", outside_code), "an HTML-looking tag outside a code span"
     assert "`deliver_<cohort>`" in doc
+
+
+def test_the_domain_imports_without_airflow():
+    """The steps of a run are plain Python: importing them must not load Airflow (whose settings are
+    read on first import: the tests and the in-process runner rely on choosing them first)."""
+    code = "import sys, renewals.pipeline, devenv.inprocess; print(sorted(m for m in sys.modules if m == 'airflow'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+        env={"PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}", "PATH": "/usr/bin:/bin"},
+    )
+    assert out.stdout.strip() == "[]"
