@@ -181,4 +181,3 @@ def console_stack(pg_server: str, tmp: Path) -> Iterator[Console]:
     finally:
         for name in names.values():
             drop_database(pg_server, name)
-
