@@ -173,7 +173,7 @@ def home(ops: Ops, q: str = "") -> HTMLResponse:
 
 
 @pages.get("/members/{subscription_id:path}", response_class=HTMLResponse)
-def member_page(ops: Ops, subscription_id: str, user: Any = CurrentUser) -> HTMLResponse:
+def member_page(ops: Ops, subscription_id: str) -> HTMLResponse:
     return _page("member.html", m=_member(ops, subscription_id), nav="members")
 
 
