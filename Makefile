@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install run test test-quick lint airflow reset bench celery-demo lock clean
+.PHONY: install browser run test test-quick lint airflow reset bench celery-demo lock clean
 
 install: $(STAMP)
 
@@ -31,12 +31,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The console's browser tests drive Debian's chromium through Playwright (never a browser
+# download: `playwright install` is not used). Installed with apt when missing (needs root).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: lint browser
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
 # the calendar walk), which make test and CI still run.
-test-quick: lint
+test-quick: lint browser
 	$(BIN)/pytest -m "not slow"
 
 # A day's run at N subscriptions against its floor (bench/__main__.py); `make bench N="10000 100000"`

@@ -29,7 +29,7 @@ from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message
-from renewals.storage import ctas, ledger, offboarding
+from renewals.storage import ctas, ledger, offboarding, previews
 from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
@@ -196,6 +196,7 @@ class ShardDelivery:
         if touchpoint.channel in ("email", "staff_email"):
             message = self._compose(row, touchpoint, None)
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
+            previews.record_preview_message(self.ops, key, self.run.run_id, message)
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 

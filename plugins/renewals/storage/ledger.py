@@ -157,13 +157,22 @@ def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, de
         )
 
 
-def _attempt(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: str, detail: str | None) -> None:
+def _attempt(
+    ops: psycopg.Connection,
+    key: LedgerKey,
+    run_id: str,
+    outcome: str,
+    detail: str | None,
+    decided_by: str | None = None,
+) -> None:
     ops.execute(
         """
-        insert into renewals.delivery_attempts (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
-        values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s)
+        insert into renewals.delivery_attempts
+            (subscription_id, renewal_date, touchpoint, run_id, outcome, detail, decided_by)
+        values (%(subscription_id)s, %(renewal_date)s, %(touchpoint)s, %(run_id)s, %(outcome)s, %(detail)s,
+                %(decided_by)s)
         """,
-        {**key.params(), "run_id": run_id, "outcome": outcome, "detail": detail},
+        {**key.params(), "run_id": run_id, "outcome": outcome, "detail": detail, "decided_by": decided_by},
     )
 
 
@@ -191,11 +200,15 @@ def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message
     )
 
 
-def resolve_unknown(ops: psycopg.Connection, run_id: str, touchpoint_refs: list[str], delivered: bool) -> list[str]:
+def resolve_unknown(
+    ops: psycopg.Connection, run_id: str, touchpoint_refs: list[str], delivered: bool, decided_by: str | None = None
+) -> list[str]:
     """An operator's verdict on sends left 'unknown', given as ``SUBSCRIPTION_ID/TOUCHPOINT``.
 
     After checking the relay's log: not delivered -> back to 'pending', so the run sends it if it
     is still due; delivered -> 'sent'. Returns the references that matched no 'unknown' row.
+    ``decided_by`` names the operator when the verdict comes from the console (the audit row
+    keeps it); the DAG's release/confirm params leave it empty (the run's trigger is the record).
     """
     unmatched = []
     for ref in touchpoint_refs:
@@ -220,7 +233,8 @@ def resolve_unknown(ops: psycopg.Connection, run_id: str, touchpoint_refs: list[
             ).fetchall()
             for (renewal_date,) in rows:
                 _attempt(ops, LedgerKey(subscription_id, renewal_date, touchpoint), run_id,
-                         "confirmed" if delivered else "released", "operator verdict on an unknown send")  # fmt: skip
+                         "confirmed" if delivered else "released", "operator verdict on an unknown send",
+                         decided_by)  # fmt: skip
         if not rows:
             unmatched.append(ref)
     return unmatched

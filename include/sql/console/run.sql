@@ -1,0 +1,1 @@
+select run_id, as_of, dry_run, subscription_id, started_at, finished_at from renewals.runs where run_id = %(run_id)s
