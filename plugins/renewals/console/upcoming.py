@@ -11,11 +11,11 @@ from typing import Any
 from renewals.config import Settings
 from renewals.dates import notice_day
 from renewals.delivery.deliver import compose_message
+from renewals.delivery.messages import bodies
 from renewals.delivery.render import Renderer
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
-from renewals.storage.previews import message_bodies
 
 
 def due_date(touchpoint: Touchpoint, staged: Mapping[str, Any], holidays: frozenset[date]) -> date | None:
@@ -129,7 +129,7 @@ def preview(
         "contacts": [{"role": c["role"], "name": c["name"], "email": c["email"]} for c in contacts],
     }
     message = compose_message(row, touchpoint, None, settings, renderer, due)
-    text, html = message_bodies(message)
+    text, html = bodies(message)
     return {
         "subject": message["Subject"],
         "recipients": recipients,

@@ -20,7 +20,7 @@ import psycopg
 
 from renewals.config import Settings
 from renewals.dates import term_end
-from renewals.delivery.messages import build_email, message_id, sender_domain, sender_name
+from renewals.delivery.messages import bodies, build_email, message_id, recipients, sender_domain, sender_name
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
@@ -196,7 +196,8 @@ class ShardDelivery:
         if touchpoint.channel in ("email", "staff_email"):
             message = self._compose(row, touchpoint, None)
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
-            previews.record_preview_message(self.ops, key, self.run.run_id, message)
+            previews.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"],
+                                    recipients(message), *bodies(message))  # fmt: skip
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 
@@ -239,8 +240,9 @@ def compose_message(
 
 
 def _handoff_of(message: EmailMessage) -> Handoff:
-    recipients = [address.addr_spec for address in message["To"].addresses]
-    return Handoff(message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients)
+    return Handoff(
+        message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients(message, ("To",))
+    )
 
 
 def _renewal(key: LedgerKey, row: Mapping[str, Any]) -> ctas.Renewal:

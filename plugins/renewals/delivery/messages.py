@@ -60,3 +60,18 @@ def build_email(
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message
+
+
+def recipients(message: EmailMessage, headers: tuple[str, ...] = ("To", "Cc")) -> list[str]:
+    """The addresses of a composed message's ``headers``, in order (the envelope: To and Cc)."""
+    return [address.addr_spec for header in headers if message[header] for address in message[header].addresses]
+
+
+def bodies(message: EmailMessage) -> tuple[str | None, str | None]:
+    """The text and HTML parts of a composed message (None for a part it does not have)."""
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    return (
+        text.get_content() if text is not None else None,
+        html.get_content() if html is not None else None,
+    )

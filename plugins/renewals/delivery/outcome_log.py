@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 
+from renewals.delivery.messages import recipients
 from renewals.playbooks import Touchpoint
 from renewals.storage.ledger import LedgerKey
 
@@ -26,15 +27,14 @@ def log_outcome(
     key: LedgerKey, touchpoint: Touchpoint, outcome: str, message: EmailMessage | None = None, detail: str | None = None
 ) -> None:
     """``outcome`` is the ledger status the row settled in (sent, failed, skipped, ...)."""
-    headers = [] if message is None else [message[name] for name in ("To", "Cc") if message[name]]
-    recipients = [address.addr_spec for header in headers for address in header.addresses]
+    addresses = [] if message is None else recipients(message)
     log.info(
         "%s %s/%s audience=%s to=%s message_id=%s%s",
         outcome.upper(),
         key.subscription_id,
         key.touchpoint,
         AUDIENCES.get(touchpoint.channel, touchpoint.channel),
-        ",".join(map(mask_address, recipients)) or "-",
+        ",".join(map(mask_address, addresses)) or "-",
         "-" if message is None else message["Message-ID"],
         f" ({detail})" if detail else "",
     )

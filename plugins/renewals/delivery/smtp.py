@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 
+from renewals.delivery.messages import recipients
+
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 
 
@@ -31,11 +33,6 @@ class Outcome:
 def _reply(code: int, message: bytes | str) -> str:
     text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
     return f"{code} {text}".strip()
-
-
-def _addresses(message: EmailMessage, header: str) -> tuple:
-    value = message[header]
-    return value.addresses if value is not None else ()
 
 
 def outcome_of_refusal(code: int, message: bytes | str) -> Outcome:
@@ -62,10 +59,10 @@ class Mailer:
         it the server has nothing, so a dropped session is reopened once and the message offered again."""
         self.ensure_connected()
         sender = parseaddr(message["From"])[1]
-        recipients = [address.addr_spec for header in ("To", "Cc") for address in _addresses(message, header)]
+        envelope = recipients(message)
         for attempt in (1, 2):
             try:
-                refused, early_outcome = self._envelope(sender, recipients)
+                refused, early_outcome = self._envelope(sender, envelope)
                 break
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 self._drop()
@@ -94,7 +91,7 @@ class Mailer:
             return Outcome(SENT, f"accepted except {detail}")
         return Outcome(SENT)
 
-    def _envelope(self, sender: str, recipients: list[str]) -> tuple[dict[str, tuple[int, bytes]], Outcome | None]:
+    def _envelope(self, sender: str, envelope: list[str]) -> tuple[dict[str, tuple[int, bytes]], Outcome | None]:
         """MAIL and RCPT: returns the refused recipients, or an outcome when the message cannot go on."""
         client = self._client
         assert client is not None
@@ -104,11 +101,11 @@ class Mailer:
             self._reset()
             return {}, outcome_of_refusal(code, reply)
         refused = {}
-        for recipient in recipients:
+        for recipient in envelope:
             code, reply = client.rcpt(recipient)
             if code not in (250, 251):
                 refused[recipient] = (code, reply)
-        if len(refused) == len(recipients):
+        if len(refused) == len(envelope):
             self._reset()
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
             worst = min(code for code, _ in refused.values()) if refused else 550

@@ -6,27 +6,22 @@ same touchpoint overwrites it; this table keeps each dry run's rendered bodies u
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import psycopg
 
 from renewals.storage.ledger import LedgerKey
 
 
-def message_bodies(message: EmailMessage) -> tuple[str | None, str | None]:
-    """The text and HTML parts of a composed message (None for a part it does not have)."""
-    text = message.get_body(("plain",))
-    html = message.get_body(("html",))
-    return (
-        text.get_content() if text is not None else None,
-        html.get_content() if html is not None else None,
-    )
-
-
-def record_preview_message(ops: psycopg.Connection, key: LedgerKey, run_id: str, message: EmailMessage) -> None:
+def record_preview(
+    ops: psycopg.Connection,
+    key: LedgerKey,
+    run_id: str,
+    message_id: str,
+    subject: str,
+    recipients: list[str],
+    text: str | None,
+    html: str | None,
+) -> None:
     """Keep what a dry run would have sent: subject, recipients and the rendered text and HTML."""
-    text, html = message_bodies(message)
-    recipients = [address.addr_spec for field in ("To", "Cc") if message[field] for address in message[field].addresses]
     ops.execute(
         """
         insert into renewals.previews
@@ -40,8 +35,8 @@ def record_preview_message(ops: psycopg.Connection, key: LedgerKey, run_id: str,
         {
             **key.params(),
             "run_id": run_id,
-            "message_id": message["Message-ID"],
-            "subject": message["Subject"],
+            "message_id": message_id,
+            "subject": subject,
             "recipients": recipients,
             "text": text,
             "html": html,
