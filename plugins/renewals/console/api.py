@@ -28,6 +28,7 @@ from renewals.console import queries
 from renewals.dates import as_of_date
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, load_playbooks
+from renewals.storage.db import connect
 
 DAG_ID = "renewals_daily"
 URL_PREFIX = "/renewals"  # where the plugin mounts the app (links in the pages)
@@ -69,7 +70,7 @@ def ops_dsn() -> str:
 def ops_connection() -> Iterator[psycopg.Connection]:
     # One short connection per request: the console is a handful of staff, not a public site,
     # and this keeps no state in the api-server between requests.
-    with psycopg.connect(ops_dsn(), autocommit=True) as conn:
+    with connect(ops_dsn(), autocommit=True) as conn:
         yield conn
 
 
