@@ -46,21 +46,15 @@ def parse_ref(param: str, ref: str) -> TouchpointRef:
     return TouchpointRef(subscription_id.strip(), touchpoint.strip())
 
 
-def refuse_verdicts_in_dry_run(dry_run: bool, verdicts: Mapping[str, Any]) -> None:
-    """A verdict changes the ledger for good; a dry run promises to change nothing that sends."""
-    for param in VERDICT_PARAMS:
-        refs = verdicts.get(param) or []
-        if refs and dry_run:
-            raise ManualRunRefused(f"{param}={refs!r} settles sends in the ledger: not allowed with dry_run=true")
-
-
 def check_params(params: Mapping[str, Any], run_date: date, playbooks: Mapping[str, Playbook]) -> None:
     """Refuse contradictory or malformed params; these need no database."""
     dry_run = bool(params.get("dry_run"))
-    refuse_verdicts_in_dry_run(dry_run, params)
+    touchpoints = {tp.key for playbook in playbooks.values() for tp in playbook.touchpoints}
     for param in VERDICT_PARAMS:
         refs = params.get(param) or []
-        touchpoints = {tp.key for playbook in playbooks.values() for tp in playbook.touchpoints}
+        if refs and dry_run:
+            # A verdict changes the ledger for good; a dry run promises to change nothing that sends.
+            raise ManualRunRefused(f"{param}={refs!r} settles sends in the ledger: not allowed with dry_run=true")
         for ref in refs:
             parsed = parse_ref(param, ref)
             if parsed.touchpoint not in touchpoints:
