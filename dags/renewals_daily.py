@@ -15,6 +15,11 @@ none, the time it was triggered) as a date in the business timezone.
 7. **publish**: the renewal spreadsheet, the staff posts queued by the delivery and the run summary
    on Slack (`renewals_slack`; without it, in the task log). Slack never fails the run.
 
+Beside them, where approvals are on (`RENEWALS_APPROVALS`): **approve_irreversible_steps** asks
+staff once, in Required Actions (and on Slack and by email), to approve the irreversible steps due
+(skipped when there are none); **carry_out_approvals** records the answer and carries out what was
+approved. Neither holds up the emails, the summary or the spreadsheet while staff decide.
+
 A task that fails notifies staff once, on Slack and by email (`RENEWALS_FAILURE_EMAIL`).
 
 **Params** (trigger form or `--conf`):
@@ -42,6 +47,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from renewals.gates import COHORTS
 from renewals.notifications.failure import failure_notifiers
+from renewals.operators.approval import StaffApprovalOperator
 from renewals.reports.assets import RENEWALS_AUDIT
 
 # Read at parse time only to lay out the DAG: no database or network is touched here.
@@ -126,6 +132,32 @@ def summarize(run: dict, outlet_events=None) -> str:
     return text
 
 
+@task(
+    retries=3,
+    retry_delay=timedelta(minutes=2),
+    trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+    multiple_outputs=False,
+)
+def carry_out_approvals(run: dict, response: dict | None) -> dict:
+    """Staff's answer recorded; the approved steps carried out exactly once, the held ones left for
+    the next run. Runs after the run's own deliveries, so it never competes with them."""
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import carry_out_approvals as carry_out
+    from renewals.storage.runs import RunContext
+
+    if response is None:  # nothing was asked in this run
+        return {}
+    outcome = carry_out(airflow_resources(), RunContext.from_xcom(run), response)
+    if outcome.answer:
+        answer = outcome.answer
+        log.info("Approved by %s: %s", answer.decided_by, [item.label for item in answer.approved])
+        log.info("Held (%s): %s", answer.held_reason, [item.label for item in answer.held])
+        if answer.unknown_holds:
+            log.warning("Asked to hold %s, which this run did not ask about: ignored", list(answer.unknown_holds))
+    return {"sent": sum(report.sent for report in outcome.carried_out),
+            "recorded": sum(report.recorded for report in outcome.carried_out)}  # fmt: skip
+
+
 @task(retries=2, retry_delay=timedelta(minutes=2), multiple_outputs=False)
 def publish(run: dict, dag_run=None) -> dict:
     """The spreadsheet, the queued staff posts and the Slack summary; Slack problems are only logged."""
@@ -205,6 +237,10 @@ def renewals_daily():
     summary = summarize(run)
     branches >> deliveries >> summary
     summary >> publish(run)
+    # Off the main path: waiting for staff never holds up the deliveries or the summary.
+    approval = StaffApprovalOperator(task_id="approve_irreversible_steps", run=run)
+    shards >> approval
+    [approval, *deliveries] >> carry_out_approvals(run, approval.output)
 
 
 renewals_daily()

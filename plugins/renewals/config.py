@@ -64,6 +64,10 @@ class Settings:
     slack_retries: int = 3
     slack_max_wait: float = 120.0
     failure_email: str = TEAM_DEFAULTS["membership_staff"]
+    # Playbooks whose touchpoints marked needs_approval wait for staff (none: approvals are off).
+    approvals: frozenset[str] = frozenset()
+    approval_timeout: float = 86400.0  # seconds; no answer by then holds every step asked about
+    approval_email: str = TEAM_DEFAULTS["membership_staff"]
 
     def team_address(self, team: str) -> str:
         try:
@@ -96,6 +100,9 @@ class Settings:
             slack_retries=_positive_int(env, "RENEWALS_SLACK_RETRIES", cls.slack_retries, allow_zero=True),
             slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),
             failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
+            approvals=frozenset(name.strip() for name in env.get("RENEWALS_APPROVALS", "").split(",") if name.strip()),
+            approval_timeout=_seconds(env, "RENEWALS_APPROVAL_TIMEOUT", cls.approval_timeout, maximum=30 * 86400),
+            approval_email=_text(env, "RENEWALS_APPROVAL_EMAIL", teams["membership_staff"]),
         )
 
 
@@ -130,7 +137,7 @@ def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return default if raw is None or raw.strip() == "" else raw.strip()
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, maximum: float = 3600) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -138,6 +145,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if not 0 <= value <= 3600:
-        raise ConfigError(f"{name}={raw!r} must be between 0 and 3600 seconds")
+    if not 0 <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between 0 and {maximum:g} seconds")
     return value

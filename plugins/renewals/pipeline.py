@@ -12,6 +12,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 
+from renewals.approvals import Answer, ApprovalItem, answer_from_response, check_approval_playbooks
 from renewals.config import Settings
 from renewals.delivery.deliver import ShardDelivery, ShardReport
 from renewals.delivery.render import Renderer
@@ -19,6 +20,7 @@ from renewals.delivery.smtp import Mailer
 from renewals.gates import COHORTS
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports.summary import format_summary, run_summary
+from renewals.storage import approvals
 from renewals.storage.classify import classify
 from renewals.storage.db import connect
 from renewals.storage.ledger import resolve_unknown
@@ -57,7 +59,8 @@ def prepare(
 ) -> list[str]:
     """Migrate the ops schema, register the run (idempotent) and apply the operator's verdicts on
     'unknown' sends; returns the verdict references that matched no unknown send."""
-    resources.playbooks()  # a broken playbook stops the run here, before anything is written
+    # A broken playbook or approvals setting stops the run here, before anything is written.
+    check_approval_playbooks(resources.settings.approvals, resources.playbooks())
     if run.dry_run and (release_unknown or confirm_unknown):  # the DAG refuses it earlier (manual_runs)
         raise ValueError("release_unknown and confirm_unknown change the ledger: not in a dry run")
     with closing(connect(resources.ops_dsn)) as ops:
@@ -82,7 +85,7 @@ def classify_run(resources: Resources, run: RunContext) -> dict[str, dict[int, i
     settings = resources.settings
     with closing(connect(resources.ops_dsn)) as ops:
         open_work = classify(ops, run, resources.playbooks(), settings.teams, settings.catch_up_days,
-                             settings.holidays)  # fmt: skip
+                             settings.holidays, settings.approvals)  # fmt: skip
     return {cohort: open_work.get(cohort, {}) for cohort in COHORTS}
 
 
@@ -114,6 +117,30 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
             "refusals; they stay pending and are sent by the task's retry"
         )
     return report
+
+
+def awaiting_approval(resources: Resources, run: RunContext) -> list[ApprovalItem]:
+    """The irreversible steps this run claimed for staff to approve (none in a dry run)."""
+    with closing(connect(resources.ops_dsn)) as ops:
+        return approvals.awaiting(ops, run)
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    answer: Answer | None  # None: a retry after the answer was recorded
+    carried_out: list[ShardReport]
+
+
+def carry_out_approvals(resources: Resources, run: RunContext, response: dict) -> ApprovalOutcome:
+    """Record staff's answer (approved steps become claims, held ones wait for the next run) and
+    carry out the approved steps through the same delivery as every claim: exactly once."""
+    with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
+        items = approvals.awaiting(ops, run)
+        answer = answer_from_response(items, response) if items else None
+        if answer:
+            approvals.record_answer(ops, run, answer)
+        shards = approvals.approved_shards(ops, run)
+    return ApprovalOutcome(answer, [deliver(resources, run, cohort, shard) for cohort, shard in shards])
 
 
 def finish_run(resources: Resources, run: RunContext) -> str:

@@ -49,8 +49,16 @@ def test_every_cohort_is_a_branch_of_the_cohort_choice(dag):
     choose = dag.get_task("choose_cohorts")
     assert choose.downstream_task_ids == {f"deliver_{cohort}" for cohort in COHORTS}
     for cohort in COHORTS:
-        assert dag.get_task(f"deliver_{cohort}").downstream_task_ids == {"summarize"}
+        assert dag.get_task(f"deliver_{cohort}").downstream_task_ids == {"summarize", "carry_out_approvals"}
     assert [task.task_id for task in dag.get_task("prepare_run").get_flat_relatives(upstream=False)]
+
+
+def test_waiting_for_an_approval_holds_up_no_delivery_and_no_summary(dag):
+    approval = dag.get_task("approve_irreversible_steps")
+    assert approval.upstream_task_ids == {"prepare_run", "classify_subscriptions"}
+    waiting_on_it = {task.task_id for task in approval.get_flat_relatives(upstream=False)}
+    assert waiting_on_it == {"carry_out_approvals"}
+    assert approval.defaults == ["Hold all"]  # no answer by the timeout holds, never executes
 
 
 def test_the_dag_runs_daily_in_the_business_timezone(dag):

@@ -219,7 +219,7 @@ def test_the_failure_notifier_posts_the_task_and_its_error(slack_server):
 
 def test_the_failure_notifier_without_slack_writes_the_task_log(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_RENEWALS_SLACK", raising=False)
-    with captured("renewals.notifications.failure") as records:
+    with captured("renewals.notifications.channels") as records:
         SlackFailureNotifier().notify(failure_context(ValueError("boom")))
     messages = [record.getMessage() for record in records]
     assert any("Slack is not configured" in message for message in messages)

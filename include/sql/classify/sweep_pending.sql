@@ -1,5 +1,6 @@
--- A claim left 'pending' (by a run that died before sending) that today's decisions no longer
--- send is settled as skipped with the reason, and the decision log says so.
+-- A claim left 'pending' (by a run that died before sending), or a step still waiting for or held
+-- from an approval, that today's decisions no longer send is settled as skipped with the reason,
+-- and the decision log says so.
 with swept as (
     update renewals.touchpoints t
     set status = 'skipped',
@@ -10,7 +11,7 @@ with swept as (
         updated_at = now()
     from {subscriptions} s
     where t.subscription_id = s.subscription_id
-      and t.status = 'pending'
+      and t.status in ('pending', 'awaiting_approval', 'held')
       and not s.paused
       -- NOT IN over non-null keys: one hash of today's sends, whatever the row estimates (a
       -- correlated NOT EXISTS may be planned as a loop over decided for every pending row)

@@ -13,12 +13,11 @@ notification is sent.
 from __future__ import annotations
 
 import html
-import logging
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-log = logging.getLogger(__name__)
+from renewals.notifications.channels import post_to_slack, send_email
 
 
 def failure_details(context: dict[str, Any]) -> dict[str, str]:
@@ -58,55 +57,25 @@ def failure_email(details: dict[str, str]) -> tuple[str, str]:
 
 
 class SlackFailureNotifier(BaseNotifier):
-    """Posts the failure to ``renewals_slack`` through the Slack provider's SlackWebhookNotifier
-    (429s retried after their Retry-After); without the connection, writes it to the task log."""
+    """Posts the failure to Slack (or, without the connection, the task log)."""
 
     template_fields = ()
 
     def notify(self, context) -> None:
-        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-
-        from renewals.config import SLACK_CONN_ID, Settings
         from renewals.slack.messages import failure_message
-        from renewals.slack.transport import SlackPolicy, retry_handlers, slack_configured
 
-        text, blocks = failure_message(failure_details(context))
-        if not slack_configured(SLACK_CONN_ID):
-            log.warning("Slack is not configured (no connection %r); the failure notice follows.", SLACK_CONN_ID)
-            log.warning("%s", text)
-            return
-        settings = Settings.from_env()
-        policy = SlackPolicy(settings.slack_timeout, settings.slack_retries, min(settings.slack_max_wait, 60.0))
-        notifier = SlackWebhookNotifier(
-            slack_webhook_conn_id=SLACK_CONN_ID,
-            text=text,
-            blocks=blocks,
-            timeout=policy.timeout,
-            retry_handlers=retry_handlers(policy),
-        )
-        notifier.notify(context)
+        post_to_slack(context, *failure_message(failure_details(context)))
 
 
 class EmailFailureNotifier(BaseNotifier):
-    """Emails the failure to ``RENEWALS_FAILURE_EMAIL`` through the SMTP provider's SmtpNotifier
-    over the ``renewals_smtp`` connection."""
+    """Emails the failure to ``RENEWALS_FAILURE_EMAIL``."""
 
     template_fields = ()
 
     def notify(self, context) -> None:
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+        from renewals.config import Settings
 
-        from renewals.config import SMTP_CONN_ID, Settings
-
-        settings = Settings.from_env()
-        subject, body = failure_email(failure_details(context))
-        SmtpNotifier(
-            to=settings.failure_email,
-            from_email=settings.sender,
-            subject=subject,
-            html_content=body,
-            smtp_conn_id=SMTP_CONN_ID,
-        ).notify(context)
+        send_email(context, Settings.from_env().failure_email, *failure_email(failure_details(context)))
 
 
 def failure_notifiers() -> list[BaseNotifier]:

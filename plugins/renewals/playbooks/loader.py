@@ -30,7 +30,7 @@ from renewals.playbooks.model import (
 PLAYBOOK_KEYS = {"name", "description", "tiers", "member_types", "requires", "touchpoints"}
 TOUCHPOINT_KEYS = {
     "key", "channel", "due", "gates", "when", "to", "to_staff", "cc_teams", "cc_owner", "template",
-    "attachment", "cta", "record",
+    "attachment", "cta", "record", "needs_approval",
 }  # fmt: skip
 CONDITION_KEYS = {"tiers", "member_types", "hosted_site", "contact_logged", "engaged"}
 CTA_KEYS = {"type", "stage", "priority", "owner", "status", "outcome", "due_days", "tasks", "health", "note"}
@@ -128,6 +128,7 @@ def _parse_touchpoint(where: str, playbook: str, position: int, entry: Any) -> T
         attachment=_choice(where, mapping, "attachment", ATTACHMENTS),
         cta=_parse_cta(where, mapping["cta"]) if "cta" in mapping else None,
         record=_parse_record(where, mapping["record"]) if "record" in mapping else None,
+        needs_approval=_flag(where, mapping, "needs_approval"),
     )
     _check_channel_fields(where, touchpoint)
     return touchpoint

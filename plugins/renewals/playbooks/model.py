@@ -94,6 +94,8 @@ class Touchpoint:
     attachment: str | None = None
     cta: CtaChange | None = None
     record: RecordAction | None = None
+    # Irreversible: where approvals are on for the playbook (RENEWALS_APPROVALS), staff approve it first.
+    needs_approval: bool = False
 
     @property
     def sequence(self) -> str:

@@ -159,6 +159,12 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
     return text, blocks
 
 
+def approval_message(subject: str, body: str, url: str) -> Message:
+    """A run asks staff to approve irreversible steps (``renewals.approvals``)."""
+    text = f"Renewals: {subject}"
+    return text, [section(f":raised_hand: *{text}*"), section(body), button("Approve or hold", url, "open_approval")]
+
+
 def failure_message(details: dict[str, str]) -> Message:
     """A task that failed (``renewals.notifications.failure.failure_details``)."""
     text = f"Renewals: task {details['task']} failed (try {details['try_number']}) in run {details['run_id']}"

@@ -25,6 +25,7 @@ def classify(
     team_addresses: Mapping[str, str],
     catch_up_days: int,
     holidays: frozenset[date],
+    approvals: frozenset[str] = frozenset(),
 ) -> dict[str, dict[int, int]]:
     """Decide today's touchpoints for the run's subscriptions; returns open work by cohort and shard."""
     work = run.work
@@ -43,7 +44,7 @@ def classify(
             "offboarding_tc": team_addresses["offboarding_tc"],
             "offboarding_op": team_addresses["offboarding_op"],
         }
-        load_touchpoint_defs(ops, playbooks, team_addresses)
+        load_touchpoint_defs(ops, playbooks, team_addresses, approvals)
         load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
         ops.execute(work.statement("classify/due_touchpoints.sql"), params)
         ops.execute("analyze due_touchpoints")  # temp tables get no statistics unless asked
@@ -64,15 +65,20 @@ def classify(
 
 
 def load_touchpoint_defs(
-    ops: psycopg.Connection, playbooks: Mapping[str, Playbook], team_addresses: Mapping[str, str]
+    ops: psycopg.Connection,
+    playbooks: Mapping[str, Playbook],
+    team_addresses: Mapping[str, str],
+    approvals: frozenset[str] = frozenset(),
 ) -> None:
+    """The playbooks as a temp table; ``needs_approval`` only where approvals are on for the playbook."""
     ops.execute(
         """
         create temp table touchpoint_defs (
             playbook text, touchpoint text, position int, sequence text, channel text,
             anchor text, days int, months_before int, gates text[], roles text[],
             staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
-            tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean
+            tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean,
+            needs_approval boolean
         ) on commit drop
         """
     )
@@ -86,7 +92,7 @@ def load_touchpoint_defs(
                     OWNER in tp.to_staff, OFFBOARDING_GROUP in tp.to_staff,
                     [team_addresses[team] for team in tp.cc_teams], tp.cc_owner,
                     optional_list(tp.when.tiers), optional_list(tp.when.member_types), tp.when.hosted_site,
-                    tp.when.contact_logged, tp.when.engaged,
+                    tp.when.contact_logged, tp.when.engaged, tp.needs_approval and playbook.name in approvals,
                 ))  # fmt: skip
 
 
