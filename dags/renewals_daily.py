@@ -238,7 +238,10 @@ def renewals_daily():
     branches >> deliveries >> summary
     summary >> publish(run)
     # Off the main path: waiting for staff never holds up the deliveries or the summary.
-    approval = StaffApprovalOperator(task_id="approve_irreversible_steps", run=run)
+    # A failed request is asked again soon (a retry writes a new request); never executes anything.
+    approval = StaffApprovalOperator(
+        task_id="approve_irreversible_steps", run=run, retries=1, retry_delay=timedelta(seconds=30)
+    )
     shards >> approval
     [approval, *deliveries] >> carry_out_approvals(run, approval.output)
 

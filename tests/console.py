@@ -107,11 +107,18 @@ def fill_ops(databases: dict[str, str], mailbox: FileMailbox, tmp: Path) -> tupl
 
 
 @contextmanager
-def start_console(databases: dict[str, str], tmp: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``airflow api-server`` on a free port with the test's metadata database and connections."""
+def start_console(
+    databases: dict[str, str],
+    tmp: Path,
+    apps: str = "core",
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``airflow api-server`` on a free port with the test's metadata database and connections
+    (``extra_env``: more settings, e.g. for a scheduler sharing the server's JWT secret)."""
     passwords = tmp / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
@@ -122,11 +129,12 @@ def start_console(databases: dict[str, str], tmp: Path) -> Iterator[tuple[str, s
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "RENEWALS_BUSINESS_TIMEZONE": "UTC",
+        **(extra_env or {}),
     }
     log = open(tmp / "api-server.log", "wb")  # noqa: SIM115 (closed when the server stops)
     airflow = str(Path(sys.executable).with_name("airflow"))
     server = subprocess.Popen(
-        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--apps", "core"],
+        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--apps", apps],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

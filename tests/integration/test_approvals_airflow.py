@@ -1,0 +1,189 @@
+"""Approvals end to end on real Airflow: the api-server (core and execution APIs, simple auth
+manager) and the scheduler (LocalExecutor) run renewals_daily with approvals on for membership.
+Staff answer through the Human-in-the-loop REST API, as the Required Actions page does: hold one
+member, let the next request time out, approve on the third day. Nothing irreversible happens
+without an approval, a held step is asked about again, and it is carried out exactly once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renewals.config import PROJECT_ROOT
+from renewals.storage.db import connect
+from tests.conftest import moment
+from tests.console import Console, free_port, start_console, token
+
+pytestmark = pytest.mark.slow
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+R = date(2026, 3, 15)  # the runs are manual runs as of days around it (param as_of)
+TIMEOUT_S = 45
+STEP = "offboarding_deactivation"
+
+
+SUFFIX = secrets.token_hex(3)  # run ids are unique in the metadata database the tests share
+D1, D2, D3 = (f"approvals__d{n}_{SUFFIX}" for n in (1, 2, 3))
+
+
+def day(offset: int) -> date:
+    return R + timedelta(days=offset)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, logs: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(1)
+    tail = (logs / "scheduler.log").read_text()[-3000:]
+    raise AssertionError(f"timed out waiting for {what}; scheduler log:\n{tail}")
+
+
+@pytest.fixture
+def airflow_stack(world, databases, mailbox, tmp_path):
+    api_port = free_port()
+    env = {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the runs this test triggers
+        "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "3",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
+        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
+        "AIRFLOW_CONN_RENEWALS_SMTP": (
+            f'{{"conn_type": "smtp", "host": "127.0.0.1", "port": {mailbox.port},'
+            ' "extra": {"disable_ssl": true, "disable_tls": true}}'
+        ),
+        "RENEWALS_APPROVALS": "membership",
+        "RENEWALS_APPROVAL_TIMEOUT": str(TIMEOUT_S),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    for sid in ("S-A", "S-B"):
+        world.subscription(sid, R, member_type="TC", declined_at=moment(day(-5)), decline_reason="budget")
+    with start_console(databases, tmp_path, apps="core,execution", extra_env=env, port=api_port) as (url, _):
+        full_env = {**os.environ, "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"], **env}
+        subprocess.run([AIRFLOW, "dags", "reserialize"], env=full_env, check=True, capture_output=True)
+        subprocess.run([AIRFLOW, "dags", "unpause", "renewals_daily"], env=full_env, check=True, capture_output=True)
+        scheduler = subprocess.Popen(
+            [AIRFLOW, "scheduler", "--skip-serve-logs"], env=full_env, cwd=PROJECT_ROOT,
+            stdout=(tmp_path / "scheduler.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            console = Console(url, databases["ops"], "", "")
+            console.tokens = {"admin": token(url, "admin")}
+            yield console
+        finally:
+            scheduler.terminate()
+            scheduler.wait(timeout=60)
+            subprocess.run([AIRFLOW, "dags", "pause", "renewals_daily"], env=full_env, capture_output=True)
+
+
+def trigger(stack: Console, run_id: str, as_of: date) -> None:
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"as_of": as_of.isoformat()}}
+    status, body, _ = stack.request("POST", "/api/v2/dags/renewals_daily/dagRuns", "admin", body)
+    assert status == 200, body
+
+
+def asked(stack: Console, run_id: str, logs: Path) -> dict:
+    """The run's request, once its task waits for the answer (as a person finds it in the UI)."""
+    waiting = "approve_irreversible_steps"
+    wait_for("the approval request", lambda: task_state(stack, run_id, waiting) == "awaiting_input", 240, logs)
+    return request_of(stack, run_id)
+
+
+def run_path(run_id: str) -> str:
+    return f"/api/v2/dags/renewals_daily/dagRuns/{run_id}"
+
+
+def request_of(stack: Console, run_id: str) -> dict | None:
+    status, body, _ = stack.request("GET", run_path(run_id) + "/hitlDetails", "admin")
+    assert status == 200, body
+    return next(iter(body["hitl_details"]), None)
+
+
+def task_state(stack: Console, run_id: str, task_id: str) -> str | None:
+    status, body, _ = stack.request("GET", f"{run_path(run_id)}/taskInstances/{task_id}", "admin")
+    return body.get("state") if status == 200 else None
+
+
+def run_ended(stack: Console, run_id: str) -> str | None:
+    state = stack.request("GET", run_path(run_id), "admin")[1]["state"]
+    return state if state in ("success", "failed") else None
+
+
+def ledger(stack: Console) -> dict[str, tuple]:
+    with closing(connect(stack.ops_uri, autocommit=True)) as ops:
+        rows = ops.execute(
+            "select subscription_id, status, reason, decided_by from renewals.touchpoints where touchpoint = %s",
+            (STEP,),
+        ).fetchall()
+        return {row[0]: row[1:] for row in rows}
+
+
+def deactivations(stack: Console) -> dict[str, int]:
+    with closing(connect(stack.ops_uri, autocommit=True)) as ops:
+        return dict(ops.execute("select subscription_id, count(*) from renewals.deactivations group by 1").fetchall())
+
+
+def test_approve_hold_time_out_and_approve_again(airflow_stack: Console, mailbox, tmp_path) -> None:
+    stack = airflow_stack
+
+    # Day 1: the request lists both members; the emails and the summary do not wait for it.
+    trigger(stack, D1, day(1))
+    request = asked(stack, D1, tmp_path)
+    assert "S-A" in request["body"] and "S-B" in request["body"] and request["options"] == ["Approve", "Hold all"]
+    assert request["params"]["hold"]["schema"]["items"]["enum"] == ["S-A", "S-B"]
+    wait_for("the summary while staff decide",
+             lambda: task_state(stack, D1, "summarize") == "success", 240, tmp_path)  # fmt: skip
+    assert "offboarding_thanks" in {m["X-Renewal-Touchpoint"] for m in mailbox.messages}
+    assert deactivations(stack) == {}, "nothing irreversible before an answer"
+    request_mail = [m for m in mailbox.messages if "irreversible" in str(m["Subject"])]
+    assert len(request_mail) == 1 and "/required_actions" in request_mail[0].get_body().get_content()
+
+    status, body, _ = stack.request(
+        "PATCH", run_path(D1) + "/taskInstances/approve_irreversible_steps/-1/hitlDetails", "admin",
+        {"chosen_options": ["Approve"], "params_input": {"hold": ["S-B"], "note": "call them first"}},
+    )  # fmt: skip
+    assert status == 200, body
+    assert wait_for("run 1 to end", lambda: run_ended(stack, D1), 240, tmp_path) == "success"
+    assert deactivations(stack) == {"S-A": 2}
+    assert ledger(stack) == {"S-A": ("sent", None, "admin"), "S-B": ("held", "held_by_approver", "admin")}
+
+    # Day 2: S-B is asked about again; nobody answers, so it is held again by the timeout.
+    trigger(stack, D2, day(2))
+    request = asked(stack, D2, tmp_path)
+    assert "S-B" in request["body"] and "S-A" not in request["body"]
+    assert wait_for("run 2 to end", lambda: run_ended(stack, D2), TIMEOUT_S + 240, tmp_path) == "success"
+    assert ledger(stack)["S-B"] == ("held", "approval_timed_out", "timeout")
+    assert deactivations(stack) == {"S-A": 2}
+
+    # Day 3: approved at last, and carried out once.
+    trigger(stack, D3, day(3))
+    asked(stack, D3, tmp_path)
+    status, body, _ = stack.request(
+        "PATCH", run_path(D3) + "/taskInstances/approve_irreversible_steps/-1/hitlDetails", "admin",
+        {"chosen_options": ["Approve"], "params_input": {"hold": [], "note": None}},
+    )  # fmt: skip
+    assert status == 200, body
+    assert wait_for("run 3 to end", lambda: run_ended(stack, D3), 240, tmp_path) == "success"
+    assert deactivations(stack) == {"S-A": 2, "S-B": 2}
+    with closing(connect(stack.ops_uri, autocommit=True)) as ops:
+        audit = ops.execute("select run_id, subscription_id, decision, decided_by from renewals.approvals")
+        assert sorted(audit.fetchall()) == [
+            (D1, "S-A", "approved", "admin"),
+            (D1, "S-B", "held", "admin"),
+            (D2, "S-B", "held", "timeout"),
+            (D3, "S-B", "approved", "admin"),
+        ]
