@@ -33,7 +33,7 @@ STEP = "offboarding_deactivation"
 
 
 SUFFIX = secrets.token_hex(3)  # run ids are unique in the metadata database the tests share
-D1, D2, D3 = (f"approvals__d{n}_{SUFFIX}" for n in (1, 2, 3))
+D1, D2, D3, DRY = (f"approvals__{name}_{SUFFIX}" for name in ("d1", "d2", "d3", "dry"))
 
 
 def day(offset: int) -> date:
@@ -90,8 +90,8 @@ def airflow_stack(world, databases, mailbox, tmp_path):
             subprocess.run([AIRFLOW, "dags", "pause", "renewals_daily"], env=full_env, capture_output=True)
 
 
-def trigger(stack: Console, run_id: str, as_of: date) -> None:
-    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"as_of": as_of.isoformat()}}
+def trigger(stack: Console, run_id: str, as_of: date, note: str | None = None, **conf: Any) -> None:
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"as_of": as_of.isoformat(), **conf}, "note": note}
     status, body, _ = stack.request("POST", "/api/v2/dags/renewals_daily/dagRuns", "admin", body)
     assert status == 200, body
 
@@ -158,6 +158,7 @@ def test_approve_hold_time_out_and_approve_again(airflow_stack: Console, mailbox
     )  # fmt: skip
     assert status == 200, body
     assert wait_for("run 1 to end", lambda: run_ended(stack, D1), 240, tmp_path) == "success"
+    assert stack.request("GET", run_path(D1), "admin")[1]["note"] == f"As of {day(1)}", "the runs list says what it is"
     assert deactivations(stack) == {"S-A": 2}
     assert ledger(stack) == {"S-A": ("sent", None, "admin"), "S-B": ("held", "held_by_approver", "admin")}
 
@@ -187,3 +188,9 @@ def test_approve_hold_time_out_and_approve_again(airflow_stack: Console, mailbox
             (D2, "S-B", "held", "timeout"),
             (D3, "S-B", "approved", "admin"),
         ]
+
+    # A manual dry run of one member is labelled as such in the runs list, the operator's note kept.
+    trigger(stack, DRY, day(3), note="checking the letter", dry_run=True, subscription_id="S-A")
+    assert wait_for("the dry run to end", lambda: run_ended(stack, DRY), 240, tmp_path) == "success"
+    note = stack.request("GET", run_path(DRY), "admin")[1]["note"]
+    assert note == f"Dry run · One member: S-A · As of {day(3)} · checking the letter"

@@ -80,3 +80,24 @@ def test_the_form_refuses_what_a_schema_can_and_needs_no_verdicts():
         with pytest.raises(ParamValidationError):
             copy.deepcopy(params)[name] = bad  # setting a param validates it, as the trigger does
     assert "preview rows" in params.get_param("dry_run").description
+
+
+@pytest.mark.parametrize(
+    ("conf", "label"),
+    [
+        ({}, None),
+        ({"dry_run": False, "subscription_id": None, "as_of": None, "release_unknown": None}, None),
+        ({"dry_run": True}, "Dry run"),
+        ({"subscription_id": " S-1 ", "as_of": "2026-11-02"}, "One member: S-1 · As of 2026-11-02"),
+        ({"as_of": "2026-12-09", "allow_future_as_of": True}, "As of 2026-12-09 (future allowed)"),
+        ({"release_unknown": ["S-1/x"], "confirm_unknown": ["S-2/y"]}, "Settles 2 unknown send(s)"),
+    ],
+)
+def test_a_manual_run_is_labelled_with_what_it_is(conf, label):
+    from renewals.run_labels import labelled_note, run_label
+
+    assert run_label(conf) == label
+    if label:
+        assert labelled_note(label, None) == label
+        assert labelled_note(label, "why") == f"{label} · why"
+        assert labelled_note(label, labelled_note(label, "why")) == f"{label} · why", "a restarted run: one label"
