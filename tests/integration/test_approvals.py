@@ -13,6 +13,8 @@ from devenv.inprocess import classified, deliver_all
 from renewals import pipeline
 from renewals.approvals import APPROVE, HOLD_ALL
 from renewals.config import ConfigError
+from renewals.console import queries as console_queries
+from renewals.delivery.render import Renderer
 from renewals.storage.runs import RunContext
 from tests.conftest import moment
 
@@ -92,6 +94,10 @@ def test_held_members_are_asked_again_and_carried_out_once_when_approved(world, 
 
     assert deactivated(ops) == {"S-A": 2}
     assert step_state(ops, "S-B") == ("held", "held_by_approver", "ops-anna")
+    settings = approving.settings
+    page = console_queries.member(ops, "S-B", approving.playbooks(), settings, Renderer(settings.template_dir), day(1))
+    (approval,) = [event["detail"] for event in page["timeline"] if event["kind"] == "approval"]
+    assert (approval["decision"], approval["decided_by"], approval["reason"]) == ("held", "ops-anna", "call them first")
     assert ops.execute("select decision, reason from renewals.approvals where subscription_id = 'S-B'").fetchone() == (
         "held", "call them first")  # fmt: skip
 

@@ -1,6 +1,6 @@
 -- One member's timeline, newest first: every ledger row, delivery attempt (with operator
 -- verdicts and who gave them), CTA with its events and tasks, health score change,
--- offboarding, deactivated contact and quarantined input row. Each branch reads by an index
+-- offboarding, deactivated contact, approval answer and quarantined input row. Each branch reads by an index
 -- whose first column is subscription_id (or a CTA id found that way): no scans.
 with member_ctas as (
     select * from renewals.ctas where subscription_id = %(subscription_id)s
@@ -11,7 +11,7 @@ select at, kind, renewal_date, touchpoint, detail from (
                               'due_date', t.due_date, 'recipients', t.recipients, 'cc', t.cc,
                               'subject', t.subject, 'message_id', t.message_id, 'attempts', t.attempts,
                               'sent_at', t.sent_at, 'first_run_id', t.first_run_id,
-                              'last_run_id', t.last_run_id) as detail
+                              'last_run_id', t.last_run_id, 'decided_by', t.decided_by) as detail
     from renewals.touchpoints t where t.subscription_id = %(subscription_id)s
     union all
     select a.at, 'attempt', a.renewal_date, a.touchpoint,
@@ -47,6 +47,11 @@ select at, kind, renewal_date, touchpoint, detail from (
     select d.recorded_at, 'deactivation', d.renewal_date, null,
            jsonb_build_object('contact_id', d.contact_id, 'role', d.role, 'email', d.email, 'run_id', d.run_id)
     from renewals.deactivations d where d.subscription_id = %(subscription_id)s
+    union all
+    select p.decided_at, 'approval', p.renewal_date, p.touchpoint,
+           jsonb_build_object('decision', p.decision, 'decided_by', p.decided_by, 'reason', p.reason,
+                              'asked_at', p.asked_at, 'run_id', p.run_id)
+    from renewals.approvals p where p.subscription_id = %(subscription_id)s
     union all
     select q.quarantined_at, 'quarantine', null, null,
            jsonb_build_object('run_id', q.run_id, 'as_of', q.as_of, 'source_table', q.source_table,
