@@ -35,8 +35,11 @@ class LocalStack:
         server = ensure_server(self.state_dir)
         return {name: ensure_database(server, name) for name in (self.warehouse_db, self.ops_db, self.airflow_db)}
 
-    def airflow_env(self, databases: dict[str, str], smtp_port: int, business_timezone: str) -> dict[str, str]:
-        """Environment for Airflow commands: connections as AIRFLOW_CONN_* variables, nothing by hand."""
+    def airflow_env(
+        self, databases: dict[str, str], smtp_port: int, business_timezone: str, approval_timeout: int = 3600
+    ) -> dict[str, str]:
+        """Environment for Airflow commands: connections as AIRFLOW_CONN_* variables, nothing by hand.
+        The demo shows approvals on for one playbook (membership: the offboarding's deactivation)."""
         metadata = databases[self.airflow_db].replace("postgresql://", "postgresql+psycopg2://", 1)
         env = {
             "AIRFLOW_HOME": str(self.airflow_home),
@@ -59,6 +62,8 @@ class LocalStack:
                 }
             ),
             "RENEWALS_BUSINESS_TIMEZONE": business_timezone,
+            "RENEWALS_APPROVALS": "membership",
+            "RENEWALS_APPROVAL_TIMEOUT": str(approval_timeout),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
         }
         # A setting the user already exported (a real warehouse, SMTP relay, Slack) wins.

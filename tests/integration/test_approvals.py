@@ -15,6 +15,7 @@ from renewals.approvals import APPROVE, HOLD_ALL
 from renewals.config import ConfigError
 from renewals.console import queries as console_queries
 from renewals.delivery.render import Renderer
+from renewals.reports.summary import format_summary, run_summary
 from renewals.storage.runs import RunContext
 from tests.conftest import moment
 
@@ -118,6 +119,8 @@ def test_no_answer_by_the_timeout_holds_everything(world, approving, ops):
     pipeline.carry_out_approvals(approving, context, answer(option=HOLD_ALL, user=None))
     assert deactivated(ops) == {}
     assert step_state(ops, "S-A") == ("held", "approval_timed_out", "timeout")
+    summary = format_summary(run_summary(ops, context.run_id))
+    assert "irreversible steps: 0 awaiting staff approval, 1 held" in summary
 
 
 def test_hold_all_holds_every_member_whatever_the_hold_list(world, approving, ops):

@@ -100,6 +100,12 @@ def format_summary(summary: RunSummary) -> str:
         f"  staff: CTAs opened {summary.ctas_opened}, escalated {summary.ctas_escalated};"
         f" offboardings started {summary.offboardings_started}; contacts to deactivate {summary.deactivations}"
     )
+    awaiting, held = summary.status_totals["awaiting_approval"], summary.status_totals["held"]
+    if awaiting or held:
+        lines.append(
+            f"  irreversible steps: {awaiting} awaiting staff approval, {held} held (asked again on the next run;"
+            " README: Approvals)"
+        )
     if summary.unknown_open:
         lines.append(
             f"  ATTENTION: {summary.unknown_open} touchpoint(s) in status 'unknown' (handed to SMTP, outcome"
