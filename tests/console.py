@@ -23,6 +23,7 @@ from typing import Any
 from devenv.inprocess import run_day
 from devenv.mailbox import FileMailbox
 from devenv.postgres import drop_database, ensure_database
+from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
 from tests.daily import resources_for
 from tests.world import World
@@ -189,3 +190,43 @@ def console_stack(pg_server: str, tmp: Path) -> Iterator[Console]:
     finally:
         for name in names.values():
             drop_database(pg_server, name)
+
+
+CHROMIUM = os.environ.get("RENEWALS_CHROMIUM", "/usr/bin/chromium")
+SCREENS = PROJECT_ROOT / ".demo" / "screens"
+
+
+@contextmanager
+def browser_page(url: str) -> Iterator[Any]:
+    """A page of Debian's chromium (headless, driven by Playwright) on ``url``; never a download."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=url)
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Any, user: str, path: str = "/renewals/") -> None:
+    """Airflow's own login form (simple auth manager), reached by asking for ``path``."""
+    page.goto(path)
+    page.wait_for_url("**/auth/login**")
+    shot(page, "00-login")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(PASSWORDS[user])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{path.rstrip('/')}**")

@@ -4,7 +4,6 @@ verdict in the timeline. Screenshots go to .demo/screens/ for a person to look a
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import closing
@@ -12,12 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
-from tests.console import DRY, MEMBER, PASSWORDS, Console, console_stack
-
-CHROMIUM = os.environ.get("RENEWALS_CHROMIUM", "/usr/bin/chromium")
-SCREENS = PROJECT_ROOT / ".demo" / "screens"
+from tests.console import CHROMIUM, DRY, MEMBER, SCREENS, Console, browser_page, console_stack, log_in, shot
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (make test installs Debian's chromium)"
@@ -32,37 +27,8 @@ def console(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture
 def page(console: Console) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=console.url)
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
-
-
-def log_in(page, user: str) -> None:
-    """Airflow's own login form (simple auth manager), reached by asking for a console page."""
-    page.goto("/renewals/")
-    page.wait_for_url("**/auth/login**")
-    shot(page, "00-login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(PASSWORDS[user])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/renewals/**")
+    with browser_page(console.url) as page:
+        yield page
 
 
 def test_find_a_member_read_the_story_preview_and_settle_an_unknown_send(console: Console, page) -> None:

@@ -30,7 +30,7 @@ def answer_params(subscription_ids: list[str] | None = None) -> dict[str, Param]
     """The form beside the two options; at run time the hold list offers the members asked about."""
     choices = {"examples": subscription_ids, "items": {"type": "string", "enum": subscription_ids}}
     return {
-        "hold": Param([], type="array", description=HOLD_DESCRIPTION,
+        "hold": Param(None, type=["null", "array"], description=HOLD_DESCRIPTION,
                       **(choices if subscription_ids else {"items": {"type": "string"}})),
         "note": Param(None, type=["null", "string"], description=NOTE_DESCRIPTION),
     }  # fmt: skip
