@@ -120,9 +120,8 @@ BAD_CONTACTS: dict[str, tuple[dict[str, Any], set[str]]] = {
 
 def text_warehouse(world: World) -> None:
     """warehouse.subscriptions and warehouse.contacts with text columns and no keys."""
-    world.conn.execute("drop table warehouse.subscriptions, warehouse.contacts")
     for table, columns in (("subscriptions", SUBSCRIPTION_COLUMNS), ("contacts", CONTACT_COLUMNS)):
-        world.conn.execute(f"create table warehouse.{table} ({', '.join(f'{c} text' for c in columns)})")
+        world.recreate_as_text(table, columns)
 
 
 def good_row(subscription_id: str | None, **fields: Any) -> dict[str, Any]:
