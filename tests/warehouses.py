@@ -87,8 +87,8 @@ def mariadb_database(name: str) -> Iterator[str]:
     admin = mysql.connector.connect(autocommit=True, **MARIADB)
     try:
         admin.cursor().execute(f"create database {name} character set utf8mb4")
-        yield json.dumps({"conn_type": "mysql", "host": MARIADB["host"], "port": MARIADB["port"],
-                          "login": MARIADB["user"], "schema": name, "extra": {"client": "mysql-connector-python"}})  # fmt: skip
+        fields = {"host": MARIADB["host"], "port": MARIADB["port"], "login": MARIADB["user"], "schema": name}
+        yield json.dumps({"conn_type": "mysql", **fields, "extra": {"client": "mysql-connector-python"}})
     finally:
         admin.cursor().execute(f"drop database if exists {name}")
         admin.close()

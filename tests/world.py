@@ -10,6 +10,7 @@ from renewals.playbooks import load_playbooks
 from tests.warehouses import Dialect
 
 DEFAULT_ROLES = ("primary", "billing")
+POSTGRES = Dialect("postgres")
 
 
 def customer_emails(mailbox) -> list:
@@ -30,7 +31,7 @@ class World:
     """The warehouse of one test: an autocommit connection with ``execute`` (psycopg's, or
     tests.warehouses.DbApiWriter for MariaDB and SQLite) and its SQL dialect."""
 
-    def __init__(self, conn: Any, dialect: Dialect = Dialect("postgres")) -> None:
+    def __init__(self, conn: Any, dialect: Dialect = POSTGRES) -> None:
         self.conn = conn
         self.dialect = dialect
         for statement in dialect.schema_statements():
@@ -82,10 +83,8 @@ class World:
         )
 
     def _insert(self, table: str, row: dict[str, Any]) -> None:
-        self.conn.execute(
-            f"insert into {self.dialect.table(table)} ({', '.join(row)}) values ({', '.join(map(self.dialect.param, row))})",
-            row,
-        )
+        placeholders = ", ".join(map(self.dialect.param, row))
+        self.conn.execute(f"insert into {self.dialect.table(table)} ({', '.join(row)}) values ({placeholders})", row)
 
     def recreate_as_text(self, table: str, columns: tuple[str, ...]) -> None:
         """Replace ``table`` by one of text columns and no keys, like a loosely typed export."""

@@ -17,6 +17,7 @@ import pytest
 
 from tests.daily import resources_for
 from tests.reliability import full_run
+from tests.warehouses import KINDS
 from tests.world import World, contact_email
 
 AS_OF = date(2026, 12, 1)
@@ -202,6 +203,7 @@ def quarantine(ops) -> dict[tuple[str, str | None], set[str]]:
     return found
 
 
+@pytest.mark.parametrize("warehouse_kind", KINDS)
 def test_a_corpus_of_bad_rows_is_normalised_or_quarantined_and_the_run_succeeds(corpus, airflow, mailbox, ops):
     assert airflow.run(AS_OF) == "success"
 

@@ -20,7 +20,6 @@ from psycopg.conninfo import make_conninfo
 
 from renewals.playbooks import ROLES, Playbook
 from renewals.storage.runs import RunContext
-from renewals.storage.sql_files import sql_text
 from renewals.storage.warehouse import Warehouse, as_text, scoped_query, streaming_cursor
 
 SUBSCRIPTION_COLUMNS = (
