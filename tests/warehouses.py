@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renewals.config import INCLUDE_DIR
+from devenv.demo_data import SCHEMA_SQL, schema_statements
 
 KINDS = ("postgres", "mariadb", "sqlite")
 MARIADB = {"host": os.environ.get("RENEWALS_TEST_MARIADB_HOST", "127.0.0.1"), "port": 3306, "user": "root"}
@@ -41,12 +41,9 @@ class Dialect:
         return f":{name}" if self.kind == "sqlite" else f"%({name})s"
 
     def schema_statements(self) -> list[str]:
-        folder = {"postgres": "", "mariadb": "mysql/", "sqlite": "sqlite/"}[self.kind]
-        text = (INCLUDE_DIR / "sql" / "warehouse" / f"{folder}schema.sql").read_text()
         if self.kind == "postgres":
-            return [text]
-        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-        return [statement for statement in code.split(";") if statement.strip()]
+            return [SCHEMA_SQL.read_text()]
+        return schema_statements({"mariadb": "mysql", "sqlite": "sqlite"}[self.kind])
 
 
 class DbApiWriter:
