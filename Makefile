@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)/plugins
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
-# left out; MySQL warehouses use the pure-Python mysql-connector-python (requirements.in).
+# left out; MySQL warehouses use mysql-connector-python, a wheel (requirements.in).
 install: $(STAMP)
 
 $(STAMP): requirements.txt
