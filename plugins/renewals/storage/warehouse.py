@@ -50,14 +50,6 @@ class Warehouse:
     def name(self) -> str:
         return "postgres" if self.is_postgres else (self.dialects or ("ansi",))[0]
 
-    def connect(self) -> Any:
-        """A new connection: psycopg for PostgreSQL, the hook's DB-API connection otherwise."""
-        if self.dsn is not None:
-            return connect(self.dsn)
-        if self.open_dbapi is None:
-            raise ValueError("a warehouse needs a PostgreSQL dsn or a DB-API connection factory")
-        return self.open_dbapi()
-
     def query(self, name: str) -> str:
         """The text of extract query ``name`` for this warehouse (see the module's doc)."""
         if self.is_postgres:
@@ -76,14 +68,17 @@ class Warehouse:
         return []
 
     def open(self) -> Any:
-        """``connect`` with the dialect's session statements applied."""
-        conn = self.connect()
-        statements = [] if self.is_postgres else self.session_statements()
-        if statements:
-            cursor = conn.cursor()
-            for statement in statements:
-                cursor.execute(statement)
-            cursor.close()
+        """A new connection: psycopg for PostgreSQL, else the hook's DB-API connection with the
+        dialect's session statements applied."""
+        if self.dsn is not None:
+            return connect(self.dsn)
+        if self.open_dbapi is None:
+            raise ValueError("a warehouse needs a PostgreSQL dsn or a DB-API connection factory")
+        conn = self.open_dbapi()
+        cursor = conn.cursor()
+        for statement in self.session_statements():
+            cursor.execute(statement)
+        cursor.close()
         return conn
 
     def placeholders(self, count: int) -> str:
@@ -126,14 +121,13 @@ def scoped_query(warehouse: Warehouse, name: str, subscription_id: str | None) -
     query = warehouse.query(name)
     if subscription_id is None:
         return query, []
-    wrapper = sql_text("extract/ansi/scoped.sql").format(query=query.strip().rstrip(";"),
-                                                          placeholder=warehouse.placeholder)  # fmt: skip
+    wrapper = warehouse.query("scoped.sql").format(query=query.strip().rstrip(";"), placeholder=warehouse.placeholder)
     return wrapper, [subscription_id]
 
 
 def has_subscription(warehouse: Warehouse, subscription_id: str) -> bool:
-    """Whether the extract, restricted to this id (trimmed of spaces), returns a row."""
-    wanted = subscription_id.strip(" ")
+    """Whether the extract, restricted to this id (as a run's scope: trimmed), returns a row."""
+    wanted = subscription_id.strip()
     conn = warehouse.open()
     try:
         if warehouse.is_postgres:
@@ -157,7 +151,7 @@ _RECHECK_ARRAYS = (
 )  # fmt: skip
 
 
-def read_recheck_rows(warehouse: Warehouse, conn: Any, source_ids: Sequence[str]) -> list[tuple]:
+def _recheck_rows(warehouse: Warehouse, conn: Any, source_ids: Sequence[str]) -> list[tuple]:
     """The recheck columns of these subscriptions, as text, in one round trip: by primary key (an
     IN list of bound parameters on a DB-API warehouse, ``= any(array)`` on PostgreSQL)."""
     if warehouse.is_postgres:
@@ -183,7 +177,7 @@ def current_facts(
     normalised subscription id. ``source_ids`` are the ids as the warehouse spells them (the
     staged ``source_id``); the values go through the extract's normalisation on ``ops``, so a
     text-typed warehouse, a typed one and any other kind give the same facts."""
-    columns = read_recheck_rows(warehouse, conn, source_ids)
+    columns = _recheck_rows(warehouse, conn, source_ids)
     params = {name: [row[i] for row in columns] for i, name in enumerate(_RECHECK_ARRAYS)}
     rows = ops.execute(sql_text("deliver/normalise_recheck.sql"), params).fetchall()
     return {
