@@ -22,8 +22,8 @@ MARIADB = {"host": os.environ.get("RENEWALS_TEST_MARIADB_HOST", "127.0.0.1"), "p
 
 
 def kind_of(connection: str) -> str:
-    """The kind of warehouse an Airflow connection value (a postgres URI or JSON) names."""
-    if connection.startswith("postgresql://"):
+    """The kind of warehouse an Airflow connection value (a postgres URI, or JSON) names."""
+    if not connection.startswith("{"):
         return "postgres"
     return {"mysql": "mariadb", "sqlite": "sqlite"}[json.loads(connection)["conn_type"]]
 
