@@ -60,3 +60,21 @@ def test_a_dialect_folder_overrides_the_ansi_query_only_where_it_has_one():
 )
 def test_warehouse_values_become_the_text_validation_reads(value, text):
     assert as_text(value) == text
+
+
+def test_an_adapted_query_that_breaks_the_contract_is_refused_naming_both_column_lists(tmp_path):
+    import sqlite3
+    from dataclasses import dataclass
+
+    from renewals.storage.staging import CONTACT_COLUMNS, _copy_dbapi_rows
+
+    @dataclass(frozen=True)
+    class Adapted(Warehouse):
+        def query(self, name: str) -> str:
+            return "select contact_id, subscription_id, role, email, name, opted_out from contacts"  # two swapped
+
+    source = sqlite3.connect(tmp_path / "w.sqlite")
+    source.execute("create table contacts (contact_id, subscription_id, role, name, email, opted_out)")
+    with pytest.raises(ValueError, match=r"contacts.sql \(sqlite\) returns columns .*'email', 'name'.*the contract is"):
+        _copy_dbapi_rows(Adapted(open_dbapi=object, dialects=("sqlite",)), source, "contacts.sql", None,
+                         CONTACT_COLUMNS, None)  # fmt: skip
