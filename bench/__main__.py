@@ -27,6 +27,7 @@ import time
 from contextlib import closing
 from datetime import date
 
+from bench import extract
 from bench.sink import Sink
 from bench.warehouse import generate
 from devenv.postgres import drop_database, ensure_database, ensure_server
@@ -97,7 +98,9 @@ def bench_one(n: int, as_of: str, workers: int, shards: int, server: str, sink: 
     pipeline = child("bench.day", config)
     pipeline_emails = sink.take()
     pipeline["load"] = os.getloadavg()[0]
+    extracts = extract.compare(uris, as_of, n, child)  # the extract through a warehouse other than PostgreSQL
     return {
+        "extract": extracts,
         "n": n,
         "rows": rows,
         "generated_s": generated,
@@ -145,6 +148,7 @@ def print_table(result: dict, workers: int) -> None:
     print(f"due emails {share:.2%} of subscriptions; same emails as the floor: {same}; "
           f"sent twice: {result['duplicates']}; ratio to floor {ratio:.2f} "
           f"(setup: generate {result['generated_s']:.1f}s, previous day {result['setup_s']:.1f}s)")  # fmt: skip
+    print(extract.describe(result["extract"]))
 
 
 def main(argv: list[str] | None = None) -> int:

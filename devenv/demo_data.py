@@ -17,6 +17,15 @@ from renewals.config import INCLUDE_DIR
 
 SCHEMA_SQL = INCLUDE_DIR / "sql" / "warehouse" / "schema.sql"
 
+
+def schema_statements(dialect: str) -> list[str]:
+    """The statements of ``include/sql/warehouse/<dialect>/schema.sql`` (mysql, sqlite), one by one:
+    the same warehouse tables for the tests and the bench on a database that is not PostgreSQL."""
+    text = (SCHEMA_SQL.parent / dialect / "schema.sql").read_text()
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [statement for statement in code.split(";") if statement.strip()]
+
+
 # Days to renewal (renewal_date - as_of) on which a membership touchpoint is due: bizdev outreach,
 # review, confirmation, reminders 15/1/0, risk CTA, overdue notices +1/+15/+30/+60.
 MEMBERSHIP_TOUCHPOINT_OFFSETS = (180, 90, 30, 15, 14, 1, 0, -1, -15, -30, -60)

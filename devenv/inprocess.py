@@ -21,13 +21,14 @@ from renewals.config import Settings
 from renewals.gates import COHORTS
 from renewals.pipeline import DeliveryIncomplete, Resources
 from renewals.storage.runs import RunContext
+from renewals.storage.warehouse import Warehouse
 
 # Open work by cohort and shard, as classification returns it.
 Work = dict[str, dict[int, int]]
 
 
 def local_resources(
-    warehouse_dsn: str,
+    warehouse: str | Warehouse,
     ops_dsn: str,
     smtp_port: int,
     *,
@@ -35,9 +36,10 @@ def local_resources(
     base: Settings | None = None,
     **settings: Any,
 ) -> Resources:
-    """Resources on local parts; ``settings`` override fields of ``base`` (default: the environment's)."""
+    """Resources on local parts; ``warehouse`` is a PostgreSQL DSN or any Warehouse; ``settings``
+    override fields of ``base`` (default: the environment's)."""
     return Resources(
-        warehouse_dsn=warehouse_dsn,
+        warehouse=Warehouse(dsn=warehouse) if isinstance(warehouse, str) else warehouse,
         ops_dsn=ops_dsn,
         smtp_connect=partial(smtplib.SMTP, "127.0.0.1", smtp_port, timeout=smtp_timeout),
         settings=replace(base or Settings.from_env(), **settings),

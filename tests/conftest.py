@@ -23,6 +23,7 @@ from renewals.pipeline import Resources
 from renewals.storage.db import connect
 from tests.dag_file import renewals_dag
 from tests.daily import resources_for
+from tests.warehouses import Dialect, kind_of, mariadb_answers, mariadb_database, open_writer, sqlite_database
 from tests.world import World
 
 STATE_DIR = PROJECT_ROOT / ".demo"
@@ -68,20 +69,51 @@ def pg_server() -> str:
 
 
 @pytest.fixture
-def databases(pg_server: str) -> Iterator[dict[str, str]]:
-    """A fresh warehouse database and a fresh ops database for one test."""
+def warehouse_kind() -> str:
+    """The kind of warehouse of a test: PostgreSQL, unless the test parametrises it with
+    tests.warehouses.KINDS (the scenarios that run on every kind)."""
+    return "postgres"
+
+
+@pytest.fixture
+def databases(
+    pg_server: str, warehouse_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A fresh warehouse and a fresh ops database for one test. ``warehouse`` is the Airflow
+    connection of renewals_warehouse: a PostgreSQL URI (also the DSN), or for MariaDB and SQLite a
+    JSON one, then also set as AIRFLOW_CONN_RENEWALS_WAREHOUSE for the in-process runs' hook."""
     suffix = uuid.uuid4().hex[:10]
-    names = {"warehouse": f"t_wh_{suffix}", "ops": f"t_ops_{suffix}"}
-    uris = {role: ensure_database(pg_server, name) for role, name in names.items()}
-    yield uris
-    for name in names.values():
-        drop_database(pg_server, name)
+    ops_name = f"t_ops_{suffix}"
+    uris = {"ops": ensure_database(pg_server, ops_name)}
+    try:
+        if warehouse_kind == "postgres":
+            uris["warehouse"] = ensure_database(pg_server, f"t_wh_{suffix}")
+            yield uris
+            drop_database(pg_server, f"t_wh_{suffix}")
+        elif warehouse_kind == "mariadb":
+            if reason := mariadb_answers():
+                pytest.skip(f"MariaDB warehouse scenario skipped: {reason}")
+            with mariadb_database(f"renewals_wh_test_{os.getpid()}_{suffix}") as connection:
+                monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", connection)
+                yield {**uris, "warehouse": connection}
+        else:
+            connection = sqlite_database(tmp_path / "warehouse.sqlite")
+            monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", connection)
+            yield {**uris, "warehouse": connection}
+    finally:
+        drop_database(pg_server, ops_name)
 
 
 @pytest.fixture
 def world(databases: dict[str, str]) -> Iterator[World]:
-    with closing(connect(databases["warehouse"], autocommit=True)) as conn:
-        yield World(conn)
+    kind = kind_of(databases["warehouse"])
+    if kind == "postgres":
+        with closing(connect(databases["warehouse"], autocommit=True)) as conn:
+            yield World(conn)
+    else:
+        writer = open_writer(databases["warehouse"])
+        with closing(writer.conn):
+            yield World(writer, Dialect(kind))
 
 
 @pytest.fixture

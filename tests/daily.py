@@ -7,10 +7,19 @@ from typing import Any
 
 from devenv.inprocess import local_resources
 from devenv.mailbox import FileMailbox
+from renewals.config import WAREHOUSE_CONN_ID
 from renewals.pipeline import Resources
+from tests.warehouses import kind_of
 
 
 def resources_for(databases: dict[str, str], mailbox: FileMailbox, **settings: Any) -> Resources:
+    """A PostgreSQL warehouse by its DSN; any other through its Airflow connection's hook, as the DAG
+    reads it (the databases fixture set AIRFLOW_CONN_RENEWALS_WAREHOUSE)."""
+    warehouse = databases["warehouse"]
+    if kind_of(warehouse) != "postgres":
+        from renewals.airflow_resources import warehouse_source
+
+        warehouse = warehouse_source(WAREHOUSE_CONN_ID)
     return local_resources(
-        databases["warehouse"], databases["ops"], mailbox.port, **{"shards": 2, "smtp_retry_delays": (0.0,), **settings}
+        warehouse, databases["ops"], mailbox.port, **{"shards": 2, "smtp_retry_delays": (0.0,), **settings}
     )

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from renewals.config import INCLUDE_DIR, Settings
+from renewals.config import Settings
 from renewals.playbooks import load_playbooks
+from tests.warehouses import Dialect
 
 DEFAULT_ROLES = ("primary", "billing")
+POSTGRES = Dialect("postgres")
 
 
 def customer_emails(mailbox) -> list:
@@ -29,11 +28,14 @@ def contact_email(subscription_id: str, role: str) -> str:
 
 
 class World:
-    """The warehouse of one test (autocommit connection)."""
+    """The warehouse of one test: an autocommit connection with ``execute`` (psycopg's, or
+    tests.warehouses.DbApiWriter for MariaDB and SQLite) and its SQL dialect."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: Any, dialect: Dialect = POSTGRES) -> None:
         self.conn = conn
-        conn.execute((INCLUDE_DIR / "sql" / "warehouse" / "schema.sql").read_text())
+        self.dialect = dialect
+        for statement in dialect.schema_statements():
+            conn.execute(statement)
 
     def subscription(
         self,
@@ -73,20 +75,18 @@ class World:
         self._insert("contacts", row)
 
     def update(self, subscription_id: str, **fields: Any) -> None:
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in fields
-        )
+        param = self.dialect.param
+        assignments = ", ".join(f"{name} = {param(name)}" for name in fields)  # column names of the contract
         self.conn.execute(
-            sql.SQL("update warehouse.subscriptions set {} where subscription_id = %(id)s").format(assignments),
+            f"update {self.dialect.table('subscriptions')} set {assignments} where subscription_id = {param('id')}",
             {**fields, "id": subscription_id},
         )
 
     def _insert(self, table: str, row: dict[str, Any]) -> None:
-        self.conn.execute(
-            sql.SQL("insert into {} ({}) values ({})").format(
-                sql.Identifier("warehouse", table),
-                sql.SQL(", ").join(map(sql.Identifier, row)),
-                sql.SQL(", ").join(map(sql.Placeholder, row)),
-            ),
-            row,
-        )
+        placeholders = ", ".join(map(self.dialect.param, row))
+        self.conn.execute(f"insert into {self.dialect.table(table)} ({', '.join(row)}) values ({placeholders})", row)
+
+    def recreate_as_text(self, table: str, columns: tuple[str, ...]) -> None:
+        """Replace ``table`` by one of text columns and no keys, like a loosely typed export."""
+        self.conn.execute(f"drop table {self.dialect.table(table)}")
+        self.conn.execute(f"create table {self.dialect.table(table)} ({', '.join(f'{c} text' for c in columns)})")

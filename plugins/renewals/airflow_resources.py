@@ -10,6 +10,7 @@ from psycopg.conninfo import make_conninfo
 
 from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, WAREHOUSE_CONN_ID, Settings
 from renewals.pipeline import Resources
+from renewals.storage.warehouse import Warehouse
 
 # libpq options a postgres connection's extra may carry through to psycopg.
 LIBPQ_EXTRAS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name")
@@ -24,6 +25,25 @@ def postgres_dsn(conn_id: str) -> str:
         host=conn.host or "", port=conn.port or "", user=conn.login or "", password=conn.password or "",
         dbname=conn.schema or "", **extras,
     )  # fmt: skip
+
+
+def warehouse_source(conn_id: str) -> Warehouse:
+    """The warehouse behind a connection: a postgres one is read with psycopg (COPY); any other kind
+    whose hook is a common.sql DbApiHook through that hook's DB-API connection."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if conn.conn_type in ("postgres", "postgresql"):
+        return Warehouse(dsn=postgres_dsn(conn_id))
+    hook = conn.get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise TypeError(
+            f"connection {conn_id!r} is of type {conn.conn_type!r}, whose hook {type(hook).__name__} is not a "
+            "common.sql DbApiHook: the warehouse must be a SQL database"
+        )
+    dialects = tuple(dict.fromkeys(name for name in (conn.conn_type, hook.dialect_name) if name and name != "default"))
+    return Warehouse(open_dbapi=hook.get_conn, dialects=dialects, placeholder=hook.placeholder)
 
 
 def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
@@ -50,7 +70,7 @@ def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
 
 def airflow_resources() -> Resources:
     return Resources(
-        warehouse_dsn=postgres_dsn(WAREHOUSE_CONN_ID),
+        warehouse=warehouse_source(WAREHOUSE_CONN_ID),
         ops_dsn=postgres_dsn(OPS_CONN_ID),
         smtp_connect=smtp_connect(SMTP_CONN_ID),
         settings=Settings.from_env(),

@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from renewals.playbooks import Playbook
 from renewals.storage.db import connect
 from renewals.storage.runs import RunContext
+from renewals.storage.warehouse import Warehouse, has_subscription
 
 if TYPE_CHECKING:
     from renewals.pipeline import Resources
@@ -89,14 +90,9 @@ def _refs(param: str, params: Mapping[str, Any]) -> Iterable[TouchpointRef]:
     return (parse_ref(param, ref) for ref in params.get(param) or [])
 
 
-def check_subscription_exists(warehouse: psycopg.Connection, subscription_id: str) -> None:
-    """The id must name a warehouse row as the extract matches it (trimmed of spaces)."""
-    found = warehouse.execute(
-        "select count(*) from warehouse.subscriptions where btrim(subscription_id) = %s",
-        (subscription_id.strip(),),
-    ).fetchone()[0]
-    warehouse.commit()
-    if not found:
+def check_subscription_exists(warehouse: Warehouse, subscription_id: str) -> None:
+    """The id must name a warehouse row as the extract matches it (its own query, trimmed of spaces)."""
+    if not has_subscription(warehouse, subscription_id):
         raise ManualRunRefused(f"subscription_id={subscription_id!r}: no such subscription in the warehouse")
 
 
@@ -126,8 +122,7 @@ def refuse_bad_params(resources: Resources, params: Mapping[str, Any], run_date:
     check_params(params, run_date, resources.playbooks())
     subscription_id = params.get("subscription_id")
     if subscription_id:
-        with closing(connect(resources.warehouse_dsn)) as warehouse:
-            check_subscription_exists(warehouse, subscription_id)
+        check_subscription_exists(resources.warehouse, subscription_id)
 
 
 def refuse_quarantined_member(resources: Resources, run: RunContext, processed: int) -> None:

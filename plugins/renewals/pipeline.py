@@ -27,7 +27,7 @@ from renewals.storage.ledger import resolve_unknown
 from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext, register_run
 from renewals.storage.staging import StageCounts, stage_and_validate
-from renewals.storage.warehouse import current_facts
+from renewals.storage.warehouse import Warehouse, current_facts
 
 
 class DeliveryIncomplete(RuntimeError):
@@ -36,7 +36,7 @@ class DeliveryIncomplete(RuntimeError):
 
 @dataclass(frozen=True)
 class Resources:
-    warehouse_dsn: str
+    warehouse: Warehouse
     ops_dsn: str
     smtp_connect: Callable[[], smtplib.SMTP]
     settings: Settings
@@ -73,9 +73,9 @@ def prepare(
 
 
 def extract(resources: Resources, run: RunContext) -> StageCounts:
-    with closing(connect(resources.warehouse_dsn)) as warehouse, closing(connect(resources.ops_dsn)) as ops:
+    with closing(connect(resources.ops_dsn)) as ops:
         return stage_and_validate(
-            warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
+            resources.warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
             resources.settings.shards,
         )  # fmt: skip
 
@@ -95,7 +95,7 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
     with (
         closing(connect(resources.ops_dsn)) as reader,
         closing(connect(resources.ops_dsn, autocommit=True)) as ops,
-        closing(connect(resources.warehouse_dsn)) as warehouse,
+        closing(resources.warehouse.open()) as warehouse,
     ):
         delivery = ShardDelivery(
             reader=reader,
@@ -105,7 +105,7 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
             settings=settings,
             renderer=Renderer(settings.template_dir),
             mailer=mailer,
-            recheck=lambda source_ids: current_facts(warehouse, ops, source_ids),
+            recheck=lambda source_ids: current_facts(resources.warehouse, warehouse, ops, source_ids),
         )
         try:
             report = delivery.deliver(cohort, shard)

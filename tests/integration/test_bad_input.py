@@ -17,6 +17,7 @@ import pytest
 
 from tests.daily import resources_for
 from tests.reliability import full_run
+from tests.warehouses import KINDS
 from tests.world import World, contact_email
 
 AS_OF = date(2026, 12, 1)
@@ -120,9 +121,8 @@ BAD_CONTACTS: dict[str, tuple[dict[str, Any], set[str]]] = {
 
 def text_warehouse(world: World) -> None:
     """warehouse.subscriptions and warehouse.contacts with text columns and no keys."""
-    world.conn.execute("drop table warehouse.subscriptions, warehouse.contacts")
     for table, columns in (("subscriptions", SUBSCRIPTION_COLUMNS), ("contacts", CONTACT_COLUMNS)):
-        world.conn.execute(f"create table warehouse.{table} ({', '.join(f'{c} text' for c in columns)})")
+        world.recreate_as_text(table, columns)
 
 
 def good_row(subscription_id: str | None, **fields: Any) -> dict[str, Any]:
@@ -203,6 +203,7 @@ def quarantine(ops) -> dict[tuple[str, str | None], set[str]]:
     return found
 
 
+@pytest.mark.parametrize("warehouse_kind", KINDS)
 def test_a_corpus_of_bad_rows_is_normalised_or_quarantined_and_the_run_succeeds(corpus, airflow, mailbox, ops):
     assert airflow.run(AS_OF) == "success"
 

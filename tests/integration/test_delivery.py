@@ -13,6 +13,7 @@ from devenv.inprocess import deliver_all
 from renewals.pipeline import deliver
 from renewals.storage.runs import RunContext
 from tests.daily import resources_for
+from tests.warehouses import KINDS
 from tests.world import contact_email
 
 AS_OF = date(2026, 12, 1)
@@ -37,6 +38,7 @@ def status(ops, subscription_id):
     ).fetchone()
 
 
+@pytest.mark.parametrize("warehouse_kind", KINDS)
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.conftest import moment
+from tests.warehouses import KINDS
 from tests.world import contact_email, customer_emails
 
 AS_OF = date(2026, 12, 1)  # a Tuesday: the first business day of December, the notice batch day
@@ -68,6 +69,7 @@ def by_subscription(mailbox):
     return messages
 
 
+@pytest.mark.parametrize("warehouse_kind", KINDS)
 def test_every_membership_touchpoint_goes_out_once_to_its_audience(day_world, airflow, mailbox, ops):
     assert airflow.run(AS_OF) == "success"
 
@@ -129,6 +131,7 @@ def test_quiet_subscriptions_are_explained_in_the_decision_log(day_world, airflo
     assert gates["S-PAID"] == "paid" and gates["S-DECLINED"] == "declined" and gates["S-P1"] == "intent_confirmed"
 
 
+@pytest.mark.parametrize("warehouse_kind", KINDS)
 def test_running_the_same_day_again_sends_nothing_twice(day_world, airflow, mailbox, ops):
     airflow.run(AS_OF)
     first = len(mailbox.messages)

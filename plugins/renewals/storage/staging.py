@@ -1,7 +1,9 @@
 """Extract the warehouse into the run's staging tables and validate it there, set-based.
 
 The warehouse and the ops schema may be different databases, so rows are streamed with COPY
-from one connection to the other; validation and classification then run inside Postgres.
+from one connection to the other (a PostgreSQL warehouse), or read in batches through the
+warehouse's DB-API connection and written with COPY (any other kind); validation and
+classification then run inside Postgres.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from renewals.playbooks import ROLES, Playbook
 from renewals.storage.runs import RunContext
-from renewals.storage.sql_files import sql_text
+from renewals.storage.warehouse import Warehouse, as_text, scoped_query, streaming_cursor
 
 SUBSCRIPTION_COLUMNS = (
     "subscription_id", "account_id", "account_name", "playbook", "tier", "member_type",
@@ -46,6 +48,7 @@ TYPED_SUBSCRIPTION_COLUMNS = {
     "hosted_site": ("boolean", frozenset({"bool"})),
     "paused": ("boolean", frozenset({"bool"})),
 }
+FETCH_ROWS = 5000  # rows per fetchmany from a DB-API warehouse
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class StageCounts:
 
 
 def stage_and_validate(
-    warehouse: psycopg.Connection,
+    warehouse: Warehouse,
     ops: psycopg.Connection,
     run: RunContext,
     playbooks: dict[str, Playbook],
@@ -80,15 +83,16 @@ def stage_and_validate(
     contacts' validation waits for the subscriptions' copy (it checks their ids). The work tables
     and the run's quarantine rows are therefore written in a few transactions, not one: a retried
     extract starts over (fresh work tables, the run's quarantine rows deleted) and nothing reads
-    them before the extract succeeded (renewals.runs.extracted_at)."""
+    them before the extract succeeded (renewals.runs.extracted_at). A warehouse that is not
+    PostgreSQL is staged as text throughout (its driver's types are not PostgreSQL's)."""
     work = run.work
     tables = work.identifiers()
-    scope = {"subscription_id": run.subscription_id}
     with ops.transaction():
         ops.execute(work.statement("stage/create_work_tables.sql"))
-        _type_staging_columns(
-            ops, tables["raw_subscriptions"], _warehouse_types(warehouse, "extract/subscriptions.sql")
-        )
+        if warehouse.is_postgres:
+            with closing(warehouse.open()) as source:
+                warehouse_types = _warehouse_types(source, warehouse.query("subscriptions.sql"))
+            _type_staging_columns(ops, tables["raw_subscriptions"], warehouse_types)
         # A retried extract replaces the quarantine rows of its earlier attempt.
         ops.execute("delete from renewals.quarantine where run_id = %s", (run.run_id,))
     params = {
@@ -101,11 +105,11 @@ def stage_and_validate(
         "roles": list(ROLES),
     }
 
-    def copy_contacts(source: psycopg.Connection, target: psycopg.Connection) -> int:
+    def copy_contacts(target: psycopg.Connection) -> int:
         with target.transaction():
-            copied = _copy(source, target, "extract/contacts.sql", scope, tables["raw_contacts"], CONTACT_COLUMNS)
+            copied = _copy(warehouse, run.subscription_id, target, "contacts.sql", tables["raw_contacts"],
+                           CONTACT_COLUMNS)  # fmt: skip
             target.execute(sql.SQL("analyze {}").format(tables["raw_contacts"]))
-        source.commit()
         return copied
 
     def validate_contacts(target: psycopg.Connection) -> int:
@@ -115,14 +119,10 @@ def stage_and_validate(
             target.execute(work.statement("stage/index_contacts.sql"))
         return processed
 
-    with (
-        closing(_sibling(warehouse)) as second_source,
-        closing(_sibling(ops)) as second_target,
-        ThreadPoolExecutor(max_workers=1) as pool,
-    ):
-        contacts_copied = pool.submit(copy_contacts, second_source, second_target)
+    with closing(_sibling(ops)) as second_target, ThreadPoolExecutor(max_workers=1) as pool:
+        contacts_copied = pool.submit(copy_contacts, second_target)
         with ops.transaction():
-            subscriptions_in = _copy(warehouse, ops, "extract/subscriptions.sql", scope,
+            subscriptions_in = _copy(warehouse, run.subscription_id, ops, "subscriptions.sql",
                                      tables["raw_subscriptions"], SUBSCRIPTION_COLUMNS)  # fmt: skip
             ops.execute(sql.SQL("analyze {}").format(tables["raw_subscriptions"]))  # row estimates for the plans
         contacts_in = contacts_copied.result()
@@ -164,12 +164,12 @@ def stage_and_validate(
     return counts
 
 
-def _warehouse_types(warehouse: psycopg.Connection, query_file: str) -> dict[str, str]:
-    """The type of each column of an extract query, as the warehouse describes it (no rows read)."""
+def _warehouse_types(warehouse: psycopg.Connection, query: str) -> dict[str, str]:
+    """The type of each column of a PostgreSQL extract query, as the warehouse describes it (no rows read)."""
     with warehouse.cursor() as cursor:
-        cursor.execute(sql.SQL("select * from ({}) extract limit 0").format(sql.SQL(sql_text(query_file))),
-                       {"subscription_id": None})  # fmt: skip
+        cursor.execute(sql.SQL("select * from ({}) extract limit 0").format(sql.SQL(query)), {"subscription_id": None})
         described = cursor.description or []
+    warehouse.commit()
     types = warehouse.adapters.types
     return {column.name: getattr(types.get(column.type_code), "name", "") for column in described}
 
@@ -201,18 +201,46 @@ def _tune_bulk_session(conn: psycopg.Connection) -> None:
 
 
 def _copy(
-    source: psycopg.Connection,
+    warehouse: Warehouse,
+    subscription_id: str | None,
     target: psycopg.Connection,
     query_file: str,
-    params: dict[str, object],
     table: sql.Composable,
     columns: tuple[str, ...],
 ) -> int:
-    """Stream the rows of a warehouse query into a work table; returns the number of rows."""
-    copy_out = sql.SQL("copy ({}) to stdout").format(sql.SQL(sql_text(query_file)))
+    """Stream the rows of a warehouse query into a work table, on a connection of its own; returns
+    the number of rows."""
     copy_in = sql.SQL("copy {} ({}) from stdin").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with source.cursor() as reader, target.cursor() as writer:
-        with reader.copy(copy_out, params) as out, writer.copy(copy_in) as into:
-            for chunk in out:
-                into.write(chunk)
-        return target.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+    with closing(warehouse.open()) as source, target.cursor() as writer, writer.copy(copy_in) as into:
+        if warehouse.is_postgres:
+            copy_out = sql.SQL("copy ({}) to stdout").format(sql.SQL(warehouse.query(query_file)))
+            with source.cursor() as reader, reader.copy(copy_out, {"subscription_id": subscription_id}) as out:
+                for chunk in out:
+                    into.write(chunk)
+        else:
+            _copy_dbapi_rows(warehouse, source, query_file, subscription_id, columns, into)
+        source.commit()
+    return target.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+
+
+def _copy_dbapi_rows(
+    warehouse: Warehouse, source: object, query_file: str, subscription_id: str | None,
+    columns: tuple[str, ...], into: psycopg.Copy,
+) -> None:  # fmt: skip
+    """A DB-API warehouse's rows, fetched in batches from a streaming cursor, written as text."""
+    query, params = scoped_query(warehouse, query_file, subscription_id)
+    cursor = streaming_cursor(source)
+    try:
+        cursor.execute(query, params)
+        described = tuple(column[0].lower() for column in cursor.description or ())
+        if described != columns:
+            raise ValueError(f"the warehouse's {query_file} ({warehouse.name}) returns columns {described}; "
+                             f"the contract is {columns}")  # fmt: skip
+        id_column = columns.index("subscription_id")
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            for row in rows:
+                # a collation may match ids that differ by case: the scope is exact, as on PostgreSQL
+                if subscription_id is None or as_text(row[id_column]).strip(" ") == subscription_id:
+                    into.write_row([as_text(value) for value in row])
+    finally:
+        cursor.close()
