@@ -122,15 +122,12 @@ def build_spreadsheet(
     params = {
         "as_of": run.as_of,
         "timezone": business_timezone,
-        "horizon": run.as_of + timedelta(days=FUTURE_HORIZON_DAYS),
         "days": UPCOMING_DAYS,
         "receipt_touchpoints": receipt_touchpoints(playbooks),
     }
     with ops.transaction():
-        _load_touchpoint_defs(ops, playbooks)
-        load_notice_days(ops, work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+        load_forecast(ops, run, playbooks, holidays)
         _load_review_offsets(ops, playbooks)
-        ops.execute(work.statement("report/future_touchpoints.sql"), params)
         about = [
             ("As of", run.as_of),
             ("Run", run.run_id),
@@ -158,6 +155,19 @@ def build_spreadsheet(
         return write_workbook(
             target, sheets, title=f"Renewals as of {run.as_of.isoformat()}", properties={"run": run.run_id}
         )
+
+
+def load_forecast(
+    ops: psycopg.Connection, run: RunContext, playbooks: Mapping[str, Playbook], holidays: frozenset = frozenset()
+) -> None:
+    """The temp table ``future_touchpoints`` (dropped at commit: call it in a transaction): every
+    touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions under
+    their gates now, that the ledger does not hold yet (subscription_id, renewal_date, touchpoint,
+    position, channel, audience, due_date)."""
+    _load_touchpoint_defs(ops, playbooks)
+    load_notice_days(ops, run.work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+    horizon = run.as_of + timedelta(days=FUTURE_HORIZON_DAYS)
+    ops.execute(run.work.statement("report/future_touchpoints.sql"), {"as_of": run.as_of, "horizon": horizon})
 
 
 def receipt_touchpoints(playbooks: Mapping[str, Playbook]) -> list[str]:
