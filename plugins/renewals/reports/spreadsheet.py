@@ -14,6 +14,10 @@ Sheets:
 - **Upcoming**: every touchpoint due in the next 30 days, by day.
 - **About**: the as-of date, the run, and what each sheet holds.
 
+Each list sheet shows at most its first ``max_rows`` rows (RENEWALS_SPREADSHEET_ROWS, 5,000 by
+default: what staff read or print; the review list in priority order, the next days first), then
+a total row with the count and where all the rows are (the ops tables, the console).
+
 Everything is read from the ops schema: the run's staged subscriptions, the ledger, the CTAs
 and renewals.renewal_cycles. Future due dates come from the playbooks, computed in SQL over a
 temp table of touchpoint definitions (anchors renewal_date, notice_month, intent_confirmed,
@@ -116,15 +120,19 @@ def build_spreadsheet(
     target: str,
     business_timezone: str = "UTC",
     holidays: frozenset = frozenset(),
+    max_rows: int | None = None,
 ) -> WrittenWorkbook:
-    """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``."""
+    """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``;
+    each list sheet shows its first ``max_rows`` rows, then a total row saying where the rest is."""
     work = run.work
+    staged = f"renewals_work.subscriptions_{run.run_key}"
     params = {
         "as_of": run.as_of,
         "timezone": business_timezone,
         "days": UPCOMING_DAYS,
         "receipt_touchpoints": receipt_touchpoints(playbooks),
     }
+    review_days = ", ".join(f"{days:+d} days ({name})" for name, days in review_offsets(playbooks).items())
     with ops.transaction():
         load_forecast(ops, run, playbooks, holidays)
         _load_review_offsets(ops, playbooks)
@@ -138,6 +146,8 @@ def build_spreadsheet(
                        "or declined; sponsors first, then by amount."),
             ("Paid", "Every renewal seen paid, newest payment first."),
             ("Upcoming", f"Every touchpoint due in the next {UPCOMING_DAYS} days under the current gate, by day."),
+            *([("Rows", f"Each sheet shows its first {max_rows:,} rows, in its order; a last row gives the total "
+                        "and where the rest is.")] if max_rows else []),
         ]  # fmt: skip
         queries = {
             "pipeline": work.statement("report/sheet_pipeline.sql"),
@@ -145,13 +155,22 @@ def build_spreadsheet(
             "paid": sql.SQL(sql_text("report/sheet_paid.sql")),
             "upcoming": work.statement("report/sheet_upcoming.sql"),
         }
+        notes = {
+            "pipeline": f"All renewals: {staged} in the ops database; one renewal in full: the console.",
+            "review": f"The whole list: {staged} (review day = renewal date {review_days}) in the ops database.",
+            "paid": "Every payment: renewals.renewal_cycles (paid_on) in the ops database.",
+            "upcoming": "One renewal's touchpoints ahead: the console; decided ones: renewals.touchpoints.",
+        }
         sheets = [
-            Sheet("Pipeline", PIPELINE_COLUMNS, _stream(ops, "pipeline", queries["pipeline"], params)),
-            Sheet("Review", REVIEW_COLUMNS, _stream(ops, "review", queries["review"], params)),
-            Sheet("Paid", PAID_COLUMNS, _stream(ops, "paid", queries["paid"], params)),
-            Sheet("Upcoming", UPCOMING_COLUMNS, _stream(ops, "upcoming", queries["upcoming"], params)),
-            Sheet("About", ABOUT_COLUMNS, about),
+            Sheet(title, columns, _stream(ops, name, queries[name], params), max_rows, notes[name])
+            for title, name, columns in (
+                ("Pipeline", "pipeline", PIPELINE_COLUMNS),
+                ("Review", "review", REVIEW_COLUMNS),
+                ("Paid", "paid", PAID_COLUMNS),
+                ("Upcoming", "upcoming", UPCOMING_COLUMNS),
+            )
         ]
+        sheets.append(Sheet("About", ABOUT_COLUMNS, about))
         return write_workbook(
             target, sheets, title=f"Renewals as of {run.as_of.isoformat()}", properties={"run": run.run_id}
         )
