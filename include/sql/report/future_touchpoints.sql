@@ -1,14 +1,16 @@
--- Touchpoints still ahead of every staged subscription (due after the as-of date, up to the
--- horizon) under the gate it stands at now: what the pipeline will do if nothing changes.
--- Needs the session's temp tables report_touchpoint_defs and report_notice_days. A due date
--- anchor this report does not know gives no date and the touchpoint is left out.
+-- Touchpoints of the subscriptions of {subscriptions} (the run's staged ones, or some of them)
+-- due from the first to the last day given under the gate each stands at now, that the ledger does not
+-- hold yet: what the pipeline will do if nothing changes. Adds them to the temp table
+-- future_touchpoints. Needs the session's temp tables report_touchpoint_defs and
+-- report_notice_days. A due date anchor this report does not know gives no date and the
+-- touchpoint is left out.
 -- Set-based and linear, like classification (classify/due_touchpoints.sql) looking forward:
 -- each day of the horizon gives every touchpoint the one anchor date that makes it due that day
 -- (targets: touchpoints x days, some thousands of rows), the subscriptions are hash-joined on
 -- their anchor dates, and the ledger is anti-joined on its key. No per-row subquery: the one
 -- this replaced (the notice day and the ledger looked up per subscription and touchpoint) ran
 -- for minutes at 8,000 subscriptions.
-create temp table future_touchpoints on commit drop as
+insert into future_touchpoints (subscription_id, renewal_date, touchpoint, position, channel, audience, due_date)
 with targets as materialized (
     select d.playbook, d.touchpoint, d.position, d.channel, d.audience, d.gates, d.tiers, d.member_types,
            d.hosted_site as def_hosted_site, d.anchor, day.due_date,
@@ -16,7 +18,7 @@ with targets as materialized (
     from report_touchpoint_defs d
     cross join lateral (
         select g::date as due_date
-        from generate_series(%(as_of)s::date + 1, %(horizon)s::date, interval '1 day') g
+        from generate_series(%(first)s::date, %(last)s::date, interval '1 day') g
     ) day
     where d.anchor in ('renewal_date', 'intent_confirmed', 'paid', 'assigned')
     union all
@@ -24,7 +26,7 @@ with targets as materialized (
            d.hosted_site, d.anchor, n.notice_day, n.renewal_month
     from report_touchpoint_defs d
     join report_notice_days n on n.months_before = d.months_before
-    where d.anchor = 'notice_month' and n.notice_day > %(as_of)s and n.notice_day <= %(horizon)s
+    where d.anchor = 'notice_month' and n.notice_day between %(first)s and %(last)s
 ),
 pairs as (
     -- One branch per anchor column, each a hash join on it (as in classification).

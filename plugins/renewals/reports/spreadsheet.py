@@ -27,14 +27,14 @@ paid, assigned; a touchpoint with an anchor this report does not know is left ou
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from renewals.playbooks import Playbook
-from renewals.reports.workbook import Column, Sheet, WrittenWorkbook, write_workbook
+from renewals.reports.workbook import Column, CountedRows, Sheet, WrittenWorkbook, write_workbook
 from renewals.storage.classify import load_notice_days, optional_list
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
@@ -131,10 +131,12 @@ def build_spreadsheet(
         "timezone": business_timezone,
         "days": UPCOMING_DAYS,
         "receipt_touchpoints": receipt_touchpoints(playbooks),
+        "rows": max_rows,
     }
     review_days = ", ".join(f"{days:+d} days ({name})" for name, days in review_offsets(playbooks).items())
     with ops.transaction():
-        load_forecast(ops, run, playbooks, holidays)
+        ops.execute(work.statement("report/pipeline_shown.sql"), params)
+        load_forecast(ops, run, playbooks, holidays, near_days=UPCOMING_DAYS)
         _load_review_offsets(ops, playbooks)
         about = [
             ("As of", run.as_of),
@@ -162,7 +164,7 @@ def build_spreadsheet(
             "upcoming": "One renewal's touchpoints ahead: the console; decided ones: renewals.touchpoints.",
         }
         sheets = [
-            Sheet(title, columns, _stream(ops, name, queries[name], params), max_rows, notes[name])
+            Sheet(title, columns, CountedRows(_stream(ops, name, queries[name], params)), max_rows, notes[name])
             for title, name, columns in (
                 ("Pipeline", "pipeline", PIPELINE_COLUMNS),
                 ("Review", "review", REVIEW_COLUMNS),
@@ -177,16 +179,35 @@ def build_spreadsheet(
 
 
 def load_forecast(
-    ops: psycopg.Connection, run: RunContext, playbooks: Mapping[str, Playbook], holidays: frozenset = frozenset()
+    ops: psycopg.Connection,
+    run: RunContext,
+    playbooks: Mapping[str, Playbook],
+    holidays: frozenset = frozenset(),
+    near_days: int | None = None,
 ) -> None:
     """The temp table ``future_touchpoints`` (dropped at commit: call it in a transaction): every
     touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions under
     their gates now, that the ledger does not hold yet (subscription_id, renewal_date, touchpoint,
-    position, channel, audience, due_date)."""
+    position, channel, audience, due_date). With ``near_days``, what the sheets use only: every
+    subscription's touchpoints of the next ``near_days`` days (Upcoming), the whole horizon for the
+    renewals the Pipeline sheet shows (the temp table report_pipeline_shown: their next due)."""
     _load_touchpoint_defs(ops, playbooks)
     load_notice_days(ops, run.work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+    ops.execute(
+        "create temp table future_touchpoints (subscription_id text, renewal_date date, touchpoint text,"
+        " position int, channel text, audience text, due_date date) on commit drop"
+    )
     horizon = run.as_of + timedelta(days=FUTURE_HORIZON_DAYS)
-    ops.execute(run.work.statement("report/future_touchpoints.sql"), {"as_of": run.as_of, "horizon": horizon})
+    near = horizon if near_days is None else min(run.as_of + timedelta(days=near_days), horizon)
+    _forecast(ops, run.work.identifiers()["subscriptions"], run.as_of + timedelta(days=1), near)
+    if near < horizon:
+        _forecast(ops, sql.Identifier("report_pipeline_shown"), near + timedelta(days=1), horizon)
+    ops.execute("analyze future_touchpoints")
+
+
+def _forecast(ops: psycopg.Connection, subscriptions: sql.Composable, first: date, last: date) -> None:
+    statement = sql.SQL(sql_text("report/future_touchpoints.sql")).format(subscriptions=subscriptions)
+    ops.execute(statement, {"first": first, "last": last})
 
 
 def receipt_touchpoints(playbooks: Mapping[str, Playbook]) -> list[str]:

@@ -19,7 +19,7 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,6 +67,20 @@ class Sheet:
     note: str = ""  # where the rows not shown are, for the total row
     written: int = field(default=0, init=False)
     truncated: int = field(default=0, init=False)
+
+
+class CountedRows:
+    """Rows of a query that returns the first ones only, each with how many there are in all as its
+    last value: iterating yields the rows without it and keeps the count in ``total``."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]]) -> None:
+        self._rows = rows
+        self.total = 0
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        for row in self._rows:
+            self.total = row[-1]
+            yield row[:-1]
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,8 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
             continue
         ws.append([to_cell(value) for to_cell, value in zip(convert, row, strict=True)])
         sheet.written += 1
+    if isinstance(sheet.rows, CountedRows):  # the rows the query left out
+        sheet.truncated = max(sheet.truncated, sheet.rows.total - sheet.written)
     last = get_column_letter(max(len(columns), 1))
     ws.auto_filter.ref = f"A1:{last}{sheet.written + 1}"
     if sheet.truncated:
