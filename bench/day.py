@@ -42,6 +42,8 @@ def _deliver_one(config: dict, run: RunContext, cohort: str, shard: int) -> dict
 
 
 def run_day(config: dict) -> dict:
+    import airflow.sdk  # noqa: F401 (a task process has Airflow loaded before the task runs: not the day's work)
+
     res = resources(config)
     run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
     steps: dict[str, float] = {}

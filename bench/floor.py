@@ -225,6 +225,8 @@ def run_floor(config: dict) -> dict:
 
 def floor_sheet(config: dict) -> dict:
     """The spreadsheet of the day's end state, through the pipeline's report queries and writer."""
+    import airflow.sdk  # noqa: F401 (loaded before the timing, as for the pipeline's publish)
+
     from bench.day import resources
     from renewals.reports.spreadsheet import build_spreadsheet
     from renewals.storage.db import connect
