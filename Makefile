@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser run test test-quick lint airflow reset bench celery-demo lock clean
+.PHONY: install browser run test test-quick lint airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -52,6 +52,13 @@ test-quick: lint browser
 N ?= 10000 100000 1000000
 bench: install
 	$(BIN)/python -m bench $(N)
+
+# The crash harness as a long run (tests/soak.py): CRASHES SIGKILLs over every point of a send, two
+# runs of the same day at once part of the time, then reruns and operator verdicts; one totals
+# line, exit 1 on any duplicate or loss. Not part of `make test`; `make soak CRASHES=20` for a short one.
+CRASHES ?= 200
+soak: install
+	$(BIN)/python -m tests.soak $(CRASHES)
 
 # renewals_daily on the CeleryExecutor with two local workers, Redis and PostgreSQL
 # (scripts/celery_demo.py); shows which worker ran each shard. Not part of `make test`.

@@ -1,19 +1,25 @@
-"""``make bench``: a day's run of renewals_daily over N synthetic subscriptions against its floor.
+"""``make bench``: the whole day of renewals_daily over N synthetic subscriptions against its floor.
 
 For each N: a fresh warehouse of N subscriptions generated in SQL (bench/warehouse.py), the ops
-schema brought to a steady state (yesterday classified and settled), then, against one counting
-SMTP server in its own process (bench/sink.py):
+schema brought to a steady state (yesterday classified, settled and summarized), then, against
+one counting SMTP server in its own process (bench/sink.py) and a local Slack webhook (an HTTP
+server in a thread of this process, tests/slack_server.py):
 
-* floor: the least work that produces the same emails (bench/floor.py): one query of the rows due
-  today, render, send over one connection;
-* pipeline: the day exactly as the DAG runs it (bench/day.py): prepare, extract, classify, then
-  every cohort's shards, sequentially or with a process per shard slot (``--workers``).
+* floor: the least work that produces the same outputs (bench/floor.py): the emails from one query
+  per shard of the rows due today, in a process per shard, as many at a time as the pipeline;
+  the Slack summary's figures counted from them; the spreadsheet;
+* pipeline: the whole day exactly as the DAG runs it (bench/day.py): prepare_run, extract,
+  classify, every cohort's shards (a process per shard, ``--workers`` at a time), summarize and
+  publish (spreadsheet, staff posts, Slack summary);
+* io_limit: every warehouse row read once and as many already-rendered emails sent over one SMTP
+  connection: what the machine can do at best.
 
-Both run in a process of their own (their peak RSS is theirs); both must send the same emails
-(Message-ID, recipients and Subject of each are compared). A table per N, then the time per
-subscription across N, the DAG file's parse time, and last ``ratio_to_floor=X`` for the largest N.
-"load" is the machine's 1-minute load average when each side finished: the figures are only
-comparable on an otherwise idle machine.
+Each side runs in a process of its own (its peak RSS is its own); the two must send the same emails
+(Message-ID, recipients and Subject compared), write the same spreadsheet rows and post the same
+Slack summary figures (sent, sent by touchpoint). A table per N with each step's seconds, then the
+time per subscription across N, the DAG file's parse time, the peak RSS, and last
+``ratio_to_floor=X`` for the largest N. "load" is the machine's 1-minute load average when each
+side finished: the figures are only comparable on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ import time
 from contextlib import closing
 from datetime import date
 
+import openpyxl
+
 from bench import extract
 from bench.sink import Sink
 from bench.warehouse import generate
 from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
+from tests.slack_server import SlackServer
 
 STATE_DIR = PROJECT_ROOT / ".demo"
 DEFAULT_AS_OF = "2026-11-18"  # a Wednesday in mid-month: an ordinary day, no monthly notice day
@@ -76,7 +85,7 @@ def dag_parse_seconds() -> float:
     return min(best)
 
 
-def bench_one(n: int, as_of: str, workers: int, shards: int, server: str, sink: Sink) -> dict:
+def bench_one(n: int, as_of: str, workers: int, shards: int, server: str, sink: Sink, slack: SlackServer) -> dict:
     for name in DATABASES.values():
         drop_database(server, name)
     uris = {role: ensure_database(server, name) for role, name in DATABASES.items()}
@@ -84,20 +93,32 @@ def bench_one(n: int, as_of: str, workers: int, shards: int, server: str, sink: 
     with closing(connect(uris["warehouse"], autocommit=True)) as conn:
         rows = generate(conn, n, date.fromisoformat(as_of))
     generated = time.perf_counter() - mark
+    books = STATE_DIR / "bench-books"
     config = {
         **uris, "smtp_port": sink.port, "as_of": as_of, "run_id": f"bench__{n}__{as_of}", "workers": workers,
-        "shards": shards,
+        "shards": shards, "slack_url": slack.url, "spreadsheet": str(books / "pipeline.xlsx"),
+        "floor_spreadsheet": str(books / "floor.xlsx"),
     }  # fmt: skip
     mark = time.perf_counter()
     previous = child("bench.day", {**config, "mode": "previous_day"})
     sink.take()
     setup = time.perf_counter() - mark
+    slack.requests.clear()
     floor = child("bench.floor", config)
     floor_emails = sink.take()
-    floor["load"] = os.getloadavg()[0]
+    floor_slack = summary_figures(slack.bodies)
+    slack.requests.clear()
     pipeline = child("bench.day", config)
     pipeline_emails = sink.take()
     pipeline["load"] = os.getloadavg()[0]
+    pipeline_slack = summary_figures(slack.bodies)
+    sheet = child("bench.floor", {**config, "mode": "sheet"})  # the day's end state: after the pipeline
+    floor["steps"]["spreadsheet"] = sheet["wall"]
+    floor["wall"] += sheet["wall"]
+    floor["rss_self_kb"] = max(floor["rss_self_kb"], sheet["rss_self_kb"])
+    floor["load"] = os.getloadavg()[0]
+    io = child("bench.floor", {**config, "mode": "io_limit", "emails": len(floor_emails)})
+    sink.take()
     extracts = extract.compare(uris, as_of, n, child)  # the extract through a warehouse other than PostgreSQL
     return {
         "extract": extracts,
@@ -108,13 +129,38 @@ def bench_one(n: int, as_of: str, workers: int, shards: int, server: str, sink: 
         "previous_settled": previous["settled"],
         "floor": floor,
         "pipeline": pipeline,
+        "io_limit": io,
         "floor_emails": len(floor_emails),
         "pipeline_emails": len(pipeline_emails),
         "same_emails": sorted(floor_emails) == sorted(pipeline_emails),
         "only_floor": len(set(floor_emails) - set(pipeline_emails)),
         "only_pipeline": len(set(pipeline_emails) - set(floor_emails)),
         "duplicates": len(pipeline_emails) - len(set(pipeline_emails)),
+        "same_sheets": sheet_rows(config["spreadsheet"]) == sheet_rows(config["floor_spreadsheet"]),
+        "same_slack": floor_slack == pipeline_slack and floor_slack is not None,
+        "slack_sent": pipeline_slack[0] if pipeline_slack else None,
     }
+
+
+def summary_figures(bodies: list[dict]) -> tuple[str, str] | None:
+    """The run summary's "Sent" figure and its sent-by-touchpoint table, from the posts received."""
+    for body in bodies:
+        blocks = body.get("blocks") or []
+        if blocks and blocks[0].get("text", {}).get("text", "").startswith("Renewals run as of"):
+            fields = {f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1]
+                      for block in blocks if "fields" in block for f in block["fields"]}  # fmt: skip
+            table = next(b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Sent by"))
+            return fields["Sent"], table
+    return None
+
+
+def sheet_rows(path: str) -> dict[str, list[tuple]]:
+    """The rows of every list sheet of a book (About, with its run and time, left out)."""
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets if ws.title != "About"}
+    finally:
+        book.close()
 
 
 def _mib(kb: int) -> float:
@@ -126,7 +172,7 @@ def print_table(result: dict, workers: int) -> None:
     mode = "sequential shards (1 process)" if workers <= 1 else f"a process per shard, {workers} at a time"
     print()
     print(f"N = {n:,} subscriptions ({result['rows']['contacts']:,} contacts); "
-          f"pipeline: {mode}; {result['pipeline']['tasks']} deliver tasks")  # fmt: skip
+          f"deliver and the floor's emails: {mode}; {result['pipeline']['tasks']} deliver tasks")  # fmt: skip
     print(f"{'':10} {'wall s':>8} {'subs/s':>10} {'emails/s':>9} {'emails':>7} {'peak RSS MiB':>13} {'load':>5}")
     for name in ("floor", "pipeline"):
         side = result[name]
@@ -134,19 +180,29 @@ def print_table(result: dict, workers: int) -> None:
         rss = max(side["rss_self_kb"], side["rss_children_kb"])
         print(f"{name:10} {side['wall']:8.2f} {n / side['wall']:10,.0f} {emails / side['wall']:9,.1f} {emails:7,} "
               f"{_mib(rss):13.0f} {side['load']:5.1f}")  # fmt: skip
-    steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in result["pipeline"]["steps"].items())
+    for name in ("pipeline", "floor"):
+        steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in result[name]["steps"].items())
+        print(f"{name} steps: {steps}")
+    io = result["io_limit"]
+    print(f"io_limit_s={io['wall']:.2f} (read every warehouse row once {io['read_s']:.2f}s, "
+          f"{io['bytes_read'] / 2**20:,.0f} MiB; {result['floor_emails']:,} rendered emails over one connection "
+          f"{io['wall'] - io['read_s']:.2f}s)")  # fmt: skip
     delivered = result["pipeline"]["delivered"]
-    print(f"pipeline steps: {steps}; recorded {delivered['recorded']}, skipped {delivered['skipped']}, "
-          f"failed {delivered['failed']}")  # fmt: skip
-    share = result["pipeline_emails"] / n
+    published = result["pipeline"]["published"]
+    share = result["pipeline"]["steps"]["publish"] / result["pipeline"]["wall"]
+    print(f"delivered: recorded {delivered['recorded']}, skipped {delivered['skipped']}, failed {delivered['failed']}; "
+          f"published: spreadsheet {published['spreadsheet']}, Slack summary {published['slack_summary']}; "
+          f"publish {share:.1%} of the day")  # fmt: skip
     same = (
         "yes"
         if result["same_emails"]
         else (f"NO ({result['only_floor']} only from the floor, {result['only_pipeline']} only from the pipeline)")
     )
     ratio = result["pipeline"]["wall"] / result["floor"]["wall"]
-    print(f"due emails {share:.2%} of subscriptions; same emails as the floor: {same}; "
-          f"sent twice: {result['duplicates']}; ratio to floor {ratio:.2f} "
+    print(f"due emails {result['pipeline_emails'] / n:.2%} of subscriptions; same emails as the floor: {same}; "
+          f"same spreadsheet rows: {'yes' if result['same_sheets'] else 'NO'}; same Slack summary figures: "
+          f"{'yes' if result['same_slack'] else 'NO'} (sent {result['slack_sent']}); sent twice: "
+          f"{result['duplicates']}; ratio to floor {ratio:.2f} "
           f"(setup: generate {result['generated_s']:.1f}s, previous day {result['setup_s']:.1f}s)")  # fmt: skip
     print(extract.describe(result["extract"]))
 
@@ -167,10 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = ensure_server(STATE_DIR)
     results = []
-    with Sink() as sink:
-        for n in sorted(args.sizes):
-            results.append(bench_one(n, args.as_of, args.workers, args.shards, server, sink))
-            print_table(results[-1], args.workers)
+    slack = SlackServer().start()
+    os.environ["AIRFLOW_CONN_RENEWALS_SLACK"] = slack.connection()  # the children's renewals_slack
+    try:
+        with Sink() as sink:
+            for n in sorted(args.sizes):
+                results.append(bench_one(n, args.as_of, args.workers, args.shards, server, sink, slack))
+                print_table(results[-1], args.workers)
+    finally:
+        slack.stop()
     if not args.keep:
         for name in DATABASES.values():
             drop_database(server, name)
@@ -178,13 +239,25 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         per = [f"{r['n']:,}: {r['pipeline']['wall'] / r['n'] * 1e6:.1f}" for r in results]
         print("pipeline microseconds per subscription (flat = linear): " + ", ".join(per))
+        growth = results[-1]["pipeline"]["wall"] / results[-2]["pipeline"]["wall"]
+        print(f"t({results[-1]['n']:,})/t({results[-2]['n']:,})={growth:.2f} "
+              f"(N x{results[-1]['n'] / results[-2]['n']:g})")  # fmt: skip
     parse = dag_parse_seconds()
     print(f"dag_parse_seconds={parse:.3f}")
     largest = results[-1]
     peak = max(largest["pipeline"]["rss_self_kb"], largest["pipeline"]["rss_children_kb"])
     print(f"peak_rss_mib={_mib(peak):.0f} (largest process of the pipeline at N={largest['n']:,})")
+    largest_steps = largest["pipeline"]["steps"]
+    print(
+        f"publish_share={largest_steps['publish'] / largest['pipeline']['wall']:.3f} "
+        f"(publish {largest_steps['publish']:.2f}s of {largest['pipeline']['wall']:.2f}s at N={largest['n']:,})"
+    )
+    print(f"io_limit_s={largest['io_limit']['wall']:.2f} (N={largest['n']:,})")
     ok = all(r["same_emails"] and r["duplicates"] == 0 for r in results)
     print(f"same_emails={'yes' if ok else 'NO'}")
+    same = all(r["same_sheets"] and r["same_slack"] for r in results)
+    print(f"same_spreadsheet_rows_and_slack_figures={'yes' if same else 'NO'}")
+    ok = ok and same
     print(f"ratio_to_floor={largest['pipeline']['wall'] / largest['floor']['wall']:.2f}")
     return 0 if ok else 1
 

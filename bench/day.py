@@ -1,8 +1,9 @@
-"""The pipeline side of the benchmark: one day exactly as the DAG runs it (prepare, extract,
-classify, then every cohort's shards), through the same functions as the DAG's tasks
-(renewals.pipeline), through devenv.inprocess like the tests. The shards run one after another
-(``workers`` = 1) or in a pool of worker processes, as an executor with that many slots would
-run the mapped deliver tasks.
+"""The pipeline side of the benchmark: one day exactly as the DAG runs it (prepare_run,
+extract_and_validate, classify_subscriptions, every cohort's deliver shards, summarize, publish:
+the spreadsheet, the staff posts and the Slack summary), through the same functions as the DAG's
+tasks (renewals.pipeline, renewals.reports.publish), through devenv.inprocess like the tests.
+The shards run one after another (``workers`` = 1) or in a pool of worker processes, as an
+executor with that many slots would run the mapped deliver tasks.
 
 Run as ``python -m bench.day '<json>'`` by the bench, so that its peak RSS is its own; prints
 one JSON line with the timings.
@@ -19,9 +20,10 @@ from contextlib import closing
 from datetime import date, timedelta
 
 from devenv.inprocess import classified, local_resources
-from renewals.config import Settings
+from renewals.config import SLACK_CONN_ID, Settings
 from renewals.gates import COHORTS
-from renewals.pipeline import Resources, classify_run, deliver, extract, prepare
+from renewals.pipeline import Resources, classify_run, deliver, extract, finish_run, prepare
+from renewals.reports.publish import publish_run
 from renewals.storage.db import connect
 from renewals.storage.runs import RunContext
 
@@ -30,7 +32,7 @@ def resources(config: dict) -> Resources:
     """The bench's own settings (the defaults, whatever this shell exports) with its shard count."""
     return local_resources(
         config["warehouse"], config["ops"], config["smtp_port"], smtp_timeout=30, base=Settings.from_env({}),
-        shards=config["shards"],
+        shards=config["shards"], spreadsheet_path=config["spreadsheet"],
     )  # fmt: skip
 
 
@@ -40,6 +42,8 @@ def _deliver_one(config: dict, run: RunContext, cohort: str, shard: int) -> dict
 
 
 def run_day(config: dict) -> dict:
+    import airflow.sdk  # noqa: F401 (a task process has Airflow loaded before the task runs: not the day's work)
+
     res = resources(config)
     run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
     steps: dict[str, float] = {}
@@ -59,12 +63,19 @@ def run_day(config: dict) -> dict:
         for key in totals:
             totals[key] += report[key]
     steps["deliver"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    finish_run(res, run)
+    steps["summarize"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    published = publish_run(res, run, slack_conn_id=SLACK_CONN_ID)
+    steps["publish"] = time.perf_counter() - mark
     wall = time.perf_counter() - started
     return {
         "wall": wall,
         "steps": steps,
         "delivered": totals,
         "tasks": len(tasks),
+        "published": {output: published[output]["status"] for output in ("spreadsheet", "slack_summary")},
         "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
@@ -94,9 +105,11 @@ def previous_day(config: dict) -> dict:
         settled = ops.execute(
             "update renewals.touchpoints set status = 'sent', attempts = 1, sent_at = now() where status = 'pending'"
         ).rowcount
-        ops.execute("update renewals.runs set finished_at = now() where run_id = %s", (yesterday.run_id,))
+    finish_run(res, yesterday)  # yesterday's renewal cycles recorded, the run finished
+    with closing(connect(res.ops_dsn, autocommit=True)) as ops:
         ops.execute("vacuum analyze renewals.touchpoints")
         ops.execute("vacuum analyze renewals.decisions")
+        ops.execute("vacuum analyze renewals.renewal_cycles")
     return {"settled": settled}
 
 

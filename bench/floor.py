@@ -1,9 +1,17 @@
-"""The floor of the benchmark: the least work that produces the same emails as the day's run.
+"""The floor of the benchmark: the least work that produces the same outputs as the day's run.
 
-One query over the warehouse returns the rows due today that send an email (the playbooks and
-the notice calendar go in as two small temp tables, as in the pipeline), with everything
-rendering needs; each row is rendered with the pipeline's own templates and message builder and
-handed to SMTP over one connection. No staging, validation, decision log, ledger or re-check.
+* Emails: one query over the warehouse per shard returns the rows due today (the playbooks and
+  the notice calendar go in as two small temp tables, as in the pipeline), with everything
+  rendering needs; each row is rendered with the pipeline's own templates and message builder and
+  handed to SMTP over one connection per shard. The shards are the pipeline's (the same hash of
+  the subscription id) and run in as many processes as the pipeline's deliver: a process per
+  shard, ``workers`` at a time. No staging, validation, decision log, ledger or re-check.
+* Slack summary: its figures (sent, sent by touchpoint) counted from those rows, posted once
+  with the pipeline's message builder.
+* The spreadsheet (``mode`` ``sheet``): the pipeline's own report queries and writer over the
+  day's end state (``renewals.reports.spreadsheet``): no cheaper way to the same rows is known.
+* ``io_limit`` (``mode`` ``io_limit``): what the machine can do at best: read every warehouse row
+  once (COPY out) and send as many already-rendered emails over one SMTP connection.
 
 Run as ``python -m bench.floor '<json>'``; prints one JSON line with its timings.
 """
@@ -15,6 +23,9 @@ import resource
 import smtplib
 import sys
 import time
+import urllib.request
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -28,8 +39,11 @@ from renewals.delivery.deliver import compose_message
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
+from renewals.reports.summary import RunSummary
+from renewals.slack.messages import summary_message
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
+from renewals.storage.runs import RunContext
 
 DUE_TODAY = """
 with s as (
@@ -39,6 +53,7 @@ with s as (
            (w.declined_at at time zone coalesce(w.timezone, %(business_timezone)s))::date as declined_on
     from warehouse.subscriptions w
     where not w.paused
+      and (('x' || left(md5(w.subscription_id), 8))::bit(32)::int & 2147483647) %% %(shards)s = %(shard)s
 ),
 gated as (
     select s.*,
@@ -52,8 +67,7 @@ due as (
            row_number() over (partition by g.subscription_id, d.sequence order by d.position desc) as recency
     from gated g
     join touchpoint_defs d on d.playbook = g.playbook and g.gate = any(d.gates)
-    where d.channel <> 'record'
-      and %(as_of)s::date = case d.anchor
+    where %(as_of)s::date = case d.anchor
             when 'renewal_date' then g.renewal_date + d.days
             when 'notice_month' then (
                 select n.notice_day from notice_days n
@@ -142,17 +156,16 @@ def compose(
     return compose_message(row, touchpoint, cta, settings, renderer, as_of)
 
 
-def run_floor(config: dict) -> dict:
+def _floor_shard(config: dict, shard: int) -> dict:
+    """One shard's emails, as one deliver task: its own connections; returns the counts by touchpoint."""
     import psycopg
 
     settings = Settings.from_env({})
     as_of = date.fromisoformat(config["as_of"])
-    started = time.perf_counter()
     playbooks: dict[str, Playbook] = load_playbooks(settings.playbook_dir)
     renderer = Renderer(settings.template_dir)
     smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
-    sent = 0
-    query_seconds = 0.0
+    by_touchpoint: Counter = Counter()
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
         load_touchpoint_defs(conn, playbooks, settings.teams)
         load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
@@ -162,29 +175,98 @@ def run_floor(config: dict) -> dict:
             "business_timezone": settings.business_timezone,
             "offboarding_tc": settings.teams["offboarding_tc"],
             "offboarding_op": settings.teams["offboarding_op"],
+            "shards": config["shards"],
+            "shard": shard,
         }
         with conn.cursor(name="due_today", row_factory=dict_row) as cur:
             cur.itersize = 2000
-            mark = time.perf_counter()
             cur.execute(DUE_TODAY, params)
             for row in cur:
-                if query_seconds == 0.0:
-                    query_seconds = time.perf_counter() - mark
+                by_touchpoint[row["touchpoint"]] += 1
+                if row["channel"] == "record":  # recorded, nothing to send
+                    continue
                 message = compose(row, playbooks[row["playbook"]].touchpoint(row["touchpoint"]), settings, renderer,
                                   as_of)  # fmt: skip
-                recipients = [a.addr_spec for h in ("To", "Cc") if message[h] for a in message[h].addresses]
-                data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-                smtp.sendmail(settings.sender, recipients, data)
-                sent += 1
+                smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
     smtp.quit()
+    return dict(by_touchpoint)
+
+
+def recipients(message: EmailMessage) -> list[str]:
+    return [a.addr_spec for h in ("To", "Cc") if message[h] for a in message[h].addresses]
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
+def run_floor(config: dict) -> dict:
+    started = time.perf_counter()
+    shards = range(config["shards"])
+    with ProcessPoolExecutor(max_workers=max(config["workers"], 1)) as pool:
+        counts = list(pool.map(_floor_shard, [config] * len(shards), shards))
+    by_touchpoint = sum((Counter(c) for c in counts), Counter())
+    emails = time.perf_counter() - started
+    summary = RunSummary(config["run_id"], config["as_of"], False, {}, sent_by_touchpoint=by_touchpoint,
+                         status_totals=Counter(sent=by_touchpoint.total()))  # fmt: skip
+    text, blocks = summary_message(summary)
+    post = urllib.request.Request(config["slack_url"], json.dumps({"text": text, "blocks": blocks}).encode(),
+                                  {"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(post, timeout=30) as answer:
+        answer.read()
     return {
         "wall": time.perf_counter() - started,
-        "query_first_row": query_seconds,
-        "sent": sent,
+        "steps": {"emails": emails, "slack": time.perf_counter() - started - emails},
+        "sent": by_touchpoint.total(),
         "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
 
 
+def floor_sheet(config: dict) -> dict:
+    """The spreadsheet of the day's end state, through the pipeline's report queries and writer."""
+    import airflow.sdk  # noqa: F401 (loaded before the timing, as for the pipeline's publish)
+
+    from bench.day import resources
+    from renewals.reports.spreadsheet import build_spreadsheet
+    from renewals.storage.db import connect
+
+    res = resources(config)
+    run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
+    started = time.perf_counter()
+    with closing(connect(res.ops_dsn, autocommit=True)) as ops:
+        build_spreadsheet(ops, run, res.playbooks(), config["floor_spreadsheet"], res.settings.business_timezone,
+                          res.settings.holidays, res.settings.spreadsheet_rows)  # fmt: skip
+    return {"wall": time.perf_counter() - started,
+            "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}  # fmt: skip
+
+
+def io_limit(config: dict) -> dict:
+    """Every warehouse row read once, then ``emails`` already-rendered emails over one SMTP connection."""
+    import psycopg
+
+    started = time.perf_counter()
+    read = 0
+    with closing(psycopg.connect(config["warehouse"])) as conn:
+        for table in ("subscriptions", "contacts"):
+            with conn.cursor().copy(f"copy warehouse.{table} to stdout") as copy:
+                for block in copy:
+                    read += len(block)
+    reading = time.perf_counter() - started
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "renewals@example.org", "member@example.org", "Renewal"
+    message.set_content("Your membership renews soon.\n" * 60)  # about the size of a rendered reminder
+    data = wire_bytes(message)
+    smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
+    for _ in range(config["emails"]):
+        smtp.sendmail("renewals@example.org", ["member@example.org"], data)
+    smtp.quit()
+    return {"wall": time.perf_counter() - started, "read_s": reading, "bytes_read": read}
+
+
+MODES = {"floor": run_floor, "sheet": floor_sheet, "io_limit": io_limit}
+
+
 if __name__ == "__main__":
-    print(json.dumps(run_floor(json.loads(sys.argv[1]))), flush=True)
+    config = json.loads(sys.argv[1])
+    print(json.dumps(MODES[config.get("mode", "floor")](config)), flush=True)

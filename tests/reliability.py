@@ -1,19 +1,25 @@
-"""Shared parts of the reliability tests (crashes, concurrency, backfill, outages): running the
-pipeline's steps without Airflow, and counting what the mailbox received against the ledger."""
+"""Shared parts of the reliability tests (crashes, concurrency, backfill, outages) and of
+``make soak`` (tests/soak.py): running the pipeline's steps without Airflow, the crash world and
+its SIGKILLed workers, and counting what the mailbox received against the ledger."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from devenv import inprocess
 from devenv.mailbox import FileMailbox
-from renewals.config import Settings
+from renewals.config import PROJECT_ROOT, Settings
 from renewals.delivery.messages import message_id, sender_domain
 from renewals.pipeline import Resources
 from renewals.storage.runs import RunContext
+from tests.conftest import moment
 
 # Ledger channels whose rows are handed to SMTP (a Message-ID the mailbox can count).
 MAIL_CHANNELS = ("email", "staff_email")
@@ -128,3 +134,42 @@ def settle_unknown_from_mail_log(ops, mailbox: FileMailbox, settings: Settings) 
     for item in sorted(due_messages(ops, ("unknown",)), key=lambda d: d.ref):
         (confirm if got[item.message_id(settings)] else release).append(item.ref)
     return release, confirm
+
+
+CRASH_DAY = date(2026, 12, 1)
+ALL_ROLES = ("primary", "billing", "committee", "pgb")
+
+
+def crash_world(world) -> None:
+    """About forty messages due on CRASH_DAY in every customer cohort, one to four recipients each."""
+    for n in range(16):
+        world.subscription(f"S-UP-{n:02}", CRASH_DAY + timedelta(days=15))  # renewal_reminder_15
+    for n in range(8):
+        world.subscription(f"S-CONF-{n:02}", CRASH_DAY + timedelta(days=30), roles=ALL_ROLES)  # renewal_confirmation
+    for n in range(8):
+        world.subscription(
+            f"S-PAY-{n:02}", CRASH_DAY + timedelta(days=15), intent_confirmed_at=moment(CRASH_DAY - timedelta(days=20))
+        )  # payment_reminder_15
+    for n in range(8):
+        world.subscription(f"S-OVER-{n:02}", CRASH_DAY - timedelta(days=15))  # overdue_notice_15
+
+
+def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1) -> int:
+    """tests/crash_worker.py delivering the run in a process of its own, killed (-9) the ``hit``-th
+    time it reaches ``point`` (none: it finishes, 0)."""
+    spec = {
+        "warehouse_dsn": databases["warehouse"],
+        "ops_dsn": databases["ops"],
+        "smtp_port": mailbox.port,
+        "run_id": run_id,
+        "as_of": CRASH_DAY.isoformat(),
+        "point": point,
+        "hit": hit,
+    }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.crash_worker", json.dumps(spec)],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode in (0, -9), result.stdout[-2000:] + result.stderr[-4000:]
+    return result.returncode

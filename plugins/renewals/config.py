@@ -60,6 +60,7 @@ class Settings:
     template_dir: Path = INCLUDE_DIR / "templates"
     sql_dir: Path = INCLUDE_DIR / "sql"
     spreadsheet_path: str = DEFAULT_SPREADSHEET_PATH
+    spreadsheet_rows: int = 5000  # rows a list sheet shows at most (then a total row)
     slack_timeout: int = 10
     slack_retries: int = 3
     slack_max_wait: float = 120.0
@@ -96,6 +97,7 @@ class Settings:
             smtp_retry_delays=_delays(env, "RENEWALS_SMTP_RETRY_DELAYS", cls.smtp_retry_delays),
             teams=teams,
             spreadsheet_path=_text(env, "RENEWALS_SPREADSHEET_PATH", DEFAULT_SPREADSHEET_PATH),
+            spreadsheet_rows=_positive_int(env, "RENEWALS_SPREADSHEET_ROWS", cls.spreadsheet_rows),
             slack_timeout=_positive_int(env, "RENEWALS_SLACK_TIMEOUT", cls.slack_timeout),
             slack_retries=_positive_int(env, "RENEWALS_SLACK_RETRIES", cls.slack_retries, allow_zero=True),
             slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),

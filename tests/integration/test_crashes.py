@@ -20,70 +20,34 @@ change how many crashes and which positions; ``pytest -s`` prints the figures.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import subprocess
-import sys
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from devenv.inprocess import deliver_all
-from renewals.config import PROJECT_ROOT
 from renewals.reports.summary import format_summary, run_summary
-from tests.conftest import moment
 from tests.crash_worker import POINTS
 from tests.daily import resources_for
 from tests.reliability import (
+    CRASH_DAY,
     classified,
+    crash_world,
     due_messages,
     full_run,
     settle_unknown_from_mail_log,
     tally,
+    worker,
 )
 
 pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
 
-AS_OF = date(2026, 12, 1)
+AS_OF = CRASH_DAY
 CRASHES_PER_POINT = int(os.environ.get("RENEWALS_CRASHES_PER_POINT", "12"))
 SEED = int(os.environ.get("RENEWALS_CRASH_SEED", "20261201"))
-ALL_ROLES = ("primary", "billing", "committee", "pgb")
 TOTALS: Counter = Counter()
-
-
-def crash_world(world) -> None:
-    """About forty messages due on AS_OF in every customer cohort, one to four recipients each."""
-    for n in range(16):
-        world.subscription(f"S-UP-{n:02}", AS_OF + timedelta(days=15))  # renewal_reminder_15
-    for n in range(8):
-        world.subscription(f"S-CONF-{n:02}", AS_OF + timedelta(days=30), roles=ALL_ROLES)  # renewal_confirmation
-    for n in range(8):
-        world.subscription(
-            f"S-PAY-{n:02}", AS_OF + timedelta(days=15), intent_confirmed_at=moment(AS_OF - timedelta(days=20))
-        )  # payment_reminder_15
-    for n in range(8):
-        world.subscription(f"S-OVER-{n:02}", AS_OF - timedelta(days=15))  # overdue_notice_15
-
-
-def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1) -> int:
-    spec = {
-        "warehouse_dsn": databases["warehouse"],
-        "ops_dsn": databases["ops"],
-        "smtp_port": mailbox.port,
-        "run_id": run_id,
-        "as_of": AS_OF.isoformat(),
-        "point": point,
-        "hit": hit,
-    }
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.crash_worker", json.dumps(spec)],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode in (0, -9), result.stdout[-2000:] + result.stderr[-4000:]
-    return result.returncode
 
 
 @pytest.fixture(scope="module", autouse=True)

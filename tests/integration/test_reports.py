@@ -302,3 +302,39 @@ def test_the_dag_publishes_after_the_summary_and_updates_the_audit_asset():
         ]
         assert not task.on_retry_callback
     assert not dag.on_failure_callback
+
+
+def test_older_days_dry_runs_and_one_member_runs_never_overwrite_the_newest_book(
+    world, resources, ops, slack_server, tmp_path
+):
+    world.subscription("S-UP", D + timedelta(days=15), account_name="Upcoming Org")
+    book = tmp_path / "renewals.xlsx"
+
+    def as_of_in(path) -> str:
+        about = pd.read_excel(path, sheet_name="About").set_index("Item")
+        return str(about.loc["As of", "Value"])[:10]
+
+    newest = run_day(resources, D, "today")
+    publish_run(resources, newest)
+    assert as_of_in(book) == D.isoformat()
+
+    # a backfill of an earlier day: its book goes beside the newest one, named after its day
+    older = run_day(resources, D - timedelta(days=3), "backfill")
+    outcome = publish_run(resources, older)
+    beside = tmp_path / f"renewals.as-of-{(D - timedelta(days=3)).isoformat()}.xlsx"
+    assert outcome["spreadsheet"]["status"] == "written"
+    assert as_of_in(book) == D.isoformat() and as_of_in(beside) == (D - timedelta(days=3)).isoformat()
+    recorded = "select target from renewals.publications where run_id = 'backfill' and output = 'spreadsheet'"
+    assert ops.execute(recorded).fetchone()[0] == str(beside)
+
+    # a dry run and a one-member run of a later day write no book at all
+    before = book.stat().st_mtime_ns
+    for run_id, scope in (("dry", {"dry_run": True}), ("one", {"subscription_id": "S-UP"})):
+        run = run_day(resources, D + timedelta(days=1), run_id, **scope)
+        assert publish_run(resources, run)["spreadsheet"]["status"] == "skipped"
+    assert book.stat().st_mtime_ns == before
+    assert sorted(path.name for path in tmp_path.glob("renewals*.xlsx")) == [beside.name, book.name]
+
+    # the next full day replaces the newest book
+    publish_run(resources, run_day(resources, D + timedelta(days=1), "tomorrow"))
+    assert as_of_in(book) == (D + timedelta(days=1)).isoformat()

@@ -54,6 +54,27 @@ def test_a_workbook_staff_can_open_and_filter(tmp_path):
     assert workbook.properties.title == "T"
 
 
+def test_a_sheet_shows_its_first_rows_then_a_total_and_prints_on_pages_of_the_sheets_width(tmp_path):
+    target = tmp_path / "renewals.xlsx"
+    sheet = Sheet("Upcoming", COLUMNS, rows(12), limit=5, note="The rest: renewals.touchpoints.")
+    written = write_workbook(str(target), [sheet, Sheet("Paid", COLUMNS, rows(5), limit=5)])
+    assert written.rows == {"Upcoming": 5, "Paid": 5} and written.truncated == {"Upcoming": 7}
+
+    workbook = openpyxl.load_workbook(target)
+    upcoming = workbook["Upcoming"]
+    assert [row[0] for row in upcoming.iter_rows(min_row=2, values_only=True)] == [
+        *(f"Account {i}" for i in range(5)),
+        "Total: 12 rows; the first 5 are shown. The rest: renewals.touchpoints.",
+    ]
+    assert upcoming.auto_filter.ref == "A1:E6"  # the filter leaves the total row out
+    assert workbook["Paid"].max_row == 6  # all five rows, no total row
+    for ws in workbook.worksheets:
+        assert ws.print_title_rows == "$1:$1"  # the header on every printed page
+        assert ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+        assert ws.page_setup.fitToHeight == 0
+
+
 def test_rewriting_replaces_the_file_whole_and_leaves_no_temporary_files(tmp_path):
     target = tmp_path / "renewals.xlsx"
     write_workbook(str(target), [Sheet("Pipeline", COLUMNS, rows(2))])

@@ -1,6 +1,7 @@
--- The Pipeline sheet: one row per renewal in flight (renewal date from 90 days ago to 180
--- days ahead; paid or declined ones for 30 days after it happened), with its last sent and
--- next due touchpoint and its most urgent open CTA. Needs the temp table future_touchpoints.
+-- The Pipeline sheet: one row per renewal in flight shown (the temp table
+-- report_pipeline_shown, pipeline_shown.sql), with its last sent and next due touchpoint and its
+-- most urgent open CTA, and last how many renewals are in flight in all. Needs the temp table
+-- future_touchpoints.
 select s.account_name, s.subscription_id, s.playbook, s.tier, s.member_type, s.renewal_date,
        s.days_to_renewal, s.gate, s.cohort,
        last_sent.touchpoint, last_sent.sent_on,
@@ -9,8 +10,8 @@ select s.account_name, s.subscription_id, s.playbook, s.tier, s.member_type, s.r
        case when s.intent_on <= %(as_of)s then s.intent_on end,
        case when s.paid_on <= %(as_of)s then s.paid_on end,
        case when s.declined_on <= %(as_of)s then s.declined_on end,
-       s.amount, s.currency, s.owner_email
-from {subscriptions} s
+       s.amount, s.currency, s.owner_email, s.total
+from report_pipeline_shown s
 left join lateral (
     select t.touchpoint, (t.sent_at at time zone %(timezone)s)::date as sent_on
     from renewals.touchpoints t
@@ -21,6 +22,7 @@ left join lateral (
 left join (
     select distinct on (f.subscription_id) f.subscription_id, f.touchpoint, f.due_date
     from future_touchpoints f
+    where f.subscription_id in (select subscription_id from report_pipeline_shown)
     order by f.subscription_id, f.due_date, f.position
 ) next_due on next_due.subscription_id = s.subscription_id
 left join lateral (
@@ -30,8 +32,4 @@ left join lateral (
     order by array_position(array['high', 'medium', 'low'], c.priority), c.opened_at
     limit 1
 ) cta on true
-where s.renewal_date between %(as_of)s::date - 90 and %(as_of)s::date + 180
-  and (s.gate not in ('paid', 'declined')
-       or greatest(case when s.paid_on <= %(as_of)s then s.paid_on end,
-                   case when s.declined_on <= %(as_of)s then s.declined_on end) >= %(as_of)s::date - 30)
-order by s.renewal_date, s.account_name, s.subscription_id
+order by s.n

@@ -7,6 +7,8 @@ import logging
 from contextlib import closing
 from typing import Any
 
+import psycopg
+
 from renewals.config import SLACK_CONN_ID
 from renewals.pipeline import Resources
 from renewals.reports.spreadsheet import build_spreadsheet
@@ -33,37 +35,46 @@ def publish_run(
     Slack never fails this step (an outage is logged and recorded; a summary already posted by an
     earlier try is not posted again). A spreadsheet that cannot be written is reported in the
     summary, then raises SpreadsheetNotWritten so the task retries it. A dry run writes and posts
-    nothing; a single-subscription run leaves the spreadsheet to the next full run.
-    """
+    nothing; a single-subscription run leaves the spreadsheet to the next full run; a run for an
+    older as-of date than the newest full run writes its book beside the newest one (spreadsheet_target)."""
     settings = resources.settings
     conn_id = slack_conn_id or SLACK_CONN_ID
     policy = SlackPolicy.from_settings(settings)
     sheet_error: Exception | None = None
     notes: list[str] = []
     outcome: dict[str, Any] = {"run_id": run.run_id}
+    target = settings.spreadsheet_path
     with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
         summary = run_summary(ops, run.run_id)
         if run.dry_run or run.subscription_id:
             why = "a dry run" if run.dry_run else f"a run for {run.subscription_id} only"
             sheet_status, sheet_detail = "skipped", f"{why}: the spreadsheet is left for the next full run"
         else:
+            # One book written at a time, so that the newest as-of date's is never overwritten by an older one.
+            ops.execute("select pg_advisory_lock(hashtext('renewals.spreadsheet'))")
             try:
+                target = spreadsheet_target(ops, run, settings.spreadsheet_path)
                 written = build_spreadsheet(
-                    ops, run, resources.playbooks(), settings.spreadsheet_path, settings.business_timezone,
-                    settings.holidays,
+                    ops, run, resources.playbooks(), target, settings.business_timezone, settings.holidays,
+                    settings.spreadsheet_rows,
                 )  # fmt: skip
             except Exception as exc:
                 sheet_error = exc
                 sheet_status, sheet_detail = "failed", f"{type(exc).__name__}: {exc}"[:2000]
                 notes.append(f":warning: Spreadsheet NOT updated ({sheet_detail[:300]}); the task retries it.")
-                log.exception("The renewal spreadsheet could not be written to %s", settings.spreadsheet_path)
+                log.exception("The renewal spreadsheet could not be written to %s", target)
             else:
-                counts = ", ".join(f"{name} {rows}" for name, rows in written.rows.items() if name != "About")
+                counts = ", ".join(
+                    f"{name} {rows}" + (f" of {rows + written.truncated[name]}" if name in written.truncated else "")
+                    for name, rows in written.rows.items()
+                    if name != "About"
+                )
                 sheet_status, sheet_detail = "written", counts
-                notes.append(f"Spreadsheet updated: {written.location} ({counts})")
-                if written.truncated:
-                    notes.append(f":warning: rows beyond Excel's limit were left out: {written.truncated}")
-        record_publication(ops, run.run_id, "spreadsheet", sheet_status, settings.spreadsheet_path, sheet_detail)
+                older = "" if target == settings.spreadsheet_path else " (an older as-of date: the newest book is kept)"
+                notes.append(f"Spreadsheet updated: {written.location}{older} ({counts})")
+            finally:
+                ops.execute("select pg_advisory_unlock(hashtext('renewals.spreadsheet'))")
+        record_publication(ops, run.run_id, "spreadsheet", sheet_status, target, sheet_detail)
         outcome["spreadsheet"] = {"status": sheet_status, "detail": sheet_detail}
 
         if run.dry_run:
@@ -80,5 +91,20 @@ def publish_run(
         record_publication(ops, run.run_id, "slack_summary", slack.status, conn_id, slack.detail)
         outcome["slack_summary"] = {"status": slack.status, "detail": slack.detail}
     if sheet_error is not None:
-        raise SpreadsheetNotWritten(f"{settings.spreadsheet_path}: {sheet_error}") from sheet_error
+        raise SpreadsheetNotWritten(f"{target}: {sheet_error}") from sheet_error
     return outcome
+
+
+def spreadsheet_target(ops: psycopg.Connection, run: RunContext, path: str) -> str:
+    """Where the run's book goes: ``path``, unless a full run for a later as-of date exists (a
+    backfill, a rerun of an older day): then beside it, named after the run's as-of date
+    (``renewals.as-of-2026-11-02.xlsx``), so that the book at ``path`` stays the newest day's."""
+    newest = ops.execute(
+        "select max(as_of) from renewals.runs where not dry_run and subscription_id is null"
+    ).fetchone()[0]
+    if newest is None or run.as_of >= newest:
+        return path
+    folder, slash, name = path.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    dated = f"{stem}.as-of-{run.as_of.isoformat()}{dot}{suffix}" if dot else f"{name}.as-of-{run.as_of.isoformat()}"
+    return f"{folder}{slash}{dated}"

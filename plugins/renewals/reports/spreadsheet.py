@@ -14,6 +14,10 @@ Sheets:
 - **Upcoming**: every touchpoint due in the next 30 days, by day.
 - **About**: the as-of date, the run, and what each sheet holds.
 
+Each list sheet shows at most its first ``max_rows`` rows (RENEWALS_SPREADSHEET_ROWS, 5,000 by
+default: what staff read or print; the review list in priority order, the next days first), then
+a total row with the count and where all the rows are (the ops tables, the console).
+
 Everything is read from the ops schema: the run's staged subscriptions, the ledger, the CTAs
 and renewals.renewal_cycles. Future due dates come from the playbooks, computed in SQL over a
 temp table of touchpoint definitions (anchors renewal_date, notice_month, intent_confirmed,
@@ -23,14 +27,14 @@ paid, assigned; a touchpoint with an anchor this report does not know is left ou
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from renewals.playbooks import Playbook
-from renewals.reports.workbook import Column, Sheet, WrittenWorkbook, write_workbook
+from renewals.reports.workbook import Column, CountedRows, Sheet, WrittenWorkbook, write_workbook
 from renewals.storage.classify import load_notice_days, optional_list
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
@@ -116,21 +120,24 @@ def build_spreadsheet(
     target: str,
     business_timezone: str = "UTC",
     holidays: frozenset = frozenset(),
+    max_rows: int | None = None,
 ) -> WrittenWorkbook:
-    """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``."""
+    """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``;
+    each list sheet shows its first ``max_rows`` rows, then a total row saying where the rest is."""
     work = run.work
+    staged = f"renewals_work.subscriptions_{run.run_key}"
     params = {
         "as_of": run.as_of,
         "timezone": business_timezone,
-        "horizon": run.as_of + timedelta(days=FUTURE_HORIZON_DAYS),
         "days": UPCOMING_DAYS,
         "receipt_touchpoints": receipt_touchpoints(playbooks),
+        "rows": max_rows,
     }
+    review_days = ", ".join(f"{days:+d} days ({name})" for name, days in review_offsets(playbooks).items())
     with ops.transaction():
-        _load_touchpoint_defs(ops, playbooks)
-        load_notice_days(ops, work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+        ops.execute(work.statement("report/pipeline_shown.sql"), params)
+        load_forecast(ops, run, playbooks, holidays, near_days=UPCOMING_DAYS)
         _load_review_offsets(ops, playbooks)
-        ops.execute(work.statement("report/future_touchpoints.sql"), params)
         about = [
             ("As of", run.as_of),
             ("Run", run.run_id),
@@ -141,6 +148,8 @@ def build_spreadsheet(
                        "or declined; sponsors first, then by amount."),
             ("Paid", "Every renewal seen paid, newest payment first."),
             ("Upcoming", f"Every touchpoint due in the next {UPCOMING_DAYS} days under the current gate, by day."),
+            *([("Rows", f"Each sheet shows its first {max_rows:,} rows, in its order; a last row gives the total "
+                        "and where the rest is.")] if max_rows else []),
         ]  # fmt: skip
         queries = {
             "pipeline": work.statement("report/sheet_pipeline.sql"),
@@ -148,16 +157,57 @@ def build_spreadsheet(
             "paid": sql.SQL(sql_text("report/sheet_paid.sql")),
             "upcoming": work.statement("report/sheet_upcoming.sql"),
         }
+        notes = {
+            "pipeline": f"All renewals: {staged} in the ops database; one renewal in full: the console.",
+            "review": f"The whole list: {staged} (review day = renewal date {review_days}) in the ops database.",
+            "paid": "Every payment: renewals.renewal_cycles (paid_on) in the ops database.",
+            "upcoming": "One renewal's touchpoints ahead: the console; decided ones: renewals.touchpoints.",
+        }
         sheets = [
-            Sheet("Pipeline", PIPELINE_COLUMNS, _stream(ops, "pipeline", queries["pipeline"], params)),
-            Sheet("Review", REVIEW_COLUMNS, _stream(ops, "review", queries["review"], params)),
-            Sheet("Paid", PAID_COLUMNS, _stream(ops, "paid", queries["paid"], params)),
-            Sheet("Upcoming", UPCOMING_COLUMNS, _stream(ops, "upcoming", queries["upcoming"], params)),
-            Sheet("About", ABOUT_COLUMNS, about),
+            Sheet(title, columns, CountedRows(_stream(ops, name, queries[name], params)), max_rows, notes[name])
+            for title, name, columns in (
+                ("Pipeline", "pipeline", PIPELINE_COLUMNS),
+                ("Review", "review", REVIEW_COLUMNS),
+                ("Paid", "paid", PAID_COLUMNS),
+                ("Upcoming", "upcoming", UPCOMING_COLUMNS),
+            )
         ]
+        sheets.append(Sheet("About", ABOUT_COLUMNS, about))
         return write_workbook(
             target, sheets, title=f"Renewals as of {run.as_of.isoformat()}", properties={"run": run.run_id}
         )
+
+
+def load_forecast(
+    ops: psycopg.Connection,
+    run: RunContext,
+    playbooks: Mapping[str, Playbook],
+    holidays: frozenset = frozenset(),
+    near_days: int | None = None,
+) -> None:
+    """The temp table ``future_touchpoints`` (dropped at commit: call it in a transaction): every
+    touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions under
+    their gates now, that the ledger does not hold yet (subscription_id, renewal_date, touchpoint,
+    position, channel, audience, due_date). With ``near_days``, what the sheets use only: every
+    subscription's touchpoints of the next ``near_days`` days (Upcoming), the whole horizon for the
+    renewals the Pipeline sheet shows (the temp table report_pipeline_shown: their next due)."""
+    _load_touchpoint_defs(ops, playbooks)
+    load_notice_days(ops, run.work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+    ops.execute(
+        "create temp table future_touchpoints (subscription_id text, renewal_date date, touchpoint text,"
+        " position int, channel text, audience text, due_date date) on commit drop"
+    )
+    horizon = run.as_of + timedelta(days=FUTURE_HORIZON_DAYS)
+    near = horizon if near_days is None else min(run.as_of + timedelta(days=near_days), horizon)
+    _forecast(ops, run.work.identifiers()["subscriptions"], run.as_of + timedelta(days=1), near)
+    if near < horizon:
+        _forecast(ops, sql.Identifier("report_pipeline_shown"), near + timedelta(days=1), horizon)
+    ops.execute("analyze future_touchpoints")
+
+
+def _forecast(ops: psycopg.Connection, subscriptions: sql.Composable, first: date, last: date) -> None:
+    statement = sql.SQL(sql_text("report/future_touchpoints.sql")).format(subscriptions=subscriptions)
+    ops.execute(statement, {"first": first, "last": last})
 
 
 def receipt_touchpoints(playbooks: Mapping[str, Playbook]) -> list[str]:

@@ -2,8 +2,11 @@
 object-storage path (``file://``, ``s3://``, ``gs://``, ... or a plain local path).
 
 Each sheet has a bold, frozen header row with filters, real date cells, number formats and
-column widths. Rows are streamed (openpyxl's write-only mode), so memory stays flat however
-many rows there are. The file is built in a local temporary file, then:
+column widths, and prints landscape, fitted to the page width, the header row on every page.
+Rows are streamed (openpyxl's write-only mode), so memory stays flat however many rows there
+are; a sheet with a ``limit`` shows its first rows only and ends with a total row saying how many
+there are in all and where the rest is (the sheet's ``note``). The file is built in a local
+temporary file, then:
 
 - local target: moved into place with ``os.replace`` (atomic on one filesystem);
 - object store: uploaded whole to a temporary key beside the target, then moved onto it
@@ -16,7 +19,7 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +42,7 @@ FORMATS = {
 }
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
+TOTAL_FONT = Font(bold=True, italic=True)
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,24 @@ class Sheet:
     title: str
     columns: Sequence[Column]
     rows: Iterable[Sequence[Any]]
+    limit: int | None = None  # rows shown at most (Excel's own limit in any case)
+    note: str = ""  # where the rows not shown are, for the total row
     written: int = field(default=0, init=False)
     truncated: int = field(default=0, init=False)
+
+
+class CountedRows:
+    """Rows of a query that returns the first ones only, each with how many there are in all as its
+    last value: iterating yields the rows without it and keeps the count in ``total``."""
+
+    def __init__(self, rows: Iterable[Sequence[Any]]) -> None:
+        self._rows = rows
+        self.total = 0
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        for row in self._rows:
+            self.total = row[-1]
+            yield row[:-1]
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,11 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.resolved_width()
     ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as it takes
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     header = []
     for column in columns:
         cell = WriteOnlyCell(ws, value=column.header)
@@ -135,15 +160,26 @@ def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
         header.append(cell)
     ws.append(header)
     convert = [_converter(ws, column.kind) for column in columns]
-    limit = EXCEL_MAX_ROWS - 1
+    limit = min(sheet.limit if sheet.limit is not None else EXCEL_MAX_ROWS, EXCEL_MAX_ROWS - 2)
     for row in sheet.rows:
         if sheet.written >= limit:
-            sheet.truncated += 1
+            sheet.truncated += 1  # counted, for the total row
             continue
         ws.append([to_cell(value) for to_cell, value in zip(convert, row, strict=True)])
         sheet.written += 1
+    if isinstance(sheet.rows, CountedRows):  # the rows the query left out
+        sheet.truncated = max(sheet.truncated, sheet.rows.total - sheet.written)
     last = get_column_letter(max(len(columns), 1))
     ws.auto_filter.ref = f"A1:{last}{sheet.written + 1}"
+    if sheet.truncated:
+        total = WriteOnlyCell(ws, value=total_row_text(sheet))
+        total.font = TOTAL_FONT
+        ws.append([total])
+
+
+def total_row_text(sheet: Sheet) -> str:
+    shown, total = sheet.written, sheet.written + sheet.truncated
+    return f"Total: {total:,} rows; the first {shown:,} are shown. {sheet.note}".strip()
 
 
 def _converter(ws, kind: str) -> Callable[[Any], Any]:
