@@ -132,15 +132,11 @@ def summarize(run: dict, outlet_events=None) -> str:
     return text
 
 
-@task(
-    retries=3,
-    retry_delay=timedelta(minutes=2),
-    trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-    multiple_outputs=False,
-)
+@task(retries=3, retry_delay=timedelta(minutes=2), trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
 def carry_out_approvals(run: dict, response: dict | None) -> dict:
     """Staff's answer recorded; the approved steps carried out exactly once, the held ones left for
-    the next run. Runs after the run's own deliveries, so it never competes with them."""
+    the next run. Runs after the run's own deliveries (so it never competes with them) however they
+    ended: a failed delivery elsewhere does not lose the answer."""
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import carry_out_approvals as carry_out
     from renewals.storage.runs import RunContext
