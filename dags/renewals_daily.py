@@ -141,8 +141,10 @@ def carry_out_approvals(run: dict, response: dict | None) -> dict:
     from renewals.pipeline import carry_out_approvals as carry_out
     from renewals.storage.runs import RunContext
 
-    if response is None:  # nothing was asked in this run
-        return {}
+    if response is None:  # nothing was asked in this run (or the request never went out)
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("No approval was asked for in this run")
     outcome = carry_out(airflow_resources(), RunContext.from_xcom(run), response)
     if outcome.answer:
         answer = outcome.answer
