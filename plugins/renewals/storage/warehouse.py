@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from renewals.storage.db import connect
 from renewals.storage.sql_files import SQL_DIR, sql_text
@@ -131,9 +132,9 @@ def has_subscription(warehouse: Warehouse, subscription_id: str) -> bool:
     conn = warehouse.open()
     try:
         if warehouse.is_postgres:
-            row = conn.execute(
-                f"select 1 from ({warehouse.query('subscriptions.sql')}) scoped limit 1", {"subscription_id": wanted}
-            ).fetchone()
+            extract_query = sql.SQL(warehouse.query("subscriptions.sql"))  # a file of ours, composed, not formatted
+            scoped = sql.SQL("select 1 from ({}) scoped limit 1").format(extract_query)
+            row = conn.execute(scoped, {"subscription_id": wanted}).fetchone()
             return row is not None
         query, params = scoped_query(warehouse, "subscriptions.sql", wanted)
         cursor = streaming_cursor(conn)
