@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from renewals.dates import parse_holidays
+from renewals.dates import HolidayCalendar, parse_holidays
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
@@ -48,7 +47,7 @@ class ConfigError(ValueError):
 class Settings:
     business_timezone: str = "UTC"
     catch_up_days: int = 7
-    holidays: frozenset[date] = frozenset()
+    holidays: HolidayCalendar = HolidayCalendar()
     shards: int = 4
     batch_size: int = 500
     sender: str = "Membership Services <renewals@example.org>"
@@ -83,7 +82,7 @@ class Settings:
         return cls(
             business_timezone=timezone,
             catch_up_days=_positive_int(env, "RENEWALS_CATCH_UP_DAYS", 7, allow_zero=True),
-            holidays=parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")),
+            holidays=_holidays(env),
             shards=_positive_int(env, "RENEWALS_SHARDS", 4),
             batch_size=_positive_int(env, "RENEWALS_BATCH_SIZE", 500),
             sender=env.get("RENEWALS_SENDER", cls.sender),
@@ -97,6 +96,17 @@ class Settings:
             slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),
             failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
         )
+
+
+def _holidays(env: Mapping[str, str]) -> HolidayCalendar:
+    country = _text(env, "RENEWALS_HOLIDAY_COUNTRY", "") or None
+    subdivision = _text(env, "RENEWALS_HOLIDAY_SUBDIVISION", "") or None
+    if subdivision is not None and country is None:
+        raise ConfigError(f"RENEWALS_HOLIDAY_SUBDIVISION={subdivision!r} needs RENEWALS_HOLIDAY_COUNTRY")
+    try:
+        return HolidayCalendar(parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")), country, subdivision)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
