@@ -63,6 +63,8 @@ class Settings:
     slack_retries: int = 3
     slack_max_wait: float = 120.0
     failure_email: str = TEAM_DEFAULTS["membership_staff"]
+    # suppressions apply to transactional emails (receipts) too; by default they are still sent
+    suppress_transactional: bool = False
 
     def team_address(self, team: str) -> str:
         try:
@@ -95,6 +97,7 @@ class Settings:
             slack_retries=_positive_int(env, "RENEWALS_SLACK_RETRIES", cls.slack_retries, allow_zero=True),
             slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),
             failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
+            suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
         )
 
 
@@ -107,6 +110,15 @@ def _holidays(env: Mapping[str, str]) -> HolidayCalendar:
         return HolidayCalendar(parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")), country, subdivision)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name, "").lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return raw in ("true", "1", "yes", "on")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:

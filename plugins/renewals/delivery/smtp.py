@@ -28,6 +28,11 @@ class MailerUnavailable(RuntimeError):
 class Outcome:
     status: str
     detail: str | None = None
+    bounced: tuple[str, ...] = ()  # recipients refused for good (5xx at RCPT): to suppress
+
+
+def _bounced(refused: dict[str, tuple[int, bytes]]) -> tuple[str, ...]:
+    return tuple(address for address, (code, _reply_text) in refused.items() if code >= 500)
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -88,7 +93,7 @@ class Mailer:
             return Outcome(UNKNOWN, f"connection lost during hand-off: {exc}")
         if refused:
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
-            return Outcome(SENT, f"accepted except {detail}")
+            return Outcome(SENT, f"accepted except {detail}", _bounced(refused))
         return Outcome(SENT)
 
     def _envelope(self, sender: str, envelope: list[str]) -> tuple[dict[str, tuple[int, bytes]], Outcome | None]:
@@ -109,7 +114,7 @@ class Mailer:
             self._reset()
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
             worst = min(code for code, _ in refused.values()) if refused else 550
-            return refused, Outcome(FAILED if worst >= 500 else RETRY, detail or "no recipients")
+            return refused, Outcome(FAILED if worst >= 500 else RETRY, detail or "no recipients", _bounced(refused))
         return refused, None
 
     def close(self) -> None:

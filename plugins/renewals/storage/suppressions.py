@@ -1,0 +1,82 @@
+"""The suppression list (``renewals.suppressions``): addresses that get no more customer mail,
+for every playbook (scope ``all``) or one. Delivery looks up a whole batch's addresses in one
+query (:func:`lookup`) and leaves suppressed recipients out of each message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import psycopg
+
+REASONS = ("unsubscribed", "bounced", "complained", "manual")
+ALL = "all"  # the scope of every customer email of every playbook
+
+
+def normalise(address: str) -> str:
+    """The form the list keeps and every lookup uses: trimmed, lower-cased."""
+    return address.strip().lower()
+
+
+def add(
+    ops: psycopg.Connection,
+    addresses: Iterable[str],
+    reason: str,
+    *,
+    source: str,
+    created_by: str,
+    scope: str = ALL,
+    detail: str | None = None,
+) -> int:
+    """Suppress ``addresses`` for ``scope``; one already suppressed there keeps its first entry
+    (so a replayed unsubscribe or a second bounce changes nothing). Returns how many are new."""
+    if reason not in REASONS:
+        raise ValueError(f"reason {reason!r}: expected one of {REASONS}")
+    rows = ops.execute(
+        """
+        insert into renewals.suppressions (address, scope, reason, source, detail, created_by)
+        select distinct address, %(scope)s, %(reason)s, %(source)s, %(detail)s, %(created_by)s
+        from unnest(%(addresses)s::text[]) as address
+        on conflict (address, scope) do nothing
+        returning 1
+        """,
+        {"addresses": sorted({normalise(a) for a in addresses}), "scope": scope, "reason": reason,
+         "source": source, "detail": detail, "created_by": created_by},
+    ).fetchall()  # fmt: skip
+    return len(rows)
+
+
+def remove(ops: psycopg.Connection, address: str, scope: str = ALL) -> bool:
+    """Lift a suppression (an operator's decision); True when there was one."""
+    removed = ops.execute(
+        "delete from renewals.suppressions where address = %s and scope = %s returning 1", (normalise(address), scope)
+    ).fetchone()
+    return removed is not None
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A batch's suppressions: address -> {scope: reason}."""
+
+    entries: Mapping[str, Mapping[str, str]]
+
+    def reason(self, address: str, playbook: str) -> str | None:
+        """Why ``address`` gets no mail of ``playbook`` (None: it may)."""
+        scopes = self.entries.get(normalise(address), {})
+        return scopes.get(ALL) or scopes.get(playbook)
+
+    def left_out(self, addresses: Iterable[str], playbook: str) -> dict[str, str]:
+        """The suppressed ones of ``addresses``, with their reasons."""
+        return {a: reason for a in addresses if (reason := self.reason(a, playbook)) is not None}
+
+
+def lookup(ops: psycopg.Connection, addresses: Iterable[str]) -> Suppressed:
+    """The suppressions of ``addresses``, in one query (the unique key's index serves it)."""
+    wanted = sorted({normalise(a) for a in addresses})
+    entries: dict[str, dict[str, str]] = {}
+    if wanted:
+        for address, scope, reason in ops.execute(
+            "select address, scope, reason from renewals.suppressions where address = any(%s)", (wanted,)
+        ):
+            entries.setdefault(address, {})[scope] = reason
+    return Suppressed(entries)
