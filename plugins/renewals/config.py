@@ -65,6 +65,8 @@ class Settings:
     failure_email: str = TEAM_DEFAULTS["membership_staff"]
     # suppressions apply to transactional emails (receipts) too; by default they are still sent
     suppress_transactional: bool = False
+    # import the mail provider's bounces and complaints (include/sql/extract/bounces.sql) each run
+    bounces_query: bool = False
 
     def team_address(self, team: str) -> str:
         try:
@@ -98,6 +100,7 @@ class Settings:
             slack_max_wait=_seconds(env, "RENEWALS_SLACK_MAX_WAIT", cls.slack_max_wait),
             failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
             suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
+            bounces_query=_flag(env, "RENEWALS_BOUNCES_QUERY", cls.bounces_query),
         )
 
 

@@ -19,11 +19,13 @@ from renewals.delivery.smtp import Mailer
 from renewals.gates import COHORTS
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports.summary import format_summary, run_summary
+from renewals.storage import suppressions
 from renewals.storage.classify import classify
 from renewals.storage.db import connect
 from renewals.storage.ledger import resolve_unknown
 from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext, register_run
+from renewals.storage.sql_files import sql_text
 from renewals.storage.staging import StageCounts, stage_and_validate
 from renewals.storage.warehouse import current_facts
 
@@ -70,7 +72,12 @@ def prepare(
 
 
 def extract(resources: Resources, run: RunContext) -> StageCounts:
+    """Stage and validate the warehouse's rows; with RENEWALS_BOUNCES_QUERY, first suppress the
+    bounces and complaints the mail provider reported (not in a dry run: it changes the list)."""
     with closing(connect(resources.warehouse_dsn)) as warehouse, closing(connect(resources.ops_dsn)) as ops:
+        if resources.settings.bounces_query and not run.dry_run:
+            with ops.transaction():
+                suppressions.import_reported(warehouse, ops, sql_text("extract/bounces.sql"), f"run {run.run_id}")
         return stage_and_validate(
             warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
             resources.settings.shards,

@@ -161,3 +161,32 @@ def test_a_temporary_refusal_at_rcpt_suppresses_nobody(world, resources, mailbox
 
     assert len(mailbox.messages) == 1
     assert ops.execute("select count(*) from renewals.suppressions").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_bounces_and_complaints_from_the_warehouse_are_suppressed_when_enabled(
+    world, databases, mailbox, ops, enabled
+):
+    resources = resources_for(databases, mailbox, bounces_query=enabled)
+    contract(world, "S-1")
+    events = [
+        (contact_email("S-1", "billing").upper(), "complaint", "spam report"),
+        (" gone@members.example.com ", "bounce", "5.1.1 user unknown"),
+        ("someone@members.example.com", "delivered", None),  # not a bounce: ignored
+    ]
+    for address, event, detail in events:
+        world.conn.execute("insert into warehouse.mail_events (address, event, detail) values (%s, %s, %s)",
+                           (address, event, detail))  # fmt: skip
+
+    run_day(resources)
+
+    listed = ops.execute("select address, reason, source from renewals.suppressions order by address").fetchall()
+    if enabled:
+        assert listed == [
+            (contact_email("S-1", "billing"), "complained", "warehouse"),
+            ("gone@members.example.com", "bounced", "warehouse"),
+        ]
+        assert envelope(mailbox.messages[0]) == [OWNER, contact_email("S-1", "primary")]
+    else:
+        assert listed == []
+        assert contact_email("S-1", "billing") in envelope(mailbox.messages[0])

@@ -30,18 +30,31 @@ def add(
 ) -> int:
     """Suppress ``addresses`` for ``scope``; one already suppressed there keeps its first entry
     (so a replayed unsubscribe or a second bounce changes nothing). Returns how many are new."""
-    if reason not in REASONS:
-        raise ValueError(f"reason {reason!r}: expected one of {REASONS}")
+    return _insert(ops, [(address, reason, detail) for address in addresses], scope, source, created_by)
+
+
+def import_reported(warehouse: psycopg.Connection, ops: psycopg.Connection, query: str, created_by: str) -> int:
+    """Suppress what the mail provider reported (``query``, include/sql/extract/bounces.sql, run on
+    the warehouse: address, reason, detail), in one insert. Returns how many are new on the list."""
+    return _insert(ops, warehouse.execute(query).fetchall(), ALL, "warehouse", created_by)
+
+
+def _insert(
+    ops: psycopg.Connection, entries: Iterable[tuple[str, str, str | None]], scope: str, source: str, created_by: str
+) -> int:
+    unique = {normalise(address): (reason, detail) for address, reason, detail in entries}
+    if unknown := {reason for reason, _detail in unique.values()} - set(REASONS):
+        raise ValueError(f"reasons {sorted(unknown)}: expected one of {REASONS}")
     rows = ops.execute(
         """
         insert into renewals.suppressions (address, scope, reason, source, detail, created_by)
-        select distinct address, %(scope)s, %(reason)s, %(source)s, %(detail)s, %(created_by)s
-        from unnest(%(addresses)s::text[]) as address
+        select address, %(scope)s, reason, %(source)s, detail, %(created_by)s
+        from unnest(%(addresses)s::text[], %(reasons)s::text[], %(details)s::text[]) as e(address, reason, detail)
         on conflict (address, scope) do nothing
         returning 1
         """,
-        {"addresses": sorted({normalise(a) for a in addresses}), "scope": scope, "reason": reason,
-         "source": source, "detail": detail, "created_by": created_by},
+        {"addresses": list(unique), "reasons": [r for r, _d in unique.values()],
+         "details": [d for _r, d in unique.values()], "scope": scope, "source": source, "created_by": created_by},
     ).fetchall()  # fmt: skip
     return len(rows)
 
