@@ -107,8 +107,11 @@ def fill_ops(databases: dict[str, str], mailbox: FileMailbox, tmp: Path) -> tupl
 
 
 @contextmanager
-def start_console(databases: dict[str, str], tmp: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``airflow api-server`` on a free port with the test's metadata database and connections."""
+def start_console(
+    databases: dict[str, str], tmp: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``airflow api-server`` on a free port with the test's metadata database and connections
+    (and ``extra_env``)."""
     passwords = tmp / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))
     port = free_port()
@@ -122,6 +125,7 @@ def start_console(databases: dict[str, str], tmp: Path) -> Iterator[tuple[str, s
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "RENEWALS_BUSINESS_TIMEZONE": "UTC",
+        **(extra_env or {}),
     }
     log = open(tmp / "api-server.log", "wb")  # noqa: SIM115 (closed when the server stops)
     airflow = str(Path(sys.executable).with_name("airflow"))

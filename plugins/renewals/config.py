@@ -21,6 +21,7 @@ WAREHOUSE_CONN_ID = "renewals_warehouse"
 OPS_CONN_ID = "renewals_ops"
 SMTP_CONN_ID = "renewals_smtp"
 SLACK_CONN_ID = "renewals_slack"
+UNSUBSCRIBE_CONN_ID = "renewals_unsubscribe"  # its password signs the unsubscribe links
 
 # The renewal spreadsheet: an Airflow object-storage path (file://, s3://, gs://, ...).
 DEFAULT_SPREADSHEET_PATH = (PROJECT_ROOT / ".demo" / "renewals.xlsx").as_uri()
@@ -67,6 +68,12 @@ class Settings:
     suppress_transactional: bool = False
     # import the mail provider's bounces and complaints (include/sql/extract/bounces.sql) each run
     bounces_query: bool = False
+    # one-click unsubscribe (List-Unsubscribe) on customer reminders: the public address of the
+    # Airflow api-server that serves /renewals/unsubscribe, the mailto, how long a link is valid
+    list_unsubscribe: bool = True
+    public_url: str = "http://localhost:8080"
+    unsubscribe_mailto: str = "unsubscribe@example.org"
+    unsubscribe_days: int = 90
 
     def team_address(self, team: str) -> str:
         try:
@@ -101,6 +108,10 @@ class Settings:
             failure_email=_text(env, "RENEWALS_FAILURE_EMAIL", teams["membership_staff"]),
             suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
             bounces_query=_flag(env, "RENEWALS_BOUNCES_QUERY", cls.bounces_query),
+            list_unsubscribe=_flag(env, "RENEWALS_LIST_UNSUBSCRIBE", cls.list_unsubscribe),
+            public_url=_text(env, "RENEWALS_PUBLIC_URL", cls.public_url),
+            unsubscribe_mailto=_text(env, "RENEWALS_UNSUBSCRIBE_MAILTO", cls.unsubscribe_mailto),
+            unsubscribe_days=_positive_int(env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days),
         )
 
 

@@ -40,6 +40,7 @@ class Resources:
     ops_dsn: str
     smtp_connect: Callable[[], smtplib.SMTP]
     settings: Settings
+    unsubscribe_secret: bytes | None = None  # signs List-Unsubscribe links; None: reminders carry none
 
     def playbooks(self) -> dict[str, Playbook]:
         return load_playbooks(self.settings.playbook_dir, self.settings.template_dir)
@@ -110,6 +111,7 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
             renderer=Renderer(settings.template_dir),
             mailer=mailer,
             recheck=lambda source_ids: current_facts(warehouse, ops, source_ids),
+            unsubscribe_secret=resources.unsubscribe_secret,
         )
         try:
             report = delivery.deliver(cohort, shard)

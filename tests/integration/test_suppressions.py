@@ -164,9 +164,7 @@ def test_a_temporary_refusal_at_rcpt_suppresses_nobody(world, resources, mailbox
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_bounces_and_complaints_from_the_warehouse_are_suppressed_when_enabled(
-    world, databases, mailbox, ops, enabled
-):
+def test_bounces_and_complaints_from_the_warehouse_are_suppressed_when_enabled(world, databases, mailbox, ops, enabled):
     resources = resources_for(databases, mailbox, bounces_query=enabled)
     contract(world, "S-1")
     events = [

@@ -20,6 +20,7 @@ import psycopg
 
 from renewals.config import Settings
 from renewals.dates import term_end
+from renewals.delivery import unsubscribe
 from renewals.delivery.messages import bodies, build_email, message_id, recipients, sender_domain, sender_name
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
@@ -66,6 +67,7 @@ class ShardDelivery:
     renderer: Renderer
     mailer: Mailer
     recheck: Recheck
+    unsubscribe_secret: bytes | None = None  # signs List-Unsubscribe links (None: no such headers)
     sleep: Callable[[float], None] = time.sleep
     # Called at each point of a send (before_claim, after_claim, before_handoff, after_handoff,
     # after_record): the crash tests kill the worker there; in production it does nothing.
@@ -226,7 +228,8 @@ class ShardDelivery:
         report.previewed += 1
 
     def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
-        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of)
+        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of,
+                               self.unsubscribe_secret)  # fmt: skip
 
 
 def compose_message(
@@ -236,9 +239,11 @@ def compose_message(
     settings: Settings,
     renderer: Renderer,
     as_of: date,
+    unsubscribe_secret: bytes | None = None,
 ) -> EmailMessage:
     """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    with its PDF receipt when the touchpoint has one."""
+    with its PDF receipt when the touchpoint has one, and one-click unsubscribe headers on a
+    customer reminder when ``unsubscribe_secret`` is given and settings.list_unsubscribe is on."""
     context = {
         **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
         "cta": cta,
@@ -256,6 +261,10 @@ def compose_message(
         touchpoint=touchpoint.key,
         msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
     )
+    reminder = touchpoint.channel == "email" and not touchpoint.transactional
+    if unsubscribe_secret and settings.list_unsubscribe and reminder:
+        unsubscribe.add_headers(message, unsubscribe_secret, settings.public_url, settings.unsubscribe_mailto,
+                                settings.unsubscribe_days)  # fmt: skip
     if touchpoint.attachment == "receipt_pdf":
         receipt = receipt_of(row, sender_name(settings.sender))
         message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",

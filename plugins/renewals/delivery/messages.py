@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from email import policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from renewals.delivery.render import RenderedMessage
+
+# How a message goes on the wire: headers folded only past RFC 5322's hard limit of 998, so that
+# a long List-Unsubscribe URL stays one URL (folding it would turn it into encoded-words, which
+# mail clients do not read there). Bodies were encoded when set, with 76-character lines.
+WIRE_POLICY = policy.default.clone(max_line_length=998, linesep="\r\n")
 
 
 def message_id(

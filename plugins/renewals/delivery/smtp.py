@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from renewals.delivery.messages import recipients
+from renewals.delivery.messages import WIRE_POLICY, recipients
 
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 
@@ -81,7 +81,7 @@ class Mailer:
             return early_outcome
         assert self._client is not None
         try:
-            code, reply = self._client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+            code, reply = self._client.data(message.as_bytes(policy=WIRE_POLICY))
             if code != 250:  # smtplib returns the final answer to the message instead of raising
                 raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPResponseException as exc:
