@@ -6,6 +6,7 @@ expired and replayed tokens do nothing harmful."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import urllib.error
@@ -22,7 +23,7 @@ from devenv import inprocess
 from devenv.inprocess import deliver_all
 from devenv.mailbox import FileMailbox
 from devenv.postgres import drop_database, ensure_database
-from renewals.delivery.unsubscribe import make_token
+from renewals.delivery.unsubscribe import make_token, read_token
 from renewals.storage.db import connect
 from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext
@@ -149,3 +150,14 @@ def test_headers_on_reminders_only_and_absent_where_configured_off(world, databa
     assert headers["receipt"] is False  # transactional: never
     staff = [m for m in mailbox.messages if m["To"].addresses[0].domain == "example.org"]
     assert staff and all(m["List-Unsubscribe"] is None and m["List-Unsubscribe-Post"] is None for m in staff)
+
+
+def test_the_dag_signs_links_with_the_airflow_connections_secret(world, airflow, mailbox):
+    secret = json.loads(os.environ["AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE"])["password"].encode()
+    world.subscription("S-DAG", AS_OF + timedelta(days=15))
+
+    assert airflow.run(AS_OF) == "success"
+
+    [reminder] = mailbox.messages
+    token = re.search(r"token=([^>]+)>", reminder["List-Unsubscribe"]).group(1)
+    assert read_token(secret, token).addresses == (contact_email("S-DAG", "primary"),)
