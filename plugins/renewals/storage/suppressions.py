@@ -59,14 +59,6 @@ def _insert(
     return len(rows)
 
 
-def remove(ops: psycopg.Connection, address: str, scope: str = ALL) -> bool:
-    """Lift a suppression (an operator's decision); True when there was one."""
-    removed = ops.execute(
-        "delete from renewals.suppressions where address = %s and scope = %s returning 1", (normalise(address), scope)
-    ).fetchone()
-    return removed is not None
-
-
 @dataclass(frozen=True)
 class Suppressed:
     """A batch's suppressions: address -> {scope: reason}."""
