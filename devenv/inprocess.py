@@ -7,6 +7,7 @@ database URIs and an SMTP port instead of Airflow connections.
 
 from __future__ import annotations
 
+import secrets
 import smtplib
 import time
 from collections.abc import Iterable, Iterator
@@ -34,15 +35,18 @@ def local_resources(
     *,
     smtp_timeout: float = 10,
     base: Settings | None = None,
+    unsubscribe_secret: bytes | None = None,
     **settings: Any,
 ) -> Resources:
     """Resources on local parts; ``warehouse`` is a PostgreSQL DSN or any Warehouse; ``settings``
-    override fields of ``base`` (default: the environment's)."""
+    override fields of ``base`` (default: the environment's). Unsubscribe links are signed with
+    ``unsubscribe_secret``, or a secret made up for this process."""
     return Resources(
         warehouse=Warehouse(dsn=warehouse) if isinstance(warehouse, str) else warehouse,
         ops_dsn=ops_dsn,
         smtp_connect=partial(smtplib.SMTP, "127.0.0.1", smtp_port, timeout=smtp_timeout),
         settings=replace(base or Settings.from_env(), **settings),
+        unsubscribe_secret=unsubscribe_secret or secrets.token_bytes(32),
     )
 
 

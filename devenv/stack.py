@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,16 @@ class LocalStack:
         server = ensure_server(self.state_dir)
         return {name: ensure_database(server, name) for name in (self.warehouse_db, self.ops_db, self.airflow_db)}
 
+    def unsubscribe_secret(self) -> str:
+        """Made up once and kept in the state folder (never in the repository), so that `make run`
+        signs the unsubscribe links that `make airflow` serves."""
+        path = self.state_dir / "unsubscribe-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
     def airflow_env(
         self, databases: dict[str, str], smtp_port: int, business_timezone: str, approval_timeout: int = 3600
     ) -> dict[str, str]:
@@ -60,6 +71,9 @@ class LocalStack:
                     "port": smtp_port,
                     "extra": {"disable_ssl": True, "disable_tls": True, "from_email": DEMO_SENDER},
                 }
+            ),
+            "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": json.dumps(
+                {"conn_type": "generic", "password": self.unsubscribe_secret()}
             ),
             "RENEWALS_BUSINESS_TIMEZONE": business_timezone,
             "RENEWALS_APPROVALS": "membership",

@@ -156,6 +156,8 @@ def airflow(databases: dict[str, str], mailbox: FileMailbox, monkeypatch: pytest
 
     monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", databases["warehouse"])
     monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_OPS", databases["ops"])
+    unsubscribe = {"conn_type": "generic", "password": uuid.uuid4().hex}  # signs the unsubscribe links
+    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE", json.dumps(unsubscribe))
     monkeypatch.setenv(
         "AIRFLOW_CONN_RENEWALS_SMTP",
         json.dumps(

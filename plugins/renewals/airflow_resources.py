@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from psycopg.conninfo import make_conninfo
 
-from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, WAREHOUSE_CONN_ID, Settings
+from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, UNSUBSCRIBE_CONN_ID, WAREHOUSE_CONN_ID, Settings
 from renewals.pipeline import Resources
 from renewals.storage.warehouse import Warehouse
 
@@ -68,10 +68,24 @@ def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
     return connect
 
 
+def unsubscribe_secret() -> bytes | None:
+    """The secret that signs unsubscribe links: the ``renewals_unsubscribe`` connection's password
+    (None when the connection is absent: reminders then carry no List-Unsubscribe)."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
+
+    try:
+        password = BaseHook.get_connection(UNSUBSCRIBE_CONN_ID).password
+    except (AirflowNotFoundException, AirflowRuntimeError):
+        return None
+    return password.encode() if password else None
+
+
 def airflow_resources() -> Resources:
     return Resources(
         warehouse=warehouse_source(WAREHOUSE_CONN_ID),
         ops_dsn=postgres_dsn(OPS_CONN_ID),
         smtp_connect=smtp_connect(SMTP_CONN_ID),
         settings=Settings.from_env(),
+        unsubscribe_secret=unsubscribe_secret(),
     )

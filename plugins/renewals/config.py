@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from renewals.dates import parse_holidays
+from renewals.dates import HolidayCalendar, parse_holidays
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = PROJECT_ROOT / "include"
@@ -22,6 +21,7 @@ WAREHOUSE_CONN_ID = "renewals_warehouse"
 OPS_CONN_ID = "renewals_ops"
 SMTP_CONN_ID = "renewals_smtp"
 SLACK_CONN_ID = "renewals_slack"
+UNSUBSCRIBE_CONN_ID = "renewals_unsubscribe"  # its password signs the unsubscribe links
 
 # The renewal spreadsheet: an Airflow object-storage path (file://, s3://, gs://, ...).
 DEFAULT_SPREADSHEET_PATH = (PROJECT_ROOT / ".demo" / "renewals.xlsx").as_uri()
@@ -48,7 +48,7 @@ class ConfigError(ValueError):
 class Settings:
     business_timezone: str = "UTC"
     catch_up_days: int = 7
-    holidays: frozenset[date] = frozenset()
+    holidays: HolidayCalendar = HolidayCalendar()
     shards: int = 4
     batch_size: int = 500
     sender: str = "Membership Services <renewals@example.org>"
@@ -69,6 +69,16 @@ class Settings:
     approvals: frozenset[str] = frozenset()
     approval_timeout: float = 86400.0  # seconds; no answer by then holds every step asked about
     approval_email: str = TEAM_DEFAULTS["membership_staff"]
+    # suppressions apply to transactional emails (receipts) too; by default they are still sent
+    suppress_transactional: bool = False
+    # import the mail provider's bounces and complaints (include/sql/extract/bounces.sql) each run
+    bounces_query: bool = False
+    # one-click unsubscribe (List-Unsubscribe) on customer reminders: the public address of the
+    # Airflow api-server that serves /renewals/unsubscribe, the mailto, how long a link is valid
+    list_unsubscribe: bool = True
+    public_url: str = "http://localhost:8080"
+    unsubscribe_mailto: str = "unsubscribe@example.org"
+    unsubscribe_days: int = 90
 
     def team_address(self, team: str) -> str:
         try:
@@ -88,7 +98,7 @@ class Settings:
         return cls(
             business_timezone=timezone,
             catch_up_days=_positive_int(env, "RENEWALS_CATCH_UP_DAYS", 7, allow_zero=True),
-            holidays=parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")),
+            holidays=_holidays(env),
             shards=_positive_int(env, "RENEWALS_SHARDS", 4),
             batch_size=_positive_int(env, "RENEWALS_BATCH_SIZE", 500),
             sender=env.get("RENEWALS_SENDER", cls.sender),
@@ -105,7 +115,33 @@ class Settings:
             approvals=frozenset(name.strip() for name in env.get("RENEWALS_APPROVALS", "").split(",") if name.strip()),
             approval_timeout=_seconds(env, "RENEWALS_APPROVAL_TIMEOUT", cls.approval_timeout, maximum=30 * 86400),
             approval_email=_text(env, "RENEWALS_APPROVAL_EMAIL", teams["membership_staff"]),
+            suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
+            bounces_query=_flag(env, "RENEWALS_BOUNCES_QUERY", cls.bounces_query),
+            list_unsubscribe=_flag(env, "RENEWALS_LIST_UNSUBSCRIBE", cls.list_unsubscribe),
+            public_url=_text(env, "RENEWALS_PUBLIC_URL", cls.public_url),
+            unsubscribe_mailto=_text(env, "RENEWALS_UNSUBSCRIBE_MAILTO", cls.unsubscribe_mailto),
+            unsubscribe_days=_positive_int(env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days),
         )
+
+
+def _holidays(env: Mapping[str, str]) -> HolidayCalendar:
+    country = _text(env, "RENEWALS_HOLIDAY_COUNTRY", "") or None
+    subdivision = _text(env, "RENEWALS_HOLIDAY_SUBDIVISION", "") or None
+    if subdivision is not None and country is None:
+        raise ConfigError(f"RENEWALS_HOLIDAY_SUBDIVISION={subdivision!r} needs RENEWALS_HOLIDAY_COUNTRY")
+    try:
+        return HolidayCalendar(parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")), country, subdivision)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name, "").lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+    return raw in ("true", "1", "yes", "on")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:

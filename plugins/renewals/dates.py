@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -40,12 +43,12 @@ def term_end(term_start: date, term_months: int) -> date:
     return add_months(term_start, term_months) - timedelta(days=1)
 
 
-def is_business_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
+def is_business_day(day: date, holidays: Container[date] = frozenset()) -> bool:
     """Monday to Friday, less the holiday calendar."""
     return day.weekday() < 5 and day not in holidays
 
 
-def first_business_day(year: int, month: int, holidays: frozenset[date] = frozenset()) -> date:
+def first_business_day(year: int, month: int, holidays: Container[date] = frozenset()) -> date:
     """The first business day of a month."""
     day = date(year, month, 1)
     while not is_business_day(day, holidays):
@@ -53,13 +56,43 @@ def first_business_day(year: int, month: int, holidays: frozenset[date] = frozen
     return day
 
 
-def notice_day(renewal_date: date, months_before: int, holidays: frozenset[date] = frozenset()) -> date:
+def notice_day(renewal_date: date, months_before: int, holidays: Container[date] = frozenset()) -> date:
     """First business day of the month ``months_before`` months before the renewal month.
 
     The membership notice batch goes out then, so that every notice is out by the 7th.
     """
     month_start = add_months(renewal_date.replace(day=1), -months_before)
     return first_business_day(month_start.year, month_start.month, holidays)
+
+
+@dataclass(frozen=True)
+class HolidayCalendar:
+    """The days that are not business days besides weekends: explicit dates (RENEWALS_HOLIDAYS)
+    and, with ``country``, that country's public holidays (and its ``subdivision``'s) from the
+    ``holidays`` package, for any year asked about."""
+
+    dates: frozenset[date] = frozenset()
+    country: str | None = None
+    subdivision: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.country is not None:
+            _country_holidays(self.country, self.subdivision)  # an unknown country or subdivision fails here
+
+    def __contains__(self, day: object) -> bool:
+        if day in self.dates:
+            return True
+        return self.country is not None and day in _country_holidays(self.country, self.subdivision)
+
+
+@lru_cache(maxsize=8)
+def _country_holidays(country: str, subdivision: str | None) -> Any:
+    import holidays  # imported on first use: most deployments name no country
+
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError as exc:
+        raise ValueError(f"holiday calendar: {exc}") from None
 
 
 def months_between(first: date, last: date) -> list[date]:

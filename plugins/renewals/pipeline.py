@@ -20,7 +20,7 @@ from renewals.delivery.smtp import Mailer
 from renewals.gates import COHORTS
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports.summary import format_summary, run_summary
-from renewals.storage import approvals
+from renewals.storage import approvals, suppressions
 from renewals.storage.classify import classify
 from renewals.storage.db import connect
 from renewals.storage.ledger import resolve_unknown
@@ -40,6 +40,7 @@ class Resources:
     ops_dsn: str
     smtp_connect: Callable[[], smtplib.SMTP]
     settings: Settings
+    unsubscribe_secret: bytes | None = None  # signs List-Unsubscribe links; None: reminders carry none
 
     def playbooks(self) -> dict[str, Playbook]:
         return load_playbooks(self.settings.playbook_dir, self.settings.template_dir)
@@ -73,7 +74,12 @@ def prepare(
 
 
 def extract(resources: Resources, run: RunContext) -> StageCounts:
+    """Stage and validate the warehouse's rows; with RENEWALS_BOUNCES_QUERY, first suppress the
+    bounces and complaints the mail provider reported (not in a dry run: it changes the list)."""
     with closing(connect(resources.ops_dsn)) as ops:
+        if resources.settings.bounces_query and not run.dry_run:
+            with ops.transaction():
+                suppressions.import_reported(resources.warehouse, ops, f"run {run.run_id}")
         return stage_and_validate(
             resources.warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
             resources.settings.shards,
@@ -106,6 +112,7 @@ def deliver(resources: Resources, run: RunContext, cohort: str, shard: int) -> S
             renderer=Renderer(settings.template_dir),
             mailer=mailer,
             recheck=lambda source_ids: current_facts(resources.warehouse, warehouse, ops, source_ids),
+            unsubscribe_secret=resources.unsubscribe_secret,
         )
         try:
             report = delivery.deliver(cohort, shard)

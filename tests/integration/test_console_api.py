@@ -229,3 +229,24 @@ def test_the_run_tab_and_the_lists_render(console: Console) -> None:
     assert status == 200 and "S-BAD" in page
     status, page, _ = console.request("GET", "/renewals/?q=acme", "viewer", cookie=True)
     assert status == 200 and f"/renewals/members/{MEMBER}" in page
+
+
+def test_the_member_page_shows_suppressions_of_the_members_contacts(console: Console) -> None:
+    from renewals.storage import suppressions
+    from tests.world import contact_email
+
+    address = contact_email(MEMBER, "primary")
+    with closing(connect(console.ops_uri, autocommit=True)) as ops:
+        suppressions.add(ops, [address], "bounced", source="smtp", created_by="run test", detail="550 5.1.1")
+        suppressions.add(ops, ["stranger@example.com"], "manual", source="operator", created_by="ops")
+    try:
+        status, body, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
+        assert status == 200
+        assert [(s["address"], s["scope"], s["reason"], s["source"]) for s in body["suppressions"]] == [
+            (address, "all", "bounced", "smtp")
+        ]
+        status, page, _ = console.request("GET", f"/renewals/members/{MEMBER}", "viewer", cookie=True)
+        assert status == 200 and 'id="suppressions"' in page and address in page and "stranger@" not in page
+    finally:
+        with closing(connect(console.ops_uri, autocommit=True)) as ops:
+            ops.execute("delete from renewals.suppressions")

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from renewals.config import ConfigError, Settings
 from renewals.dates import (
+    HolidayCalendar,
     add_months,
     as_of_date,
     days_to_renewal,
@@ -259,3 +261,40 @@ def test_parse_holidays_rejects_a_malformed_date_with_a_clear_message(bad):
     message = str(error.value)
     assert repr(bad) in message
     assert "YYYY-MM-DD" in message
+
+
+# --- Country holidays (RENEWALS_HOLIDAY_COUNTRY / _SUBDIVISION) ---------------------------------
+
+
+def test_a_countrys_holiday_moves_the_notice_day():
+    # Notices of February 2027 renewals go out in January; 1 January 2027 is a Friday.
+    assert notice_day(date(2027, 2, 15), 1) == date(2027, 1, 1)
+    assert notice_day(date(2027, 2, 15), 1, HolidayCalendar(country="US")) == date(2027, 1, 4)
+
+
+def test_a_subdivisions_holiday_moves_the_notice_day_only_there():
+    # 2 January 2026 (a Friday) is a bank holiday in Scotland, not in England.
+    assert notice_day(date(2026, 2, 10), 1, HolidayCalendar(country="GB", subdivision="ENG")) == date(2026, 1, 2)
+    assert notice_day(date(2026, 2, 10), 1, HolidayCalendar(country="GB", subdivision="SCT")) == date(2026, 1, 5)
+
+
+def test_country_holidays_and_explicit_dates_combine():
+    configured = Settings.from_env(
+        {"RENEWALS_HOLIDAY_COUNTRY": "GB", "RENEWALS_HOLIDAY_SUBDIVISION": "SCT", "RENEWALS_HOLIDAYS": "2026-01-05"}
+    )
+    assert notice_day(date(2026, 2, 10), 1, configured.holidays) == date(2026, 1, 6)
+    assert first_business_day(2026, 1, configured.holidays) == date(2026, 1, 6)
+    assert not is_business_day(date(2026, 12, 25), configured.holidays)  # Christmas, from the country
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RENEWALS_HOLIDAY_COUNTRY": "XX"}, "Country XX not available"),
+        ({"RENEWALS_HOLIDAY_COUNTRY": "GB", "RENEWALS_HOLIDAY_SUBDIVISION": "ZZ"}, "subdivision ZZ"),
+        ({"RENEWALS_HOLIDAY_SUBDIVISION": "SCT"}, "needs RENEWALS_HOLIDAY_COUNTRY"),
+    ],
+)
+def test_an_unknown_country_or_subdivision_is_a_clear_config_error(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

@@ -40,3 +40,12 @@ create table if not exists warehouse.contacts (
 
 -- No foreign key on purpose: a contact of a missing subscription is bad input to quarantine, not to refuse.
 create index if not exists contacts_subscription_id_idx on warehouse.contacts (subscription_id);
+
+-- Optional (RENEWALS_BOUNCES_QUERY): the mail provider's bounces and complaints, read by
+-- include/sql/extract/bounces.sql into the suppression list.
+create table if not exists warehouse.mail_events (
+  address     text not null,
+  event       text not null,              -- bounce | complaint (others are ignored)
+  occurred_at timestamptz not null default now(),
+  detail      text
+);

@@ -2,7 +2,8 @@
 
 ``/renewals/api/...`` answers JSON; the other routes are server-rendered pages (Jinja with
 autoescape: every warehouse value is escaped; HTML previews go in a sandboxed iframe's srcdoc).
-Every route needs a user logged in to Airflow (the UI's ``_token`` cookie or a Bearer token) who
+Every route but ``/unsubscribe`` (a signed token is its authority) needs a user logged in to
+Airflow (the UI's ``_token`` cookie or a Bearer token) who
 may read ``renewals_daily``; settling an unknown send needs permission to edit it. A page asked
 for without login redirects to Airflow's login page; the API answers 401.
 """
@@ -26,8 +27,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from renewals.config import OPS_CONN_ID, Settings
 from renewals.console import queries
 from renewals.dates import as_of_date
+from renewals.delivery import unsubscribe
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, load_playbooks
+from renewals.storage import suppressions
 from renewals.storage.db import connect
 
 DAG_ID = "renewals_daily"
@@ -194,6 +197,52 @@ def quarantine_page(ops: Ops, run_id: str | None = None) -> HTMLResponse:
     return _page("quarantine.html", q=queries.quarantine(ops, run_id), run_id=run_id, nav="quarantine")
 
 
+# --- one-click unsubscribe (RFC 8058): no login, the signed token is the authority ------------
+
+public = APIRouter()
+
+
+def _unsubscribe_page(status_code: int = 200, **context: Any) -> HTMLResponse:
+    defaults = {"error": None, "done": False, "addresses": (), "action": ""}
+    return _page("unsubscribe.html", status_code, **{**defaults, **context})
+
+
+def _read_token(token: str) -> unsubscribe.Unsubscribe | HTMLResponse:
+    """What the token unsubscribes, or the page that refuses it (nothing is changed)."""
+    from renewals.airflow_resources import unsubscribe_secret
+
+    secret = unsubscribe_secret()
+    if secret is None:
+        return _unsubscribe_page(503, error="Unsubscribe links are not set up here")
+    try:
+        return unsubscribe.read_token(secret, token)
+    except unsubscribe.ExpiredToken as exc:
+        return _unsubscribe_page(400, error=str(exc).capitalize())
+    except unsubscribe.BadToken as exc:
+        return _unsubscribe_page(403, error=str(exc).capitalize())
+
+
+@public.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_confirm(request: Request, token: str = "") -> HTMLResponse:
+    """A link opened in a browser only asks (link scanners open links too): the button POSTs."""
+    target = _read_token(token)
+    if isinstance(target, HTMLResponse):
+        return target
+    return _unsubscribe_page(addresses=target.addresses, action=str(request.url))
+
+
+@public.post("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_now(ops: Ops, token: str = "") -> HTMLResponse:
+    """The one-click POST of a mail client (body ``List-Unsubscribe=One-Click``) or the page's
+    button: suppresses the token's addresses; a replay finds them suppressed and changes nothing."""
+    target = _read_token(token)
+    if isinstance(target, HTMLResponse):
+        return target
+    suppressions.add(ops, target.addresses, "unsubscribed", scope=target.scope, source="unsubscribe_link",
+                     created_by="unsubscribe link")  # fmt: skip
+    return _unsubscribe_page(addresses=target.addresses, done=True)
+
+
 def _not_for_pages(request: Request, exc: StarletteHTTPException) -> Response:
     """API errors stay JSON; a page asked for without login goes to Airflow's login page, and
     other page errors are shown as a page."""
@@ -210,5 +259,6 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Renewals console", description="The renewals console: members, runs, unknown sends")
     app.include_router(api)
     app.include_router(pages)
+    app.include_router(public)
     app.add_exception_handler(StarletteHTTPException, _not_for_pages)  # type: ignore[arg-type]
     return app

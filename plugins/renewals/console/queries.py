@@ -16,7 +16,7 @@ from renewals.dates import days_to_renewal
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook
 from renewals.reports.summary import run_summary  # the one import of the run summary
-from renewals.storage import ledger
+from renewals.storage import ledger, suppressions
 from renewals.storage.sql_files import WorkTables, sql_text
 
 TIMELINE_LIMIT = 1000
@@ -93,7 +93,10 @@ def member(
     if "renewal_date" in facts:
         facts["days_to_renewal"] = days_to_renewal(facts["renewal_date"], today)
     facts["as_of"] = today
-    return {"facts": facts, "contacts": contacts, "cycles": cycles, "timeline": timeline, "upcoming": ahead}
+    addresses = sorted({suppressions.normalise(c["email"]) for c in contacts if c["email"]})
+    suppressed = _rows(ops, "suppressions.sql", {"addresses": addresses}) if addresses else []
+    return {"facts": facts, "contacts": contacts, "suppressions": suppressed, "cycles": cycles, "timeline": timeline,
+            "upcoming": ahead}  # fmt: skip
 
 
 def search(ops: psycopg.Connection, q: str, limit: int = 50) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ delivery uses (renewals.delivery.deliver.compose_message)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 
 
-def due_date(touchpoint: Touchpoint, staged: Mapping[str, Any], holidays: frozenset[date]) -> date | None:
+def due_date(touchpoint: Touchpoint, staged: Mapping[str, Any], holidays: Container[date]) -> date | None:
     """The touchpoint's due date for this renewal (None while its anchor has not happened)."""
     due = touchpoint.due
     renewal_date: date = staged["renewal_date"]

@@ -20,6 +20,7 @@ import psycopg
 
 from renewals.config import Settings
 from renewals.dates import term_end
+from renewals.delivery import unsubscribe
 from renewals.delivery.messages import bodies, build_email, message_id, recipients, sender_domain, sender_name
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
@@ -29,7 +30,7 @@ from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message
-from renewals.storage import ctas, ledger, offboarding, previews
+from renewals.storage import ctas, ledger, offboarding, previews, suppressions
 from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
@@ -66,6 +67,7 @@ class ShardDelivery:
     renderer: Renderer
     mailer: Mailer
     recheck: Recheck
+    unsubscribe_secret: bytes | None = None  # signs List-Unsubscribe links (None: no such headers)
     sleep: Callable[[float], None] = time.sleep
     # Called at each point of a send (before_claim, after_claim, before_handoff, after_handoff,
     # after_record): the crash tests kill the worker there; in production it does nothing.
@@ -76,18 +78,24 @@ class ShardDelivery:
         waiting: list[tuple[LedgerKey, dict[str, Any], Touchpoint, EmailMessage]] = []
         for batch in ledger.open_rows(self.reader, self.run, cohort, shard, self.settings.batch_size):
             facts = {} if self.run.dry_run else self.recheck([row["source_id"] for row in batch])
+            # one query for the whole batch's customer addresses, not one per message
+            suppressed = suppressions.lookup(
+                self.ops, [a for row in batch if row["channel"] == "email" for a in (*row["recipients"], *row["cc"])]
+            )
             for row in batch:
                 touchpoint = self.playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 key = LedgerKey(row["subscription_id"], row["renewal_date"], row["touchpoint"])
+                if self._honours_suppressions(touchpoint):
+                    row = without_suppressed(row, suppressed)
+                if not row["recipients"] and row.get("suppressed"):
+                    self._skip(key, touchpoint, "suppressed", report, row["suppressed"])
+                    continue
                 if self.run.dry_run:
                     self._preview(key, row, touchpoint, report)
                     continue
                 reason = no_longer_due(row, touchpoint, facts.get(row["subscription_id"]))
                 if reason:
-                    ledger.skip(self.ops, key, self.run.run_id, reason)
-                    log_outcome(key, touchpoint, "skipped", detail=reason)
-                    report.skipped += 1
-                    report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+                    self._skip(key, touchpoint, reason, report)
                     continue
                 message = self._carry_out(key, row, touchpoint, report)
                 if message is not None:
@@ -104,6 +112,21 @@ class ShardDelivery:
             ]
         report.still_pending = len(waiting)
         return report
+
+    def _honours_suppressions(self, touchpoint: Touchpoint) -> bool:
+        """Customer emails leave suppressed recipients out; transactional ones only if configured."""
+        return touchpoint.channel == "email" and (not touchpoint.transactional or self.settings.suppress_transactional)
+
+    def _skip(
+        self, key: LedgerKey, touchpoint: Touchpoint, reason: str, report: ShardReport,
+        suppressed: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        """Settle a row unsent (a dry run only reports it: its ledger rows are previews)."""
+        if not self.run.dry_run:
+            ledger.skip(self.ops, key, self.run.run_id, reason, suppressed)
+        log_outcome(key, touchpoint, "skipped", detail=reason)
+        report.skipped += 1
+        report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
 
     def _carry_out(
         self,
@@ -128,7 +151,7 @@ class ShardDelivery:
                 message = None
             else:  # a CTA change in _compose_for commits together with the claim
                 message = composed if composed is not None else self._compose_for(key, row, touchpoint)
-            claim.hand_over(Handoff() if message is None else _handoff_of(message))
+            claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
         if message is None:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
             log_outcome(key, touchpoint, "recorded")
@@ -142,6 +165,9 @@ class ShardDelivery:
         self.checkpoint("before_handoff")
         outcome = self.mailer.send(message)
         self.checkpoint("after_handoff")
+        if outcome.bounced:  # refused for good at RCPT: no more customer mail to them
+            suppressions.add(self.ops, outcome.bounced, "bounced", source="smtp", detail=outcome.detail,
+                             created_by=f"run {self.run.run_id}")  # fmt: skip
         ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,
                       outcome.detail)  # fmt: skip
         self.checkpoint("after_record")
@@ -202,7 +228,8 @@ class ShardDelivery:
         report.previewed += 1
 
     def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
-        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of)
+        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of,
+                               self.unsubscribe_secret)  # fmt: skip
 
 
 def compose_message(
@@ -212,9 +239,11 @@ def compose_message(
     settings: Settings,
     renderer: Renderer,
     as_of: date,
+    unsubscribe_secret: bytes | None = None,
 ) -> EmailMessage:
     """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    with its PDF receipt when the touchpoint has one."""
+    with its PDF receipt when the touchpoint has one, and one-click unsubscribe headers on a
+    customer reminder when ``unsubscribe_secret`` is given and settings.list_unsubscribe is on."""
     context = {
         **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
         "cta": cta,
@@ -232,6 +261,10 @@ def compose_message(
         touchpoint=touchpoint.key,
         msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
     )
+    reminder = touchpoint.channel == "email" and not touchpoint.transactional
+    if unsubscribe_secret and settings.list_unsubscribe and reminder:
+        unsubscribe.add_headers(message, unsubscribe_secret, settings.public_url, settings.unsubscribe_mailto,
+                                settings.unsubscribe_days)  # fmt: skip
     if touchpoint.attachment == "receipt_pdf":
         receipt = receipt_of(row, sender_name(settings.sender))
         message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
@@ -239,10 +272,25 @@ def compose_message(
     return message
 
 
-def _handoff_of(message: EmailMessage) -> Handoff:
+def _handoff_of(message: EmailMessage, suppressed: dict[str, str] | None) -> Handoff:
     return Handoff(
-        message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients(message, ("To",))
-    )
+        message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients(message, ("To",)),
+        suppressed=suppressed,
+    )  # fmt: skip
+
+
+def without_suppressed(row: Mapping[str, Any], suppressed: suppressions.Suppressed) -> dict[str, Any]:
+    """``row`` with its suppressed recipients (To and Cc) left out, and who they were, with their
+    reasons, under ``suppressed`` (absent when nobody was)."""
+    left_out = suppressed.left_out([*row["recipients"], *row["cc"]], row["playbook"])
+    if not left_out:
+        return dict(row)
+    return {
+        **row,
+        "recipients": [a for a in row["recipients"] if a not in left_out],
+        "cc": [a for a in row["cc"] if a not in left_out],
+        "suppressed": left_out,
+    }
 
 
 def _renewal(key: LedgerKey, row: Mapping[str, Any]) -> ctas.Renewal:

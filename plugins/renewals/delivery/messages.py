@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 from renewals.delivery.render import RenderedMessage
+
+# How a message goes on the wire: headers folded only past RFC 5322's hard limit of 998, so that
+# a long List-Unsubscribe URL stays one URL (folding it would turn it into encoded-words, which
+# mail clients do not read there). Bodies were encoded when set, with 76-character lines.
+WIRE_POLICY = policy.default.clone(max_line_length=998, linesep="\r\n")
 
 
 def message_id(
@@ -45,12 +52,14 @@ def build_email(
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
+    to = unique_addresses(to)
+    cc = [address for address in unique_addresses(cc) if address.lower() not in {a.lower() for a in to}]
     message["To"] = [Address(addr_spec=address) for address in to]
     if cc:
         message["Cc"] = [Address(addr_spec=address) for address in cc]
     if reply_to:
         message["Reply-To"] = reply_to
-    message["Subject"] = rendered.subject
+    set_subject(message, rendered.subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = msg_id
     message["X-Renewal-Subscription"] = subscription_id
@@ -62,9 +71,37 @@ def build_email(
     return message
 
 
+def unique_addresses(addresses: list[str]) -> list[str]:
+    """``addresses`` in order, each once: addresses differing only in case are one mailbox (as
+    relays treat them), so one copy, spelled as first given."""
+    seen: set[str] = set()
+    unique = []
+    for address in addresses:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return unique
+
+
+def set_subject(message: EmailMessage, subject: str) -> None:
+    """A non-ASCII subject is written as RFC 2047 encoded-words that carry its spaces inside them.
+
+    The email package's own folding may fold between two encoded-words at a space, and readers
+    drop whitespace between encoded-words (RFC 2047 6.2): "🚀 Zoë" would arrive as "🚀Zoë".
+    Encoded here whole (every word at most 75 characters), the header is kept as written and
+    ``message["Subject"]`` still reads back the subject itself."""
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode(linesep="\n"))
+
+
 def recipients(message: EmailMessage, headers: tuple[str, ...] = ("To", "Cc")) -> list[str]:
-    """The addresses of a composed message's ``headers``, in order (the envelope: To and Cc)."""
-    return [address.addr_spec for header in headers if message[header] for address in message[header].addresses]
+    """The addresses of a composed message's ``headers``, in order, each once whatever its case
+    (the envelope: To and Cc)."""
+    return unique_addresses(
+        [address.addr_spec for header in headers if message[header] for address in message[header].addresses]
+    )
 
 
 def bodies(message: EmailMessage) -> tuple[str | None, str | None]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from renewals.delivery.messages import recipients
+from renewals.delivery.messages import WIRE_POLICY, recipients
 
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 
@@ -28,6 +28,11 @@ class MailerUnavailable(RuntimeError):
 class Outcome:
     status: str
     detail: str | None = None
+    bounced: tuple[str, ...] = ()  # recipients refused for good (5xx at RCPT): to suppress
+
+
+def _bounced(refused: dict[str, tuple[int, bytes]]) -> tuple[str, ...]:
+    return tuple(address for address, (code, _reply_text) in refused.items() if code >= 500)
 
 
 def _reply(code: int, message: bytes | str) -> str:
@@ -76,7 +81,7 @@ class Mailer:
             return early_outcome
         assert self._client is not None
         try:
-            code, reply = self._client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+            code, reply = self._client.data(message.as_bytes(policy=WIRE_POLICY))
             if code != 250:  # smtplib returns the final answer to the message instead of raising
                 raise smtplib.SMTPDataError(code, reply)
         except smtplib.SMTPResponseException as exc:
@@ -88,7 +93,7 @@ class Mailer:
             return Outcome(UNKNOWN, f"connection lost during hand-off: {exc}")
         if refused:
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
-            return Outcome(SENT, f"accepted except {detail}")
+            return Outcome(SENT, f"accepted except {detail}", _bounced(refused))
         return Outcome(SENT)
 
     def _envelope(self, sender: str, envelope: list[str]) -> tuple[dict[str, tuple[int, bytes]], Outcome | None]:
@@ -109,7 +114,7 @@ class Mailer:
             self._reset()
             detail = "; ".join(f"{addr}: {_reply(code, msg)}" for addr, (code, msg) in refused.items())
             worst = min(code for code, _ in refused.values()) if refused else 550
-            return refused, Outcome(FAILED if worst >= 500 else RETRY, detail or "no recipients")
+            return refused, Outcome(FAILED if worst >= 500 else RETRY, detail or "no recipients", _bounced(refused))
         return refused, None
 
     def close(self) -> None:

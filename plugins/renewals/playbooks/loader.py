@@ -30,7 +30,7 @@ from renewals.playbooks.model import (
 PLAYBOOK_KEYS = {"name", "description", "tiers", "member_types", "requires", "touchpoints"}
 TOUCHPOINT_KEYS = {
     "key", "channel", "due", "gates", "when", "to", "to_staff", "cc_teams", "cc_owner", "template",
-    "attachment", "cta", "record", "needs_approval",
+    "attachment", "transactional", "cta", "record", "needs_approval",
 }  # fmt: skip
 CONDITION_KEYS = {"tiers", "member_types", "hosted_site", "contact_logged", "engaged"}
 CTA_KEYS = {"type", "stage", "priority", "owner", "status", "outcome", "due_days", "tasks", "health", "note"}
@@ -126,6 +126,7 @@ def _parse_touchpoint(where: str, playbook: str, position: int, entry: Any) -> T
         when=_parse_conditions(where, mapping.get("when", {})),
         template=mapping.get("template", CTA_NOTIFICATION_TEMPLATE if channel == "cta" else None),
         attachment=_choice(where, mapping, "attachment", ATTACHMENTS),
+        transactional=_flag(where, mapping, "transactional"),
         cta=_parse_cta(where, mapping["cta"]) if "cta" in mapping else None,
         record=_parse_record(where, mapping["record"]) if "record" in mapping else None,
         needs_approval=_flag(where, mapping, "needs_approval"),
@@ -155,6 +156,8 @@ def _check_channel_fields(where: str, tp: Touchpoint) -> None:
         raise PlaybookError(f"{where}: a record touchpoint sends nothing: no template or recipients")
     if tp.attachment and tp.channel != "email":
         raise PlaybookError(f"{where}: attachments are for customer emails")
+    if tp.transactional and tp.channel != "email":
+        raise PlaybookError(f"{where}: only customer emails are transactional")
 
 
 def _parse_conditions(where: str, value: Any) -> Conditions:

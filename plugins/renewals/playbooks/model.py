@@ -92,6 +92,9 @@ class Touchpoint:
     when: Conditions = field(default_factory=Conditions)
     template: str | None = None
     attachment: str | None = None
+    # a receipt or confirmation the customer asked for: RENEWALS_SUPPRESS_TRANSACTIONAL decides
+    # whether suppressions apply to it, and it carries no List-Unsubscribe
+    transactional: bool = False
     cta: CtaChange | None = None
     record: RecordAction | None = None
     # Irreversible: where approvals are on for the playbook (RENEWALS_APPROVALS), staff approve it first.

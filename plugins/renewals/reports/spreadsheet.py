@@ -26,7 +26,7 @@ paid, assigned; a touchpoint with an anchor this report does not know is left ou
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -119,7 +119,7 @@ def build_spreadsheet(
     playbooks: Mapping[str, Playbook],
     target: str,
     business_timezone: str = "UTC",
-    holidays: frozenset = frozenset(),
+    holidays: Container[date] = frozenset(),
     max_rows: int | None = None,
 ) -> WrittenWorkbook:
     """Query the sheets (one read transaction, rows streamed) and write the workbook to ``target``;

@@ -6,7 +6,7 @@ per-subscription work happens inside Postgres, in the files under include/sql/cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import date
 
 import psycopg
@@ -24,7 +24,7 @@ def classify(
     playbooks: Mapping[str, Playbook],
     team_addresses: Mapping[str, str],
     catch_up_days: int,
-    holidays: frozenset[date],
+    holidays: Container[date],
     approvals: frozenset[str] = frozenset(),
 ) -> dict[str, dict[int, int]]:
     """Decide today's touchpoints for the run's subscriptions; returns open work by cohort and shard."""
@@ -105,7 +105,7 @@ def load_notice_days(
     ops: psycopg.Connection,
     renewal_months_query: sql.Composable,
     playbooks: Mapping[str, Playbook],
-    holidays: frozenset[date],
+    holidays: Container[date],
     table: str = "notice_days",
 ) -> None:
     """The temp table ``table``: the notice day of every renewal month present (the query gives

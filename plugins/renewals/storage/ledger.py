@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from renewals.storage.runs import RunContext
 
@@ -65,6 +66,7 @@ class Handoff:
     message_id: str | None = None
     subject: str | None = None
     recipients: list[str] | None = None  # None keeps the recipients decided at classification
+    suppressed: dict[str, str] | None = None  # recipients left out: {address: suppression reason}
 
     @property
     def external(self) -> bool:
@@ -85,6 +87,7 @@ class Claim:
             update renewals.touchpoints
             set status = %(status)s, attempts = attempts + 1, message_id = %(message_id)s,
                 subject = %(subject)s, recipients = coalesce(%(recipients)s, recipients),
+                suppressed = %(suppressed)s,
                 sent_at = case when %(status)s = 'sent' then now() end,
                 last_run_id = %(run_id)s, updated_at = now()
             where {KEY_MATCH}
@@ -95,6 +98,7 @@ class Claim:
                 "message_id": handoff.message_id,
                 "subject": handoff.subject,
                 "recipients": handoff.recipients,
+                "suppressed": Jsonb(handoff.suppressed) if handoff.suppressed else None,
                 "run_id": self.run_id,
             },
         )
@@ -176,15 +180,19 @@ def _attempt(
     )
 
 
-def skip(ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str) -> None:
-    """Settle a pending row without sending it (the gate changed since classification, ...)."""
+def skip(
+    ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str, suppressed: dict[str, str] | None = None
+) -> None:
+    """Settle a pending row without sending it (the gate changed since classification, every
+    recipient is suppressed (``suppressed``: who, and why), ...)."""
     ops.execute(
         f"""
         update renewals.touchpoints
-        set status = 'skipped', reason = %(reason)s, last_run_id = %(run_id)s, updated_at = now()
+        set status = 'skipped', reason = %(reason)s, suppressed = %(suppressed)s, last_run_id = %(run_id)s,
+            updated_at = now()
         where {KEY_MATCH} and {status_is("pending")}
         """,
-        {**key.params(), "reason": reason, "run_id": run_id},
+        {**key.params(), "reason": reason, "suppressed": Jsonb(suppressed) if suppressed else None, "run_id": run_id},
     )
 
 
