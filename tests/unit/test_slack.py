@@ -217,6 +217,22 @@ def test_the_failure_notifier_posts_the_task_and_its_error(slack_server):
     assert body["blocks"][-1]["elements"][0]["url"].endswith("try_number=3")
 
 
+def test_the_approval_request_is_posted_with_the_members_and_a_link_to_required_actions(slack_server):
+    from renewals.notifications.approval import SlackApprovalNotifier
+    from renewals.operators.approval import StaffApprovalOperator
+
+    task = StaffApprovalOperator(task_id="approve_irreversible_steps", run={})
+    task.subject, task.body = "Approve 1 irreversible renewal step(s)", "| S-000042 | Acme | membership |"
+    ti = SimpleNamespace(dag_id="renewals_daily", run_id="scheduled__1", task_id=task.task_id, map_index=-1)
+    SlackApprovalNotifier().notify({"task": task, "task_instance": ti, "ti": ti})
+    (body,) = slack_server.bodies
+    assert body["text"] == "Renewals: Approve 1 irreversible renewal step(s)"
+    assert "S-000042" in str(body["blocks"])
+    url = body["blocks"][-1]["elements"][0]["url"]
+    assert url.endswith("/dags/renewals_daily/runs/scheduled__1/tasks/approve_irreversible_steps/required_actions"
+                        "?map_index=-1")  # fmt: skip
+
+
 def test_the_failure_notifier_without_slack_writes_the_task_log(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_RENEWALS_SLACK", raising=False)
     with captured("renewals.notifications.channels") as records:
