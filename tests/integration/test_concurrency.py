@@ -116,7 +116,9 @@ def test_two_runs_of_the_same_day_at_once_send_each_message_once(world, database
     with psycopg.connect(metadata) as conn:
         logical = {
             run_id: logical_date.strftime("%H:%M")
-            for run_id, logical_date in conn.execute("select run_id, logical_date from dag_run")
+            for run_id, logical_date in conn.execute(
+                "select run_id, logical_date from dag_run where logical_date is not null"  # other tests' too
+            )
         }
     names = {"06:00": "scheduled", "14:30": "manual", "14:31": "manual_one_member"}
     senders = Counter(
