@@ -36,6 +36,7 @@ from psycopg.rows import dict_row
 
 from renewals.config import Settings
 from renewals.delivery.deliver import compose_message
+from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
@@ -192,12 +193,9 @@ def _floor_shard(config: dict, shard: int) -> dict:
     return dict(by_touchpoint)
 
 
-def recipients(message: EmailMessage) -> list[str]:
-    return [a.addr_spec for h in ("To", "Cc") if message[h] for a in message[h].addresses]
-
-
 def wire_bytes(message: EmailMessage) -> bytes:
-    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    """The message as the pipeline's Mailer hands it over (the same header folding)."""
+    return message.as_bytes(policy=WIRE_POLICY)
 
 
 def run_floor(config: dict) -> dict:
