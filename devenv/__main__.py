@@ -110,21 +110,25 @@ def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> 
         told = False
         while test.poll() is None:
             time.sleep(3)
-            if awaiting_approval(metadata_uri):
-                if not told:
-                    print(f"  The run asks staff to approve irreversible steps (Required Actions). No UI runs in "
-                          f"`make run`: after {env['RENEWALS_APPROVAL_TIMEOUT']} s they are held, as nobody answered; "
-                          "`make airflow` lets you answer.")  # fmt: skip
-                    told = True
+            waiting, timed_out = approval_requests(metadata_uri)
+            if waiting and not told:
+                print(f"  The run asks staff to approve irreversible steps (Required Actions). No UI runs in "
+                      f"`make run`: after {env['RENEWALS_APPROVAL_TIMEOUT']} s they are held, as nobody answered; "
+                      "`make airflow` lets you answer.")  # fmt: skip
+                told = True
+            if timed_out:  # the sweep imports Airflow: only once there is something for it to do
                 subprocess.run([sys.executable, "-c", SWEEP_TIMED_OUT_REQUESTS], env=env, stdout=out,
                                stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)  # fmt: skip
         return test.returncode
 
 
-def awaiting_approval(metadata_uri: str) -> bool:
+def approval_requests(metadata_uri: str) -> tuple[bool, bool]:
+    """Whether an approval request of renewals_daily waits, and whether one is past its timeout."""
     with closing(connect(metadata_uri, autocommit=True)) as metadata:
-        query = "select exists (select from task_instance where dag_id = 'renewals_daily' and state = 'awaiting_input')"
-        return metadata.execute(query).fetchone()[0]
+        return metadata.execute(
+            "select count(*) > 0, coalesce(bool_or(trigger_timeout < now()), false) from task_instance"
+            " where dag_id = 'renewals_daily' and state = 'awaiting_input'"
+        ).fetchone()
 
 
 def airflow(env: dict[str, str], args: list[str], log: Path, check: bool = True) -> int:
