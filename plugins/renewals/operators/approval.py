@@ -28,6 +28,7 @@ NOTE_DESCRIPTION = "Why (recorded with the held steps)."
 
 def answer_params(subscription_ids: list[str] | None = None) -> dict[str, Param]:
     """The form beside the two options; at run time the hold list offers the members asked about."""
+    # examples make the form a multi-select of exactly these ids; the enum keeps the answer to them
     choices = {"examples": subscription_ids, "items": {"type": "string", "enum": subscription_ids}}
     return {
         "hold": Param(None, type=["null", "array"], description=HOLD_DESCRIPTION,
