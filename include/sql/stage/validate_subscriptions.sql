@@ -104,13 +104,24 @@ checked as materialized (
            ], null) as reasons
     from rules c
 ),
+-- Of the copies of one subscription id, the first valid one, most recently updated, is kept. Only
+-- the rows of a repeated id are ranked (found by hashing): sorting every row to rank the few
+-- repeated ones cost more than any check.
+repeated_ids as (
+    select subscription_id from checked where subscription_id is not null group by subscription_id having count(*) > 1
+),
 ranked as (
+    select k.*, 1::bigint as copy_no
+    from checked k
+    where not exists (select from repeated_ids r where r.subscription_id = k.subscription_id)
+    union all
     select k.*,
            row_number() over (
                partition by k.subscription_id
                order by cardinality(k.reasons) = 0 desc, k.updated_at desc nulls last, k.row_no
-           ) as copy_no
+           )
     from checked k
+    where k.subscription_id in (select subscription_id from repeated_ids)
 ),
 quarantined as (
     insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)

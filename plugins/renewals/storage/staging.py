@@ -49,6 +49,7 @@ TYPED_SUBSCRIPTION_COLUMNS = {
     "paused": ("boolean", frozenset({"bool"})),
 }
 FETCH_ROWS = 5000  # rows per fetchmany from a DB-API warehouse
+RELAY_BYTES = 1 << 20  # COPY data handed from the warehouse to the ops database in blocks of about this size
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,14 @@ def stage_and_validate(
     PostgreSQL is staged as text throughout (its driver's types are not PostgreSQL's)."""
     work = run.work
     tables = work.identifiers()
+    subscription_types = dict.fromkeys(SUBSCRIPTION_COLUMNS, "text")
     with ops.transaction():
         ops.execute(work.statement("stage/create_work_tables.sql"))
         if warehouse.is_postgres:
             with closing(warehouse.open()) as source:
                 warehouse_types = _warehouse_types(source, warehouse.query("subscriptions.sql"))
-            _type_staging_columns(ops, tables["raw_subscriptions"], warehouse_types)
+            subscription_types = _staging_types(warehouse_types)
+            _type_staging_columns(ops, tables["raw_subscriptions"], subscription_types)
         # A retried extract replaces the quarantine rows of its earlier attempt.
         ops.execute("delete from renewals.quarantine where run_id = %s", (run.run_id,))
     params = {
@@ -108,7 +111,7 @@ def stage_and_validate(
     def copy_contacts(target: psycopg.Connection) -> int:
         with target.transaction():
             copied = _copy(warehouse, run.subscription_id, target, "contacts.sql", tables["raw_contacts"],
-                           CONTACT_COLUMNS)  # fmt: skip
+                           dict.fromkeys(CONTACT_COLUMNS, "text"))  # fmt: skip
             target.execute(sql.SQL("analyze {}").format(tables["raw_contacts"]))
         return copied
 
@@ -123,7 +126,7 @@ def stage_and_validate(
         contacts_copied = pool.submit(copy_contacts, second_target)
         with ops.transaction():
             subscriptions_in = _copy(warehouse, run.subscription_id, ops, "subscriptions.sql",
-                                     tables["raw_subscriptions"], SUBSCRIPTION_COLUMNS)  # fmt: skip
+                                     tables["raw_subscriptions"], subscription_types)  # fmt: skip
             ops.execute(sql.SQL("analyze {}").format(tables["raw_subscriptions"]))  # row estimates for the plans
         contacts_in = contacts_copied.result()
         contacts_validated = pool.submit(validate_contacts, second_target)
@@ -174,14 +177,23 @@ def _warehouse_types(warehouse: psycopg.Connection, query: str) -> dict[str, str
     return {column.name: getattr(types.get(column.type_code), "name", "") for column in described}
 
 
-def _type_staging_columns(ops: psycopg.Connection, table: sql.Composable, warehouse_types: dict[str, str]) -> None:
-    """Give the (still empty) staging table the warehouse's type where TYPED_SUBSCRIPTION_COLUMNS allows."""
+def _staging_types(warehouse_types: dict[str, str]) -> dict[str, str]:
+    """Each subscription column's staging type: the warehouse's where TYPED_SUBSCRIPTION_COLUMNS allows, else text."""
+    types = dict.fromkeys(SUBSCRIPTION_COLUMNS, "text")
+    for column, (staging_type, accepted) in TYPED_SUBSCRIPTION_COLUMNS.items():
+        if warehouse_types.get(column) in accepted:
+            types[column] = staging_type
+    return types
+
+
+def _type_staging_columns(ops: psycopg.Connection, table: sql.Composable, staging_types: dict[str, str]) -> None:
+    """Give the (still empty) staging table its columns' staging types (created as text)."""
     changes = [
         sql.SQL("alter column {column} type {type} using {column}::{type}").format(
             column=sql.Identifier(column), type=sql.SQL(staging_type)
         )
-        for column, (staging_type, accepted) in TYPED_SUBSCRIPTION_COLUMNS.items()
-        if warehouse_types.get(column) in accepted
+        for column, staging_type in staging_types.items()
+        if staging_type != "text"
     ]
     if changes:
         ops.execute(sql.SQL("alter table {} {}").format(table, sql.SQL(", ").join(changes)))
@@ -206,21 +218,43 @@ def _copy(
     target: psycopg.Connection,
     query_file: str,
     table: sql.Composable,
-    columns: tuple[str, ...],
+    columns: dict[str, str],
 ) -> int:
-    """Stream the rows of a warehouse query into a work table, on a connection of its own; returns
-    the number of rows."""
-    copy_in = sql.SQL("copy {} ({}) from stdin").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    """Stream the rows of a warehouse query into a work table (``columns``: name -> staging type), on
+    a connection of its own; returns the number of rows.
+
+    From PostgreSQL the rows travel in COPY's binary format, each column cast to its staging type
+    by the warehouse: nothing is printed as text and parsed again, and they are relayed in blocks."""
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    binary = sql.SQL(" (format binary)" if warehouse.is_postgres else "")
+    copy_in = sql.SQL("copy {} ({}) from stdin{}").format(table, names, binary)
     with closing(warehouse.open()) as source, target.cursor() as writer, writer.copy(copy_in) as into:
         if warehouse.is_postgres:
-            copy_out = sql.SQL("copy ({}) to stdout").format(sql.SQL(warehouse.query(query_file)))
+            typed = sql.SQL(", ").join(
+                sql.SQL("{}::{}").format(sql.Identifier(name), sql.SQL(staging_type))
+                for name, staging_type in columns.items()
+            )
+            copy_out = sql.SQL("copy (select {} from ({}) extract) to stdout{}").format(
+                typed, sql.SQL(warehouse.query(query_file)), binary
+            )
             with source.cursor() as reader, reader.copy(copy_out, {"subscription_id": subscription_id}) as out:
-                for chunk in out:
-                    into.write(chunk)
+                _relay(out, into)
         else:
-            _copy_dbapi_rows(warehouse, source, query_file, subscription_id, columns, into)
+            _copy_dbapi_rows(warehouse, source, query_file, subscription_id, tuple(columns), into)
         source.commit()
     return target.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+
+
+def _relay(out: psycopg.Copy, into: psycopg.Copy) -> None:
+    """COPY data from one connection to the other in blocks: the warehouse hands it over a row at a
+    time, and a write per row would cost more Python than the copy itself."""
+    block = bytearray()
+    for chunk in out:
+        block += chunk
+        if len(block) >= RELAY_BYTES:
+            into.write(block)
+            block = bytearray()
+    into.write(block)
 
 
 def _copy_dbapi_rows(
