@@ -107,6 +107,29 @@ def test_the_views_answer_the_data_teams_questions(world, resources, ops):
         ops.execute(f"select * from renewals.{name}").fetchall()
 
 
+def test_renewal_cycles_change_only_with_their_facts_and_never_back(world, resources, ops):
+    world.subscription("S-SAME", date(2027, 3, 15))
+    world.subscription("S-PAY", date(2027, 3, 20))
+    world.subscription("S-EARLY", date(2026, 12, 20), paid_at=moment(date(2026, 11, 20)))
+    run_day(resources, NOTICE_DAY)
+    world.update("S-PAY", paid_at=moment(date(2027, 1, 20)), invoice_number="INV-1")
+    world.subscription("S-NEW", date(2027, 3, 25))
+    run_day(resources, LATER)
+    cycles = {r["subscription_id"]: r for r in rows(ops, "select * from renewals.renewal_cycles")}
+    assert (cycles["S-SAME"]["changed_as_of"], cycles["S-SAME"]["last_run_id"]) == (NOTICE_DAY, f"views__{NOTICE_DAY}")
+    assert (cycles["S-PAY"]["gate"], cycles["S-PAY"]["paid_on"], cycles["S-PAY"]["invoice_number"]) == (
+        "paid", date(2027, 1, 20), "INV-1")  # fmt: skip
+    assert (cycles["S-PAY"]["first_seen_as_of"], cycles["S-PAY"]["changed_as_of"]) == (NOTICE_DAY, LATER)
+    assert cycles["S-NEW"]["first_seen_as_of"] == LATER
+
+    # a backfill of a day before S-EARLY paid sees it unpaid: it does not undo what the later runs saw
+    run_day(resources, date(2026, 11, 10))
+    (early,) = rows(
+        ops, "select gate, paid_on, changed_as_of from renewals.renewal_cycles where subscription_id = 'S-EARLY'"
+    )
+    assert early == {"gate": "paid", "paid_on": date(2026, 11, 20), "changed_as_of": NOTICE_DAY}
+
+
 def test_every_example_query_in_the_docs_runs(world, resources, ops):
     world.subscription("S-000042", date(2027, 3, 15))
     run_day(resources, NOTICE_DAY)

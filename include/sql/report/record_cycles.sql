@@ -1,17 +1,32 @@
 -- Keep renewals.renewal_cycles current: every renewal cycle the run staged, with its facts.
 -- A row changes only when a fact changed, and never from a run older than its last change
 -- (a backfill of an earlier day does not undo what a later run saw).
+-- Unchanged cycles are left out by a join before the upsert: ON CONFLICT locks, and so writes,
+-- every existing row it meets, even one its WHERE then leaves as it is (all of them, most days).
+with staged as (
+    select s.subscription_id, s.renewal_date, s.account_id, s.account_name, s.playbook, s.tier,
+           s.member_type, s.amount, s.currency, s.owner_email, s.invoice_number,
+           case when s.intent_on <= %(as_of)s then s.intent_on end as intent_on,
+           case when s.paid_on <= %(as_of)s then s.paid_on end as paid_on,
+           case when s.declined_on <= %(as_of)s then s.declined_on end as declined_on,
+           s.decline_reason, s.gate
+    from {subscriptions} s
+)
 insert into renewals.renewal_cycles as c (
     subscription_id, renewal_date, account_id, account_name, playbook, tier, member_type, amount,
     currency, owner_email, invoice_number, intent_on, paid_on, declined_on, decline_reason, gate,
     first_seen_as_of, changed_as_of, first_run_id, last_run_id)
-select s.subscription_id, s.renewal_date, s.account_id, s.account_name, s.playbook, s.tier,
-       s.member_type, s.amount, s.currency, s.owner_email, s.invoice_number,
-       case when s.intent_on <= %(as_of)s then s.intent_on end,
-       case when s.paid_on <= %(as_of)s then s.paid_on end,
-       case when s.declined_on <= %(as_of)s then s.declined_on end,
-       s.decline_reason, s.gate, %(as_of)s, %(as_of)s, %(run_id)s, %(run_id)s
-from {subscriptions} s
+select n.*, %(as_of)s, %(as_of)s, %(run_id)s, %(run_id)s
+from staged n
+left join renewals.renewal_cycles o on o.subscription_id = n.subscription_id and o.renewal_date = n.renewal_date
+where o.subscription_id is null
+   or (o.changed_as_of <= %(as_of)s
+       and (o.account_id, o.account_name, o.playbook, o.tier, o.member_type, o.amount, o.currency,
+            o.owner_email, o.invoice_number, o.intent_on, o.paid_on, o.declined_on, o.decline_reason, o.gate)
+           is distinct from
+           (n.account_id, n.account_name, n.playbook, n.tier, n.member_type, n.amount, n.currency,
+            n.owner_email, n.invoice_number, n.intent_on, n.paid_on, n.declined_on, n.decline_reason, n.gate))
+-- a run of a later day may have changed the row since the join read it: the later as-of date wins
 on conflict (subscription_id, renewal_date) do update
 set account_id = excluded.account_id,
     account_name = excluded.account_name,
@@ -31,10 +46,3 @@ set account_id = excluded.account_id,
     last_run_id = excluded.last_run_id,
     updated_at = now()
 where excluded.changed_as_of >= c.changed_as_of
-  and (c.account_id, c.account_name, c.playbook, c.tier, c.member_type, c.amount, c.currency,
-       c.owner_email, c.invoice_number, c.intent_on, c.paid_on, c.declined_on, c.decline_reason, c.gate)
-      is distinct from
-      (excluded.account_id, excluded.account_name, excluded.playbook, excluded.tier,
-       excluded.member_type, excluded.amount, excluded.currency, excluded.owner_email,
-       excluded.invoice_number, excluded.intent_on, excluded.paid_on, excluded.declined_on,
-       excluded.decline_reason, excluded.gate)
