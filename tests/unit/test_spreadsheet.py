@@ -49,9 +49,18 @@ def test_a_workbook_staff_can_open_and_filter(tmp_path):
     assert sheet.auto_filter.ref == "A1:E4"
     assert sheet["A1"].font.b is True
     assert sheet["B2"].number_format == "yyyy-mm-dd" and isinstance(sheet["B2"].value, datetime)
-    assert sheet.column_dimensions["A"].width == 30
+    assert sheet.column_dimensions["A"].width == pytest.approx(30, abs=1)  # Excel adds its cell padding
     assert sheet.column_dimensions["B"].width >= 12
     assert workbook.properties.title == "T"
+
+
+def test_member_data_is_written_as_text_never_as_a_formula_or_a_link(tmp_path):
+    target = tmp_path / "renewals.xlsx"
+    hostile = ('=HYPERLINK("https://evil.example/","pay here")', date(2026, 12, 1), 1, Decimal(5), "https://x.example/")
+    write_workbook(str(target), [Sheet("Pipeline", COLUMNS, [hostile])])
+    sheet = openpyxl.load_workbook(target)["Pipeline"]
+    assert sheet["A2"].data_type == "s" and sheet["A2"].value == hostile[0]
+    assert sheet["E2"].value == "https://x.example/" and sheet["E2"].hyperlink is None
 
 
 def test_a_sheet_shows_its_first_rows_then_a_total_and_prints_on_pages_of_the_sheets_width(tmp_path):
@@ -71,7 +80,8 @@ def test_a_sheet_shows_its_first_rows_then_a_total_and_prints_on_pages_of_the_sh
     for ws in workbook.worksheets:
         assert ws.print_title_rows == "$1:$1"  # the header on every printed page
         assert ws.page_setup.orientation == "landscape"
-        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+        # one page wide: fitToWidth absent means 1 (the file format's default)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and (ws.page_setup.fitToWidth or 1) == 1
         assert ws.page_setup.fitToHeight == 0
 
 

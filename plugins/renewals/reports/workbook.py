@@ -3,9 +3,10 @@ object-storage path (``file://``, ``s3://``, ``gs://``, ... or a plain local pat
 
 Each sheet has a bold, frozen header row with filters, real date cells, number formats and
 column widths, and prints landscape, fitted to the page width, the header row on every page.
-Rows are streamed (openpyxl's write-only mode), so memory stays flat however many rows there
-are; a sheet with a ``limit`` shows its first rows only and ends with a total row saying how many
-there are in all and where the rest is (the sheet's ``note``). The file is built in a local
+Rows are streamed (XlsxWriter's constant-memory mode: each row goes to disk as it is written), so
+memory stays flat however many rows there are; a sheet with a ``limit`` shows its first rows only
+and ends with a total row saying how many there are in all and where the rest is (the sheet's
+``note``). The file is built in a local
 temporary file, then:
 
 - local target: moved into place with ``os.replace`` (atomic on one filesystem);
@@ -15,34 +16,25 @@ temporary file, then:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 EXCEL_MAX_ROWS = 1_048_576
 LOCAL_PROTOCOLS = ("", "file", "local")
-FORMATS = {
-    "date": "yyyy-mm-dd",
-    "int": "0",
-    "money": "#,##0.00",
-    "text": None,
-    "bool": None,
-}
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", start_color="DDEBF7", end_color="DDEBF7")
-TOTAL_FONT = Font(bold=True, italic=True)
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "int": "0", "money": "#,##0.00"}
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+HEADER_STYLE = {"bold": True, "bg_color": "#DDEBF7", "valign": "vcenter"}
+TOTAL_STYLE = {"bold": True, "italic": True}
 
 
 @dataclass(frozen=True)
@@ -124,57 +116,54 @@ def write_workbook(
 
 
 def _build(filename: str, sheets: Sequence[Sheet], title: str, properties: dict[str, str]) -> None:
-    workbook = Workbook(write_only=True)
-    workbook.properties.title = title or None
-    workbook.properties.creator = "renewals"
-    if properties:
-        workbook.properties.description = "\n".join(f"{key}: {value}" for key, value in properties.items())
+    workbook = xlsxwriter.Workbook(filename, {"constant_memory": True})
+    workbook.set_properties({
+        "title": title, "author": "renewals",
+        "comments": "\n".join(f"{key}: {value}" for key, value in properties.items()),
+    })  # fmt: skip
+    styles = _Styles(workbook)
     try:
         for sheet in sheets:
-            _write_sheet(workbook, sheet)
-    except BaseException:
-        for worksheet in workbook.worksheets:  # finish the streams so nothing writes to them later
-            with contextlib.suppress(Exception):
-                worksheet.close()
-        raise
-    workbook.save(filename)
+            _write_sheet(workbook.add_worksheet(sheet.title[:31]), sheet, styles)
+    finally:
+        workbook.close()  # also on an error: its temporary row files are removed
 
 
-def _write_sheet(workbook: Workbook, sheet: Sheet) -> None:
-    ws = workbook.create_sheet(sheet.title[:31])
+class _Styles:
+    """The workbook's cell formats, made once (each format is a style record of the file)."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.header = workbook.add_format(HEADER_STYLE)
+        self.total = workbook.add_format(TOTAL_STYLE)
+        self.numbers = {kind: workbook.add_format({"num_format": code}) for kind, code in NUMBER_FORMATS.items()}
+        self.datetime = workbook.add_format({"num_format": DATETIME_FORMAT})
+
+
+def _write_sheet(ws: Worksheet, sheet: Sheet, styles: _Styles) -> None:
     columns = list(sheet.columns)
-    for index, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = column.resolved_width()
-    ws.freeze_panes = "A2"
-    ws.print_title_rows = "1:1"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0  # as many pages down as it takes
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(ws, value=column.header)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="center")
-        header.append(cell)
-    ws.append(header)
-    convert = [_converter(ws, column.kind) for column in columns]
+    for index, column in enumerate(columns):
+        ws.set_column(index, index, column.resolved_width())
+    ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # one page wide, as many pages down as it takes
+    for index, column in enumerate(columns):
+        ws.write_string(0, index, column.header, styles.header)
+    write = [_cell_writer(ws, styles, column.kind) for column in columns]
     limit = min(sheet.limit if sheet.limit is not None else EXCEL_MAX_ROWS, EXCEL_MAX_ROWS - 2)
     for row in sheet.rows:
         if sheet.written >= limit:
             sheet.truncated += 1  # counted, for the total row
             continue
-        ws.append([to_cell(value) for to_cell, value in zip(convert, row, strict=True)])
         sheet.written += 1
+        for index, (write_cell, value) in enumerate(zip(write, row, strict=True)):
+            if value is not None:
+                write_cell(sheet.written, index, value)
     if isinstance(sheet.rows, CountedRows):  # the rows the query left out
         sheet.truncated = max(sheet.truncated, sheet.rows.total - sheet.written)
-    last = get_column_letter(max(len(columns), 1))
-    ws.auto_filter.ref = f"A1:{last}{sheet.written + 1}"
+    ws.autofilter(0, 0, sheet.written, max(len(columns) - 1, 0))
     if sheet.truncated:
-        total = WriteOnlyCell(ws, value=total_row_text(sheet))
-        total.font = TOTAL_FONT
-        ws.append([total])
+        ws.write_string(sheet.written + 1, 0, total_row_text(sheet), styles.total)
 
 
 def total_row_text(sheet: Sheet) -> str:
@@ -182,30 +171,26 @@ def total_row_text(sheet: Sheet) -> str:
     return f"Total: {total:,} rows; the first {shown:,} are shown. {sheet.note}".strip()
 
 
-def _converter(ws, kind: str) -> Callable[[Any], Any]:
-    """How a column's values become cells. Dates are written as plain values (openpyxl gives
-    them the yyyy-mm-dd format itself: twice as fast as a styled cell each); only money gets a
-    styled cell, for its thousands separator."""
-    number_format = FORMATS.get(kind)
+def _cell_writer(ws: Worksheet, styles: _Styles, kind: str) -> Callable[[int, int, Any], None]:
+    """How a column's values become cells, by the value's type: numbers with the column's number
+    format (money, int), dates and times as real date cells, and any other value as text, never
+    as a formula (an account named "=..." stays a name)."""
+    number_format = styles.numbers.get(kind) if kind in ("int", "money") else None
+    date_format = styles.numbers["date"]
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value)
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            return value.astimezone(UTC).replace(tzinfo=None)
-        if isinstance(value, list | tuple):
-            return ", ".join(str(part) for part in value)
-        return value
+    def write(row: int, col: int, value: Any) -> None:
+        if isinstance(value, bool):
+            ws.write_boolean(row, col, value)
+        elif isinstance(value, int | float | Decimal):
+            ws.write_number(row, col, float(value) if isinstance(value, Decimal) else value, number_format)
+        elif isinstance(value, datetime):
+            utc = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+            ws.write_datetime(row, col, utc, styles.datetime)
+        elif isinstance(value, date):
+            ws.write_datetime(row, col, value, date_format)
+        elif isinstance(value, list | tuple):
+            ws.write_string(row, col, ", ".join(str(part) for part in value))
+        else:
+            ws.write_string(row, col, str(value))
 
-    if kind != "money":
-        return plain
-
-    def money(value: Any) -> Any:
-        value = plain(value)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            return value
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = number_format
-        return cell
-
-    return money
+    return write
