@@ -15,8 +15,9 @@ server in a thread of this process, tests/slack_server.py):
   connection: what the machine can do at best.
 
 Each side runs in a process of its own (its peak RSS is its own); the two must send the same emails
-(Message-ID, recipients and Subject compared), write the same spreadsheet rows and post the same
-Slack summary figures (sent, sent by touchpoint). A table per N with each step's seconds, then the
+(Message-ID, recipients and Subject compared), write the same spreadsheet rows, post the same
+Slack summary figures (sent, sent by touchpoint) and the same staff posts (however grouped into
+digests). A table per N with each step's seconds, then the
 time per subscription across N, the DAG file's parse time, the peak RSS, and last
 ``ratio_to_floor=X`` for the largest N. "load" is the machine's 1-minute load average when each
 side finished: the figures are only comparable on an otherwise idle machine.
@@ -109,11 +110,14 @@ def bench_one(
     floor = child("bench.floor", config)
     floor_emails = sink.take()
     floor_slack = summary_figures(slack.bodies)
+    floor_posts = staff_post_blocks(slack.bodies)
     slack.requests.clear()
     pipeline = child("bench.day", config)
     pipeline_emails = sink.take()
     pipeline["load"] = os.getloadavg()[0]
     pipeline_slack = summary_figures(slack.bodies)
+    pipeline_posts = staff_post_blocks(slack.bodies)
+    staff_messages = len(slack.bodies) - 1
     sheet = child("bench.floor", {**config, "mode": "sheet"})  # the day's end state: after the pipeline
     floor["steps"]["spreadsheet"] = sheet["wall"]
     floor["wall"] += sheet["wall"]
@@ -142,14 +146,32 @@ def bench_one(
         "same_sheets": sheet_rows(config["spreadsheet"]) == sheet_rows(config["floor_spreadsheet"]),
         "same_slack": floor_slack == pipeline_slack and floor_slack is not None,
         "slack_sent": pipeline_slack[0] if pipeline_slack else None,
+        "same_staff_posts": floor_posts == pipeline_posts,
+        "staff_posts": floor["staff_posts"],
+        "staff_messages": staff_messages,
     }
+
+
+def is_summary(body: dict) -> bool:
+    blocks = body.get("blocks") or []
+    return bool(blocks) and blocks[0].get("text", {}).get("text", "").startswith("Renewals run as of")
+
+
+def staff_post_blocks(bodies: list[dict]) -> list[str]:
+    """Every block of the staff posts received (the digests' dividers left out), sorted: the same
+    posts give the same list however they were grouped into digests."""
+    return sorted(
+        json.dumps(block, sort_keys=True)
+        for body in bodies if not is_summary(body)
+        for block in body.get("blocks") or [] if block.get("type") != "divider"
+    )  # fmt: skip
 
 
 def summary_figures(bodies: list[dict]) -> tuple[str, str] | None:
     """The run summary's "Sent" figure and its sent-by-touchpoint table, from the posts received."""
     for body in bodies:
         blocks = body.get("blocks") or []
-        if blocks and blocks[0].get("text", {}).get("text", "").startswith("Renewals run as of"):
+        if is_summary(body):
             fields = {f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1]
                       for block in blocks if "fields" in block for f in block["fields"]}  # fmt: skip
             table = next(b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Sent by"))
@@ -204,7 +226,9 @@ def print_table(result: dict, workers: int) -> None:
     ratio = result["pipeline"]["wall"] / result["floor"]["wall"]
     print(f"due emails {result['pipeline_emails'] / n:.2%} of subscriptions; same emails as the floor: {same}; "
           f"same spreadsheet rows: {'yes' if result['same_sheets'] else 'NO'}; same Slack summary figures: "
-          f"{'yes' if result['same_slack'] else 'NO'} (sent {result['slack_sent']}); sent twice: "
+          f"{'yes' if result['same_slack'] else 'NO'} (sent {result['slack_sent']}); same staff posts: "
+          f"{'yes' if result['same_staff_posts'] else 'NO'} ({result['staff_posts']:,} in "
+          f"{result['staff_messages']:,} Slack messages); sent twice: "
           f"{result['duplicates']}; ratio to floor {ratio:.2f} "
           f"(setup: generate {result['generated_s']:.1f}s, previous day {result['setup_s']:.1f}s)")  # fmt: skip
     if result["extract"]:
@@ -264,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"io_limit_s={largest['io_limit']['wall']:.2f} (N={largest['n']:,})")
     ok = all(r["same_emails"] and r["duplicates"] == 0 for r in results)
     print(f"same_emails={'yes' if ok else 'NO'}")
-    same = all(r["same_sheets"] and r["same_slack"] for r in results)
-    print(f"same_spreadsheet_rows_and_slack_figures={'yes' if same else 'NO'}")
+    same = all(r["same_sheets"] and r["same_slack"] and r["same_staff_posts"] for r in results)
+    print(f"same_spreadsheet_rows_slack_figures_and_staff_posts={'yes' if same else 'NO'}")
     ok = ok and same
     print(f"ratio_to_floor={largest['pipeline']['wall'] / largest['floor']['wall']:.2f}")
     return 0 if ok else 1

@@ -6,8 +6,9 @@
   handed to SMTP over one connection per shard. The shards are the pipeline's (the same hash of
   the subscription id) and run in as many processes as the pipeline's deliver: a process per
   shard, ``workers`` at a time. No staging, validation, decision log, ledger or re-check.
-* Slack summary: its figures (sent, sent by touchpoint) counted from those rows, posted once
-  with the pipeline's message builder.
+* Slack: the staff posts the pipeline queues with those rows (payments received, CTA changes,
+  members leaving), built and packed into digests with the pipeline's functions, and the summary,
+  its figures (sent, sent by touchpoint) counted from the rows; each posted once, as it is built.
 * The spreadsheet (``mode`` ``sheet``): the pipeline's own report queries and writer over the
   day's end state (``renewals.reports.spreadsheet``): no cheaper way to the same rows is known.
 * ``io_limit`` (``mode`` ``io_limit``): what the machine can do at best: read every warehouse row
@@ -41,7 +42,14 @@ from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
 from renewals.reports.summary import RunSummary
-from renewals.slack.messages import summary_message
+from renewals.slack.messages import (
+    Message,
+    cta_change_message,
+    deactivation_message,
+    payment_received_message,
+    summary_message,
+)
+from renewals.slack.outbox import StaffPost, digest_messages
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
 from renewals.storage.runs import RunContext
@@ -99,7 +107,7 @@ select u.subscription_id, u.renewal_date, u.touchpoint, u.playbook, u.channel, u
        end as recipients,
        array_remove(u.cc || case when u.cc_owner then u.owner_email end, null) as cc,
        a.contact_name,
-       case when u.channel = 'staff_email' then a.contacts end as contacts
+       case when u.channel in ('staff_email', 'record') then a.contacts end as contacts
 from due u
 left join lateral (
     select array_agg(distinct c.email order by c.email)
@@ -152,13 +160,35 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
 
 def compose(
     row: dict[str, Any], touchpoint: Touchpoint, settings: Settings, renderer: Renderer, as_of: date
-) -> EmailMessage:
+) -> tuple[EmailMessage, tuple[str, Message] | None]:
+    """The row's email and the staff post the pipeline queues with it (kind, message), if any."""
     cta = _cta_context(row, touchpoint, dict(settings.teams), as_of) if touchpoint.cta is not None else None
-    return compose_message(row, touchpoint, cta, settings, renderer, as_of)
+    message = compose_message(row, touchpoint, cta, settings, renderer, as_of)
+    if cta is not None:
+        return message, ("cta", cta_change_message(cta, row["account_name"], row["subscription_id"]))
+    if touchpoint.attachment == "receipt_pdf":
+        return message, ("payment_received", payment_received_message(
+            account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
+            paid_on=row["paid_on"], amount=row["amount"], currency=row["currency"],
+            invoice_number=row["invoice_number"], playbook=row["playbook"], tier=row["tier"],
+        ))  # fmt: skip
+    return message, None
 
 
-def _floor_shard(config: dict, shard: int) -> dict:
-    """One shard's emails, as one deliver task: its own connections; returns the counts by touchpoint."""
+def deactivation_post(row: dict[str, Any], touchpoint: Touchpoint) -> tuple[str, Message] | None:
+    """The staff post of a record touchpoint that deactivates the member's contacts."""
+    if touchpoint.record is None or touchpoint.record.action != "deactivate_contacts":
+        return None
+    contacts = sorted((c["role"], c["email"]) for c in row["contacts"])
+    return "deactivation", deactivation_message(
+        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
+        member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
+    )  # fmt: skip
+
+
+def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
+    """One shard's emails, as one deliver task: its own connections; returns the counts by
+    touchpoint and the staff posts."""
     import psycopg
 
     settings = Settings.from_env({})
@@ -167,6 +197,7 @@ def _floor_shard(config: dict, shard: int) -> dict:
     renderer = Renderer(settings.template_dir)
     smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
     by_touchpoint: Counter = Counter()
+    posts: list[StaffPost] = []
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
         load_touchpoint_defs(conn, playbooks, settings.teams)
         load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
@@ -184,13 +215,17 @@ def _floor_shard(config: dict, shard: int) -> dict:
             cur.execute(DUE_TODAY, params)
             for row in cur:
                 by_touchpoint[row["touchpoint"]] += 1
+                touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 if row["channel"] == "record":  # recorded, nothing to send
-                    continue
-                message = compose(row, playbooks[row["playbook"]].touchpoint(row["touchpoint"]), settings, renderer,
-                                  as_of)  # fmt: skip
-                smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
+                    post = deactivation_post(row, touchpoint)
+                else:
+                    message, post = compose(row, touchpoint, settings, renderer, as_of)
+                    smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
+                if post is not None:
+                    kind, (text, blocks) = post
+                    posts.append(StaffPost(kind, text, blocks))
     smtp.quit()
-    return dict(by_touchpoint)
+    return dict(by_touchpoint), posts
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
@@ -198,24 +233,31 @@ def wire_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=WIRE_POLICY)
 
 
+def post_to_slack(url: str, text: str, blocks: list[dict[str, Any]]) -> None:
+    post = urllib.request.Request(url, json.dumps({"text": text, "blocks": blocks}).encode(),
+                                  {"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(post, timeout=30) as answer:
+        answer.read()
+
+
 def run_floor(config: dict) -> dict:
     started = time.perf_counter()
     shards = range(config["shards"])
     with ProcessPoolExecutor(max_workers=max(config["workers"], 1)) as pool:
-        counts = list(pool.map(_floor_shard, [config] * len(shards), shards))
-    by_touchpoint = sum((Counter(c) for c in counts), Counter())
+        results = list(pool.map(_floor_shard, [config] * len(shards), shards))
+    by_touchpoint = sum((Counter(counts) for counts, _posts in results), Counter())
     emails = time.perf_counter() - started
+    posts = [post for _counts, shard_posts in results for post in shard_posts]
+    for _digest, (text, blocks) in digest_messages(posts):  # the pipeline's digests of the staff posts
+        post_to_slack(config["slack_url"], text, blocks)
     summary = RunSummary(config["run_id"], config["as_of"], False, {}, sent_by_touchpoint=by_touchpoint,
                          status_totals=Counter(sent=by_touchpoint.total()))  # fmt: skip
-    text, blocks = summary_message(summary)
-    post = urllib.request.Request(config["slack_url"], json.dumps({"text": text, "blocks": blocks}).encode(),
-                                  {"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(post, timeout=30) as answer:
-        answer.read()
+    post_to_slack(config["slack_url"], *summary_message(summary))
     return {
         "wall": time.perf_counter() - started,
         "steps": {"emails": emails, "slack": time.perf_counter() - started - emails},
         "sent": by_touchpoint.total(),
+        "staff_posts": len(posts),
         "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }

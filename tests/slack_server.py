@@ -32,6 +32,7 @@ class Received:
     path: str
     body: dict[str, Any]
     at: float
+    status: int = 200  # what the server answered
 
 
 class SlackServer:
@@ -46,8 +47,10 @@ class SlackServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 with server._lock:
-                    server.requests.append(Received(self.path, json.loads(raw or "{}"), time.monotonic()))
                     answer = server._answers.pop(0) if server._answers else Answer()
+                    server.requests.append(
+                        Received(self.path, json.loads(raw or "{}"), time.monotonic(), answer.status)
+                    )
                 payload = answer.body.encode()
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
@@ -82,6 +85,11 @@ class SlackServer:
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [request.body for request in self.requests]
+
+    @property
+    def accepted(self) -> list[dict[str, Any]]:
+        """The bodies the server answered 200: what Slack would have posted."""
+        return [request.body for request in self.requests if request.status == 200]
 
     def start(self) -> SlackServer:
         self._thread.start()

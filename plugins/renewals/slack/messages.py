@@ -1,5 +1,6 @@
 """Every message the pipeline posts to Slack, as (fallback text, Block Kit blocks): the staff
-posts (payment received, member leaving, CTA change), the run summary and a task's failure.
+posts (payment received, member leaving, CTA change) and their digests, the run summary and a
+task's failure.
 
 Plain functions of plain values, light to import (the DAG file imports the failure notifier at
 parse time)."""
@@ -96,6 +97,35 @@ def cta_change_message(cta: dict[str, Any], account_name: str, subscription_id: 
         ]),
     ]  # fmt: skip
     return text, blocks
+
+
+# How a digest's notification text counts each kind of staff post (one, several).
+STAFF_POST_KINDS = {
+    "payment_received": ("payment received", "payments received"),
+    "cta": ("CTA change", "CTA changes"),
+    "deactivation": ("member leaving", "members leaving"),
+}
+DIVIDER = {"type": "divider"}
+
+
+def staff_digest_message(posts: Sequence[tuple[str, str, Sequence[dict[str, Any]] | None]]) -> Message:
+    """Several staff posts (kind, text, blocks) as one Slack message: each post's blocks (a post
+    without blocks: its text), a divider between two posts, and a notification text that counts
+    them by kind ("3 renewal updates: 2 payments received, 1 CTA change"). One post is itself."""
+    if len(posts) == 1:
+        _kind, text, blocks = posts[0]
+        return text, list(blocks or [])
+    counts = Counter(kind for kind, _text, _blocks in posts)
+    parts = []
+    for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        one, several = STAFF_POST_KINDS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+        parts.append(f"{n} {one if n == 1 else several}")
+    blocks: list[dict[str, Any]] = []
+    for _kind, text, post_blocks in posts:
+        if blocks:
+            blocks.append(DIVIDER)
+        blocks.extend(post_blocks or [section(text)])
+    return f"{len(posts)} renewal updates: {', '.join(parts)}", blocks
 
 
 def run_url(base_url: str, dag_id: str, run_id: str) -> str:

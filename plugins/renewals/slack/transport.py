@@ -59,12 +59,15 @@ class SlackResult:
 
 @dataclass
 class _RetryBudget:
-    """Shared by the retry handler and the caller: what was retried and waited."""
+    """Shared by the retry handler and the caller: what was retried and waited (for one post)."""
 
     retries: int = 0
     waited: float = 0.0
     gave_up: str = ""
     sleeps: list[float] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.retries, self.waited, self.gave_up, self.sleeps = 0, 0.0, "", []
 
 
 def retry_after_seconds(headers: dict[str, Any], now: datetime | None = None) -> float:
@@ -133,6 +136,57 @@ def retry_handlers(
     return [RetryAfterHandler()]
 
 
+class SlackWebhook:
+    """The webhook of one Airflow connection, read once, for as many posts as the caller makes (the
+    publish step posts hundreds of staff digests); each post has its own retry budget.
+
+    Never raises for Slack's sake: every post returns a :class:`SlackResult`. Without the
+    connection, a line says Slack is not configured and each post's ``fallback_text`` (or ``text``)
+    goes to the log instead.
+    """
+
+    def __init__(
+        self, conn_id: str, policy: SlackPolicy = SlackPolicy(), sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        from airflow.exceptions import AirflowNotFoundException
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        self._budget = _RetryBudget()
+        handlers = retry_handlers(policy, self._budget, sleep)
+        self._hook = SlackWebhookHook(slack_webhook_conn_id=conn_id, timeout=policy.timeout, retry_handlers=handlers)
+        self._unavailable: SlackResult | None = None
+        try:
+            self._hook.get_conn()  # reads the connection: absent, or without a webhook token, is "not configured"
+        except AirflowNotFoundException as exc:
+            log.warning("Slack is not configured (connection %r: %s); the message follows in this log.", conn_id, exc)
+            detail = f"connection {conn_id!r} not found or without a webhook token"
+            self._unavailable = SlackResult(NOT_CONFIGURED, detail)
+        except Exception as exc:  # a secrets backend that cannot answer, a malformed connection
+            log.warning("Slack connection %r could not be read: %s", conn_id, exc)
+            self._unavailable = SlackResult(FAILED, f"{type(exc).__name__}: {exc}"[:2000])
+
+    def post(
+        self, text: str, blocks: Sequence[dict[str, Any]] | None = None, fallback_text: str | None = None
+    ) -> SlackResult:
+        """Post ``text`` (and Block Kit ``blocks``)."""
+        if self._unavailable is not None:
+            if self._unavailable.status == NOT_CONFIGURED:
+                log.warning("%s", fallback_text or text)
+            return self._unavailable
+        budget = self._budget
+        budget.reset()
+        body = {"text": text, **({"blocks": list(blocks)} if blocks else {})}
+        try:
+            self._hook.send_dict(body)
+        except Exception as exc:  # an HTTP error answer, a timeout, a refused connection: recorded, never raised
+            detail = f"{type(exc).__name__}: {exc}"
+            if budget.gave_up:
+                detail = f"{detail} ({budget.gave_up})"
+            log.warning("Slack post failed after %d attempt(s): %s", budget.retries + 1, detail)
+            return SlackResult(FAILED, detail[:2000], budget.retries + 1, budget.waited)
+        return SlackResult(SENT, "", budget.retries + 1, budget.waited)
+
+
 def post_message(
     conn_id: str,
     text: str,
@@ -142,37 +196,8 @@ def post_message(
     fallback_text: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SlackResult:
-    """Post ``text`` (and Block Kit ``blocks``) to the webhook of connection ``conn_id``.
-
-    Never raises for Slack's sake. Without the connection, ``fallback_text`` (or ``text``) is
-    written to the log after a line saying Slack is not configured.
-    """
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
-
-    budget = _RetryBudget()
-    hook = SlackWebhookHook(
-        slack_webhook_conn_id=conn_id, timeout=policy.timeout, retry_handlers=retry_handlers(policy, budget, sleep)
-    )
-    try:
-        hook.get_conn()  # reads the connection: absent, or without a webhook token, is "not configured"
-    except AirflowNotFoundException as exc:
-        log.warning("Slack is not configured (connection %r: %s); the message follows in this log.", conn_id, exc)
-        log.warning("%s", fallback_text or text)
-        return SlackResult(NOT_CONFIGURED, f"connection {conn_id!r} not found or without a webhook token")
-    except Exception as exc:  # a secrets backend that cannot answer, a malformed connection
-        log.warning("Slack connection %r could not be read: %s", conn_id, exc)
-        return SlackResult(FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-    body = {"text": text, **({"blocks": list(blocks)} if blocks else {})}
-    try:
-        hook.send_dict(body)
-    except Exception as exc:  # an HTTP error answer, a timeout, a refused connection: recorded, never raised
-        detail = f"{type(exc).__name__}: {exc}"
-        if budget.gave_up:
-            detail = f"{detail} ({budget.gave_up})"
-        log.warning("Slack post failed after %d attempt(s): %s", budget.retries + 1, detail)
-        return SlackResult(FAILED, detail[:2000], budget.retries + 1, budget.waited)
-    return SlackResult(SENT, "", budget.retries + 1, budget.waited)
+    """Post one message to the webhook of connection ``conn_id`` (see :class:`SlackWebhook`)."""
+    return SlackWebhook(conn_id, policy, sleep).post(text, blocks, fallback_text)
 
 
 def slack_configured(conn_id: str = SLACK_CONN_ID) -> bool:
