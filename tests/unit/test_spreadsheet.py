@@ -106,6 +106,16 @@ def test_rewriting_replaces_the_file_whole_and_leaves_no_temporary_files(tmp_pat
     assert os.listdir(tmp_path) == ["renewals.xlsx"]
 
 
+def test_the_book_is_readable_as_the_umask_allows_not_only_by_its_writer(tmp_path):
+    target = tmp_path / "renewals.xlsx"
+    previous = os.umask(0o027)
+    try:
+        write_workbook(str(target), [Sheet("Pipeline", COLUMNS, rows(1))])
+    finally:
+        os.umask(previous)
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
 def test_an_object_store_path_works_the_same_way():
     from airflow.sdk import ObjectStoragePath
     from airflow.sdk.io import attach

@@ -9,7 +9,8 @@ and ends with a total row saying how many there are in all and where the rest is
 ``note``). The file is built in a local
 temporary file, then:
 
-- local target: moved into place with ``os.replace`` (atomic on one filesystem);
+- local target: moved into place with ``os.replace`` (atomic on one filesystem), with the
+  permissions a file the process created would have (its umask), not the temporary file's 0600;
 - object store: uploaded whole to a temporary key beside the target, then moved onto it
   (readers see the old workbook or the new one, never a partial one).
 """
@@ -98,6 +99,7 @@ def write_workbook(
     try:
         _build(scratch, sheets, title, properties or {})
         if local:
+            os.chmod(scratch, 0o666 & ~_umask())  # staff open it from a shared folder
             os.replace(scratch, path.path)
         else:
             staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
@@ -113,6 +115,12 @@ def write_workbook(
         rows={sheet.title: sheet.written for sheet in sheets},
         truncated={sheet.title: sheet.truncated for sheet in sheets if sheet.truncated},
     )
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _build(filename: str, sheets: Sequence[Sheet], title: str, properties: dict[str, str]) -> None:
