@@ -36,19 +36,13 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.delivery.deliver import compose_message
+from renewals.delivery.deliver import compose_message, deactivation_post, payment_post
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
 from renewals.reports.summary import RunSummary
-from renewals.slack.messages import (
-    Message,
-    cta_change_message,
-    deactivation_message,
-    payment_received_message,
-    summary_message,
-)
+from renewals.slack.messages import Message, cta_change_message, summary_message
 from renewals.slack.outbox import StaffPost, digest_messages
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
@@ -167,23 +161,15 @@ def compose(
     if cta is not None:
         return message, ("cta", cta_change_message(cta, row["account_name"], row["subscription_id"]))
     if touchpoint.attachment == "receipt_pdf":
-        return message, ("payment_received", payment_received_message(
-            account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
-            paid_on=row["paid_on"], amount=row["amount"], currency=row["currency"],
-            invoice_number=row["invoice_number"], playbook=row["playbook"], tier=row["tier"],
-        ))  # fmt: skip
+        return message, ("payment_received", payment_post(row))
     return message, None
 
 
-def deactivation_post(row: dict[str, Any], touchpoint: Touchpoint) -> tuple[str, Message] | None:
+def deactivation_of(row: dict[str, Any], touchpoint: Touchpoint) -> tuple[str, Message] | None:
     """The staff post of a record touchpoint that deactivates the member's contacts."""
     if touchpoint.record is None or touchpoint.record.action != "deactivate_contacts":
         return None
-    contacts = sorted((c["role"], c["email"]) for c in row["contacts"])
-    return "deactivation", deactivation_message(
-        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
-        member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
-    )  # fmt: skip
+    return "deactivation", deactivation_post(row, sorted((c["role"], c["email"]) for c in row["contacts"]))
 
 
 def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
@@ -217,7 +203,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
                 by_touchpoint[row["touchpoint"]] += 1
                 touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 if row["channel"] == "record":  # recorded, nothing to send
-                    post = deactivation_post(row, touchpoint)
+                    post = deactivation_of(row, touchpoint)
                 else:
                     message, post = compose(row, touchpoint, settings, renderer, as_of)
                     smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))

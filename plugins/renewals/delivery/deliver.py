@@ -28,7 +28,7 @@ from renewals.delivery.render import Renderer, message_context
 from renewals.delivery.smtp import RETRY, Mailer
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
-from renewals.slack.messages import cta_change_message, deactivation_message, payment_received_message
+from renewals.slack.messages import Message, cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message
 from renewals.storage import ctas, ledger, offboarding, previews, suppressions
 from renewals.storage.ledger import Handoff, LedgerKey
@@ -180,12 +180,7 @@ class ShardDelivery:
         only when the CTA opened or moved (None: nothing to send)."""
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
-                self._queue_staff_post(key, "payment_received", payment_received_message(
-                    account_name=row["account_name"], subscription_id=key.subscription_id,
-                    renewal_date=key.renewal_date, paid_on=row["paid_on"], amount=row["amount"],
-                    currency=row["currency"], invoice_number=row["invoice_number"], playbook=row["playbook"],
-                    tier=row["tier"],
-                ))  # fmt: skip
+                self._queue_staff_post(key, "payment_received", payment_post(row))
             return self._compose(row, touchpoint, None)
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
         if not cta["notify"]:
@@ -207,10 +202,7 @@ class ShardDelivery:
             ctas.close_open(self.ops, key, dict(action.outcomes), action.keep, self.run.run_id)
         elif action.action == "deactivate_contacts":
             contacts = offboarding.deactivate_contacts(self.ops, self.run, key)
-            self._queue_staff_post(key, "deactivation", deactivation_message(
-                account_name=row["account_name"], subscription_id=key.subscription_id, renewal_date=key.renewal_date,
-                member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
-            ))  # fmt: skip
+            self._queue_staff_post(key, "deactivation", deactivation_post(row, contacts))
         elif action.action == "start_offboarding":
             offboarding.start(self.ops, key, row["member_type"], row["decline_reason"])
         if action.health_score is not None:
@@ -270,6 +262,23 @@ def compose_message(
         message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
                                filename=receipt_filename(receipt))  # fmt: skip
     return message
+
+
+def payment_post(row: Mapping[str, Any]) -> Message:
+    """The staff post for the payment a receipt touchpoint of ``row`` confirms."""
+    return payment_received_message(
+        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
+        paid_on=row["paid_on"], amount=row["amount"], currency=row["currency"], invoice_number=row["invoice_number"],
+        playbook=row["playbook"], tier=row["tier"],
+    )  # fmt: skip
+
+
+def deactivation_post(row: Mapping[str, Any], contacts: Sequence[tuple[str, str]]) -> Message:
+    """The staff post for the member of ``row`` leaving: ``contacts`` (role, email) to deactivate."""
+    return deactivation_message(
+        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
+        member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
+    )  # fmt: skip
 
 
 def _handoff_of(message: EmailMessage, suppressed: dict[str, str] | None) -> Handoff:
