@@ -6,8 +6,7 @@ column widths, and prints landscape, fitted to the page width, the header row on
 Rows are streamed (XlsxWriter's constant-memory mode: each row goes to disk as it is written), so
 memory stays flat however many rows there are; a sheet with a ``limit`` shows its first rows only
 and ends with a total row saying how many there are in all and where the rest is (the sheet's
-``note``). The file is built in a local
-temporary file, then:
+``note``). The file is built in a local temporary file, then:
 
 - local target: moved into place with ``os.replace`` (atomic on one filesystem), with the
   permissions a file the process created would have (its umask), not the temporary file's 0600;
@@ -118,6 +117,7 @@ def write_workbook(
 
 
 def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
