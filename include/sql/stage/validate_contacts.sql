@@ -55,11 +55,19 @@ person_copies as (
     from checked c
     join repeated_people using (subscription_id, role, email)
 ),
-ranked as materialized (
-    select c.*, coalesce(i.copy_no, 1) as copy_no, coalesce(p.same_person_no, 1) as same_person_no
+-- Only the few rows of a repeated id or person get a copy number above 1: the others meet this
+-- small set in a hash, and no copy of every contact is written (ranked is read by both inserts).
+copies as materialized (
+    select row_no, max(copy_no) as copy_no, max(same_person_no) as same_person_no
+    from (select row_no, copy_no, 1 as same_person_no from id_copies
+          union all
+          select row_no, 1, same_person_no from person_copies) numbered
+    group by row_no
+),
+ranked as not materialized (
+    select c.*, coalesce(k.copy_no, 1) as copy_no, coalesce(k.same_person_no, 1) as same_person_no
     from checked c
-    left join id_copies i using (row_no)
-    left join person_copies p using (row_no)
+    left join copies k using (row_no)
 ),
 quarantined as (
     insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)

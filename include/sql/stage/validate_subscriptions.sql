@@ -10,6 +10,20 @@
 with zones as materialized (
     select name from pg_timezone_names
 ),
+-- The playbooks' input rules as columns: compared per row as booleans and arrays, not jsonb.
+playbook_rules as materialized (
+    select key as playbook,
+           value -> 'requires' ? 'tier' as requires_tier,
+           value -> 'requires' ? 'member_type' as requires_member_type,
+           value -> 'requires' ? 'amount' as requires_amount,
+           value -> 'requires' ? 'owner_email' as requires_owner_email,
+           value -> 'requires' ? 'assigned_at' as requires_assigned_at,
+           case when jsonb_typeof(value -> 'tiers') = 'array'
+                then array(select jsonb_array_elements_text(value -> 'tiers')) end as tiers,
+           case when jsonb_typeof(value -> 'member_types') = 'array'
+                then array(select jsonb_array_elements_text(value -> 'member_types')) end as member_types
+    from jsonb_each(%(playbooks)s::jsonb)
+),
 parsed as materialized (
     select r.row_no,
            r.subscription_id as source_id,
@@ -53,10 +67,11 @@ parsed as materialized (
     left join zones z on lower(z.name) = lower(nullif(btrim(r.timezone, E' \t\r\n'), ''))
 ),
 rules as (
-    select p.*,
-           %(playbooks)s::jsonb -> p.playbook as rule,
+    select p.*, pr.playbook is not null as known_playbook, pr.requires_tier, pr.requires_member_type,
+           pr.requires_amount, pr.requires_owner_email, pr.requires_assigned_at, pr.tiers, pr.member_types,
            coalesce(p.timezone, %(business_timezone)s) as zone
     from parsed p
+    left join playbook_rules pr on pr.playbook = p.playbook
 ),
 checked as materialized (
     select c.*,
@@ -66,33 +81,31 @@ checked as materialized (
                case when account_id is null then 'missing_account_id' end,
                case when account_name is null then 'missing_account_name' end,
                case when playbook is null then 'missing_playbook'
-                    when rule is null then 'unknown_playbook' end,
+                    when not known_playbook then 'unknown_playbook' end,
                case when renewal_date_text is null then 'missing_renewal_date'
                     when renewal_date is null then 'invalid_renewal_date'
                     when renewal_date < %(as_of)s::date - interval '3 years'
                       or renewal_date > %(as_of)s::date + interval '5 years' then 'renewal_date_out_of_range' end,
-               case when tier is null and rule -> 'requires' ? 'tier' then 'missing_tier'
-                    when tier is not null and jsonb_typeof(rule -> 'tiers') = 'array'
-                         and not (rule -> 'tiers') ? tier then 'unknown_tier' end,
-               case when member_type is null and rule -> 'requires' ? 'member_type' then 'missing_member_type'
-                    when member_type is not null and jsonb_typeof(rule -> 'member_types') = 'array'
-                         and not (rule -> 'member_types') ? member_type then 'unknown_member_type' end,
+               case when tier is null and requires_tier then 'missing_tier'
+                    when not tier = any(tiers) then 'unknown_tier' end,
+               case when member_type is null and requires_member_type then 'missing_member_type'
+                    when not member_type = any(member_types) then 'unknown_member_type' end,
                case when term_months_text is not null and coalesce(term_months not between 1 and 120, true)
                     then 'invalid_term_months' end,
                case when amount_text is not null and amount is null then 'invalid_amount'
                     when amount < 0 then 'negative_amount'
                     when amount >= 10000000000 then 'invalid_amount'
-                    when amount is null and rule -> 'requires' ? 'amount' then 'missing_amount' end,
+                    when amount is null and requires_amount then 'missing_amount' end,
                case when currency is not null and currency !~ '^[A-Z]{{3}}$' then 'invalid_currency'
                     when currency is null and amount is not null then 'missing_currency' end,
                case when owner_email is not null and not renewals.is_email(owner_email) then 'invalid_owner_email'
-                    when owner_email is null and rule -> 'requires' ? 'owner_email' then 'missing_owner_email' end,
+                    when owner_email is null and requires_owner_email then 'missing_owner_email' end,
                case when timezone_text is not null and timezone is null then 'invalid_timezone' end,
                case when timestamps_given <> num_nonnulls(intent_confirmed_at, paid_at, declined_at, last_contact_at,
                                                           next_meeting_at, updated_at)
                     then 'invalid_timestamp' end,
                case when assigned_text is not null and assigned_on is null then 'invalid_assigned_at'
-                    when assigned_text is null and rule -> 'requires' ? 'assigned_at' then 'missing_assigned_at' end,
+                    when assigned_text is null and requires_assigned_at then 'missing_assigned_at' end,
                case when flags_given <> flags_valid then 'invalid_flag' end,
                -- a fact dated after both today and the run's date cannot have happened yet
                case when greatest(intent_confirmed_at, paid_at, declined_at)
@@ -110,7 +123,8 @@ checked as materialized (
 repeated_ids as (
     select subscription_id from checked where subscription_id is not null group by subscription_id having count(*) > 1
 ),
-ranked as (
+-- Read by both inserts, each applying this cheap ranking again: keeping a copy of every row cost more.
+ranked as not materialized (
     select k.*, 1::bigint as copy_no
     from checked k
     where not exists (select from repeated_ids r where r.subscription_id = k.subscription_id)
