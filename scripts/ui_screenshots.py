@@ -1,5 +1,5 @@
-"""The README's pictures of the Airflow UI: the trigger form of renewals_daily and an approval
-request in Required Actions. Run beside `make airflow` (the UI on localhost:8080, every user an
+"""The operator's guide's pictures of the Airflow UI (docs/img/): the trigger form of renewals_daily
+and an approval request in Required Actions. Run beside `make airflow` (the UI on localhost:8080, every user an
 admin): ``.venv/bin/python scripts/ui_screenshots.py``. It triggers one run (a plain run of today:
 held irreversible steps are asked about again) and waits for its request. Debian's chromium,
 driven by Playwright; never a browser download."""

@@ -127,8 +127,8 @@ def tally(ops, mailbox: FileMailbox, due: set[Due], settings: Settings) -> Figur
 
 
 def settle_unknown_from_mail_log(ops, mailbox: FileMailbox, settings: Settings) -> tuple[list[str], list[str]]:
-    """What the operator does (README, Exactly once): look each 'unknown' Message-ID up in the relay's
-    log; delivered -> confirm_unknown, not delivered -> release_unknown."""
+    """What the operator does (operator's guide: Settling unknown sends): look each 'unknown' Message-ID up in the
+    relay's log; delivered -> confirm_unknown, not delivered -> release_unknown."""
     got = received(mailbox)
     release, confirm = [], []
     for item in sorted(due_messages(ops, ("unknown",)), key=lambda d: d.ref):

@@ -1,7 +1,7 @@
 """Settings of a renewals deployment, read from the environment.
 
-Every setting has a default so that the demo runs with nothing configured. The README lists
-them all; team addresses are configuration, never code.
+Every setting has a default so that the demo runs with nothing configured. docs/configuration.md
+lists them all; team addresses are configuration, never code.
 """
 
 from __future__ import annotations

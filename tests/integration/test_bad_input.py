@@ -1,5 +1,5 @@
-"""Bad input never stops the run and is never dropped silently (SPEC 5): a corpus of bad rows of
-every kind, each either normalised (README, Input validation) or quarantined with its reason codes,
+"""Bad input never stops the run and is never dropped silently (docs/how-a-day-is-decided.md): a corpus of bad rows of
+every kind, each either normalised (docs: Input validation) or quarantined with its reason codes,
 and rows in = rows processed + rows quarantined, through a real Airflow run.
 
 The warehouse of these tests has text columns and no keys, like a loosely typed export: impossible

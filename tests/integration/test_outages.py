@@ -1,7 +1,7 @@
 """SMTP outages on a real SMTP server: temporary refusals (421, 451, 454), connection refused, a
 server going down in the middle of a batch, connections cut, and permanent rejections (550).
 
-The rules (SPEC 5): nothing is marked sent that the server did not accept; a temporary failure is
+The rules (docs: Exactly once): nothing is marked sent that the server did not accept; a temporary failure is
 retried with a bounded backoff (in the task: ``RENEWALS_SMTP_RETRY_DELAYS``; then by the task's
 own retries) and succeeds on a later try or run; a permanent rejection is recorded as failed with the
 server's reason, is not retried, and does not stop the other messages.

@@ -1,7 +1,7 @@
 """Walk every playbook's calendar day by day, from before its first step to after its last,
 for several gate histories, and compare each day's actions with the seeds' rules.
 
-The expected actions come from small oracles written here from the seeds and SPEC.md section 4,
+The expected actions come from small oracles written here from the written renewal processes (the seeds),
 independently of the playbook files; facts (intent, payment, decline, contact) are recorded in
 the warehouse on the day they happen, as they would be in real life.
 """

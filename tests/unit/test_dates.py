@@ -1,4 +1,4 @@
-"""Date rules of the renewal calendar (SPEC 4, 5): month arithmetic, business days, the notice
+"""Date rules of the renewal calendar: month arithmetic, business days, the notice
 month, days to renewal and the as-of date of a run in the business timezone."""
 
 from __future__ import annotations

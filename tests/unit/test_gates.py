@@ -1,4 +1,4 @@
-"""Decision gates (SPEC 4): first match wins, facts count from the local day they happened on,
+"""Decision gates: first match wins, facts count from the local day they happened on,
 and the classification SQL decides exactly like the Python reference."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Email messages (SPEC 3 Outputs): the deterministic Message-ID, the contract's headers, and
+"""Email messages: the deterministic Message-ID, the contract's headers, and
 rendering of the shipped templates in an autoescaping sandbox."""
 
 from __future__ import annotations

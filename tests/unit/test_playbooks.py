@@ -1,4 +1,4 @@
-"""Playbooks as data (SPEC 4): the shipped membership playbook matches the process table, and a
+"""Playbooks as data: the shipped membership playbook matches the process table, and a
 bad playbook file is refused with an error naming the file and the field."""
 
 from __future__ import annotations

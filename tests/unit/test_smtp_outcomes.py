@@ -1,4 +1,4 @@
-"""What becomes of a hand-off to SMTP (SPEC 5): 'sent' only when accepted, 'retry' on a temporary
+"""What becomes of a hand-off to SMTP (docs/how-a-day-is-decided.md): 'sent' only when accepted, 'retry' on a temporary
 refusal, 'failed' on a permanent one, and an unreachable server before anything is handed over."""
 
 from __future__ import annotations

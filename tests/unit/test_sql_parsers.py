@@ -1,6 +1,6 @@
 """The ops schema's text parsers (renewals.try_*, is_email) against real PostgreSQL, and the
 migration runner. A bad value must become null, never an exception: validation names it and
-quarantines the row instead of stopping the run (SPEC 5)."""
+quarantines the row instead of stopping the run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- The warehouse input the pipeline reads (SPEC.md, "Warehouse input"): the demo warehouse and the
+-- The warehouse input the pipeline reads (docs/configuration.md, "Connections"): the demo warehouse and the
 -- tests keep it in these two tables. Idempotent, so it can run before every seeding.
 create schema if not exists warehouse;
 

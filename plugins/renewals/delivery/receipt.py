@@ -1,4 +1,4 @@
-"""A one-page PDF receipt for a paid renewal, attached to the `receipt` email (SPEC section 4, gate 2).
+"""A one-page PDF receipt for a paid renewal, attached to the `receipt` email (gate 2: paid).
 
 Rendered with fpdf2's core Helvetica, so no font file has to ship with the workers. Core fonts
 only cover Windows-1252 (the PDF's WinAnsiEncoding): other characters are transliterated where

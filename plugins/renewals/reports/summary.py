@@ -104,12 +104,12 @@ def format_summary(summary: RunSummary) -> str:
     if awaiting or held:
         lines.append(
             f"  irreversible steps: {awaiting} awaiting staff approval, {held} held (asked again on the next run;"
-            " README: Approvals)"
+            " docs/operators-guide.md: Approvals)"
         )
     if summary.unknown_open:
         lines.append(
             f"  ATTENTION: {summary.unknown_open} touchpoint(s) in status 'unknown' (handed to SMTP, outcome"
-            " not recorded); check the mail log and release them (README: Unknown sends)"
+            " not recorded); check the mail log and release them (docs/operators-guide.md: Settling unknown sends)"
         )
     return "\n".join(lines)
 
