@@ -1,4 +1,4 @@
-# The two commands: `make run` (the daily DAG over demo data) and `make test` (lint + tests).
+# The two commands: `make run` (the daily DAG over demo data) and `make test` (lint, the docs site, tests).
 # Both build the virtual environment first when needed.
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser run test test-quick lint airflow reset bench soak celery-demo lock clean
+.PHONY: install browser run test test-quick lint docs airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -39,7 +39,11 @@ lint: install
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: lint browser
+# The guides in docs/ as a site (mkdocs.yml) in site/; strict: a broken link or anchor fails it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint docs browser
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
@@ -78,4 +82,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site
