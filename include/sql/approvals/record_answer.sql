@@ -1,7 +1,8 @@
 -- Apply staff's answer to the steps this run asked about: an approved step becomes a 'pending'
 -- claim (carried out by the same delivery as every claim), a held one 'held' (asked again on the
--- next run). Only rows still awaiting this run's answer change, so a retry changes nothing twice;
--- the approvals table keeps who decided what, and when.
+-- next run). Only rows still awaiting this run's answer change, so a retry changes nothing twice,
+-- and an answer that comes after a later-dated run decided the row again (renewals.run_may_decide)
+-- changes nothing: that run asks again. The approvals table keeps who decided what, and when.
 with answered as (
     update renewals.touchpoints t
     set status = case when a.approved then 'pending' else 'held' end,
@@ -12,6 +13,7 @@ with answered as (
                 %(approved)s::boolean[]) as a(subscription_id, renewal_date, touchpoint, approved)
     where t.subscription_id = a.subscription_id and t.renewal_date = a.renewal_date
       and t.touchpoint = a.touchpoint and t.status = 'awaiting_approval' and t.last_run_id = %(run_id)s
+      and renewals.run_may_decide(%(as_of)s, t.due_date, t.decided_as_of)
     returning t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, a.approved
 )
 insert into renewals.approvals (run_id, subscription_id, renewal_date, touchpoint, playbook, decision,

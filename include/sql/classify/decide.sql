@@ -1,9 +1,10 @@
 -- What to do with each due touchpoint: send the latest of its sequence while it is at most
 -- catch_up_days late; record older ones as superseded and late ones as stale; hold everything
--- of a paused subscription; leave alone what the ledger has already settled.
+-- of a paused subscription; leave alone what the ledger has already settled, and what a later-dated
+-- run has claimed or held (renewals.run_may_decide: that run decides it, not an older one).
 create temp table decided on commit drop as
 with ranked as (
-    select d.*, t.status as ledger_status,
+    select d.*, t.status as ledger_status, t.decided_as_of as ledger_decided_as_of,
            row_number() over (partition by d.subscription_id, d.renewal_date, d.sequence
                               order by d.due_date desc, d.position desc) as recency
     from due_touchpoints d
@@ -41,6 +42,9 @@ judged as (
            case
                when r.paused then 'hold:paused'
                when r.ledger_status in ('sent', 'skipped', 'failed', 'unknown') then 'none:already_' || r.ledger_status
+               when r.ledger_status in ('pending', 'awaiting_approval', 'held')
+                    and not renewals.run_may_decide(%(as_of)s, r.due_date, r.ledger_decided_as_of)
+                   then 'none:decided_by_later_run'
                when r.recency > 1 then 'skip:superseded'
                when %(as_of)s::date - r.due_date > %(catch_up_days)s then 'skip:stale'
                when r.channel = 'email' and cardinality(r.recipients) = 0

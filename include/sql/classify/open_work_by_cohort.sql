@@ -5,5 +5,5 @@ from renewals.touchpoints t
 join {subscriptions} s using (subscription_id, renewal_date)
 where not s.paused
   and (case when %(dry_run)s then t.status = 'dry_run' and t.last_run_id = %(run_id)s
-            else t.status = 'pending' end)
+            else t.status = 'pending' and renewals.run_may_decide(%(as_of)s, t.due_date, t.decided_as_of) end)
 group by t.cohort, s.shard

@@ -1,8 +1,9 @@
 -- Write the decisions into the ledger. A real run claims what it will send as 'pending' (or, for
 -- a step that needs approval, 'awaiting_approval', which no deliver task takes) and records
 -- skips; a dry run only previews sends as 'dry_run'. Rows the ledger already settled (sent,
--- skipped, failed, unknown) are never touched, whatever a concurrent run decided; a step staff
--- held is claimed again, so that it is asked about again.
+-- skipped, failed, unknown) are never touched, whatever a concurrent run decided, nor open rows a
+-- later-dated run decided meanwhile (renewals.run_may_decide); a step staff held is claimed
+-- again, so that it is asked about again.
 insert into renewals.touchpoints as t (
     subscription_id, renewal_date, touchpoint, playbook, channel, cohort, due_date, status, reason,
     recipients, cc, first_run_id, last_run_id, decided_as_of)
@@ -29,4 +30,6 @@ set status = excluded.status,
     last_run_id = excluded.last_run_id,
     first_run_id = case when t.status = 'dry_run' then excluded.first_run_id else t.first_run_id end,
     updated_at = now()
-where t.status = 'dry_run' or (t.status in ('pending', 'awaiting_approval', 'held') and not %(dry_run)s)
+where t.status = 'dry_run'
+   or (t.status in ('pending', 'awaiting_approval', 'held') and not %(dry_run)s
+       and renewals.run_may_decide(excluded.decided_as_of, t.due_date, t.decided_as_of))

@@ -1,5 +1,6 @@
 -- The ledger rows a cohort's shard has to deliver in this run, with what rendering needs.
--- A real run takes every 'pending' claim of its subscriptions; a dry run its own previews.
+-- A real run takes every 'pending' claim of its subscriptions that it may decide (due by its as-of
+-- date and not decided by a later-dated run: renewals.run_may_decide); a dry run its own previews.
 select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t.due_date,
        t.recipients, t.cc, s.account_name, s.tier, s.member_type, s.amount, s.currency,
        s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal, s.paid_on,
@@ -19,5 +20,5 @@ where t.cohort = %(cohort)s
   and s.shard = %(shard)s
   and not s.paused
   and (case when %(dry_run)s then t.status = 'dry_run' and t.last_run_id = %(run_id)s
-            else t.status = 'pending' end)
+            else t.status = 'pending' and renewals.run_may_decide(%(as_of)s, t.due_date, t.decided_as_of) end)
 order by t.subscription_id, t.touchpoint

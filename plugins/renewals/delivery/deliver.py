@@ -123,7 +123,7 @@ class ShardDelivery:
     ) -> None:  # fmt: skip
         """Settle a row unsent (a dry run only reports it: its ledger rows are previews)."""
         if not self.run.dry_run:
-            ledger.skip(self.ops, key, self.run.run_id, reason, suppressed)
+            ledger.skip(self.ops, key, self.run, reason, suppressed)
         log_outcome(key, touchpoint, "skipped", detail=reason)
         report.skipped += 1
         report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
@@ -141,7 +141,7 @@ class ShardDelivery:
         if touchpoint.channel != "record":
             self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
         self.checkpoint("before_claim")
-        with ledger.claim(self.ops, key, self.run.run_id) as claim:
+        with ledger.claim(self.ops, key, self.run) as claim:
             if claim is None:
                 report.taken_elsewhere += 1
                 return None

@@ -23,6 +23,7 @@ def record_answer(ops: psycopg.Connection, run: RunContext, answer: Answer) -> N
             run.work.statement("approvals/record_answer.sql"),
             {
                 "run_id": run.run_id,
+                "as_of": run.as_of,
                 "subscription_ids": [item.subscription_id for item, _ in decided],
                 "renewal_dates": [item.renewal_date for item, _ in decided],
                 "touchpoints": [item.touchpoint for item, _ in decided],

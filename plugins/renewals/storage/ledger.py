@@ -35,6 +35,9 @@ class LedgerKey:
 
 
 KEY_MATCH = "subscription_id = %(subscription_id)s and renewal_date = %(renewal_date)s and touchpoint = %(touchpoint)s"
+# Runs may come in any order: a run claims or settles a pending row only if it may decide it (its
+# as-of date has reached the row's due date and no later-dated run has decided the row since).
+RUN_MAY_DECIDE = "renewals.run_may_decide(%(as_of)s, due_date, decided_as_of)"
 
 
 def status_is(status: str) -> str:
@@ -50,7 +53,7 @@ def open_rows(
     ops: psycopg.Connection, run: RunContext, cohort: str, shard: int, batch_size: int
 ) -> Iterator[list[dict[str, Any]]]:
     """The rows to deliver, in batches, from a server-side cursor (memory stays bounded)."""
-    params = {"cohort": cohort, "shard": shard, "dry_run": run.dry_run, "run_id": run.run_id}
+    params = {"cohort": cohort, "shard": shard, "dry_run": run.dry_run, "run_id": run.run_id, "as_of": run.as_of}
     with ops.transaction(), ops.cursor(name=f"open_{run.run_key}_{cohort}_{shard}", row_factory=dict_row) as cur:
         cur.itersize = batch_size
         cur.execute(run.work.statement("deliver/open_touchpoints.sql"), params)
@@ -107,9 +110,9 @@ class Claim:
 
 
 @contextmanager
-def claim(ops: psycopg.Connection, key: LedgerKey, run_id: str) -> Iterator[Claim | None]:
+def claim(ops: psycopg.Connection, key: LedgerKey, run: RunContext) -> Iterator[Claim | None]:
     """Take a pending row for hand-off: a :class:`Claim`, or None when another worker holds or took
-    it, or it is settled.
+    it, it is settled, or a later-dated run has decided it since this run read it.
 
     The claim is a row lock (SKIP LOCKED: concurrent workers pass over it) in a transaction that
     the ``with`` block runs in, so what the block writes (a CTA change, the hand-over) commits
@@ -119,10 +122,11 @@ def claim(ops: psycopg.Connection, key: LedgerKey, run_id: str) -> Iterator[Clai
     """
     with ops.transaction():
         held = ops.execute(
-            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} for update skip locked",
-            key.params(),
+            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} and {RUN_MAY_DECIDE}"
+            " for update skip locked",
+            {**key.params(), "as_of": run.as_of},
         ).fetchone()
-        yield None if held is None else Claim(ops, key, run_id)
+        yield None if held is None else Claim(ops, key, run.run_id)
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
@@ -181,19 +185,21 @@ def _attempt(
 
 
 def skip(
-    ops: psycopg.Connection, key: LedgerKey, run_id: str, reason: str, suppressed: dict[str, str] | None = None
+    ops: psycopg.Connection, key: LedgerKey, run: RunContext, reason: str, suppressed: dict[str, str] | None = None
 ) -> None:
     """Settle a pending row without sending it (the gate changed since classification, every
-    recipient is suppressed (``suppressed``: who, and why), ...)."""
+    recipient is suppressed (``suppressed``: who, and why), ...), unless a later-dated run has
+    decided it since this run read it."""
     ops.execute(
         f"""
         update renewals.touchpoints
-        set status = 'skipped', reason = %(reason)s, suppressed = %(suppressed)s, last_run_id = %(run_id)s,
-            updated_at = now()
-        where {KEY_MATCH} and {status_is("pending")}
+        set status = 'skipped', reason = %(reason)s, suppressed = %(suppressed)s, decided_as_of = %(as_of)s,
+            last_run_id = %(run_id)s, updated_at = now()
+        where {KEY_MATCH} and {status_is("pending")} and {RUN_MAY_DECIDE}
         """,
-        {**key.params(), "reason": reason, "suppressed": Jsonb(suppressed) if suppressed else None, "run_id": run_id},
-    )
+        {**key.params(), "reason": reason, "suppressed": Jsonb(suppressed) if suppressed else None,
+         "run_id": run.run_id, "as_of": run.as_of},
+    )  # fmt: skip
 
 
 def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message_id: str, subject: str) -> None:
@@ -215,6 +221,9 @@ def resolve_unknown(
 
     After checking the relay's log: not delivered -> back to 'pending', so the run sends it if it
     is still due; delivered -> 'sent'. Returns the references that matched no 'unknown' row.
+    A verdict is a fact about the relay, not a decision of a day: the row keeps its due date and
+    the as-of date of its decision, so only a run that may decide it takes the released row (not
+    an older-dated one, see RUN_MAY_DECIDE).
     ``decided_by`` names the operator when the verdict comes from the console (the audit row
     keeps it); the DAG's release/confirm params leave it empty (the run's trigger is the record).
     """
