@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser run test test-quick lint docs airflow reset bench soak celery-demo lock clean
+.PHONY: install browser run test test-quick test-unit lint docs airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -50,6 +50,11 @@ test: lint docs browser
 # the calendar walk), which make test and CI still run.
 test-quick: lint browser
 	$(BIN)/pytest -m "not slow"
+
+# The unit tests alone: plain Python, no PostgreSQL, no Airflow metadata database (tests/unit). The
+# integration tests (tests/integration) set those up once per session in their conftest.py.
+test-unit: install
+	$(BIN)/pytest tests/unit
 
 # A day's run at N subscriptions against its floor (bench/__main__.py); `make bench N="10000 100000"`
 # for a quick one. Not a test: it prints a table per N and, last, ratio_to_floor=X.

@@ -1,175 +1,48 @@
-"""Real parts for every test: PostgreSQL (the local server or an embedded one), an SMTP server
-started per test, and Airflow itself with its own metadata database."""
+"""What every test shares, with nothing running: Airflow pointed at a folder of the test session
+(its metadata database, on PostgreSQL, is set up by tests/integration/conftest.py for the tests that
+need it), an SMTP server per test, and helpers. Unit tests need no PostgreSQL and no Airflow database."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from devenv.mailbox import FileMailbox
-from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT
-from renewals.pipeline import Resources
-from renewals.storage.db import connect
-from tests.dag_file import renewals_dag
-from tests.daily import resources_for
-from tests.warehouses import Dialect, kind_of, mariadb_answers, mariadb_database, open_writer, sqlite_database
-from tests.world import World
 
 STATE_DIR = PROJECT_ROOT / ".demo"
 TEST_AIRFLOW_HOME = STATE_DIR / f"test-airflow-{os.getpid()}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Airflow reads its configuration when first imported, so point it at the test metadata
-    database and folders before any test module imports it."""
-    server = ensure_server(STATE_DIR)
-    os.environ["RENEWALS_TEST_PG_SERVER"] = server
-    # Each test session gets its own Airflow metadata database: sessions may run side by side.
-    os.environ["RENEWALS_TEST_AIRFLOW_DB"] = f"renewals_test_airflow_{os.getpid()}"
-    metadata = ensure_database(server, os.environ["RENEWALS_TEST_AIRFLOW_DB"])
+    """Airflow reads its configuration when first imported, so point it at this session's folders
+    before any test module imports it."""
     os.environ.update(
         {
             "AIRFLOW_HOME": str(TEST_AIRFLOW_HOME),
             "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata.replace("postgresql://", "postgresql+psycopg2://", 1),
             "RENEWALS_SHARDS": "2",
             # The publish task writes the spreadsheet here, never over the demo's .demo/renewals.xlsx.
             "RENEWALS_SPREADSHEET_PATH": (TEST_AIRFLOW_HOME / "renewals.xlsx").as_uri(),
         }
     )
-    if not getattr(config.option, "collectonly", False):
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "RENEWALS_TEST_AIRFLOW_DB" in os.environ:
-        if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the drop
-            sys.modules["airflow.settings"].dispose_orm()
-        drop_database(os.environ["RENEWALS_TEST_PG_SERVER"], os.environ["RENEWALS_TEST_AIRFLOW_DB"])
-        shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> str:
-    return os.environ["RENEWALS_TEST_PG_SERVER"]
-
-
-@pytest.fixture
-def warehouse_kind() -> str:
-    """The kind of warehouse of a test: PostgreSQL, unless the test parametrises it with
-    tests.warehouses.KINDS (the scenarios that run on every kind)."""
-    return "postgres"
-
-
-@pytest.fixture
-def databases(
-    pg_server: str, warehouse_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
-    """A fresh warehouse and a fresh ops database for one test. ``warehouse`` is the Airflow
-    connection of renewals_warehouse: a PostgreSQL URI (also the DSN), or for MariaDB and SQLite a
-    JSON one, then also set as AIRFLOW_CONN_RENEWALS_WAREHOUSE for the in-process runs' hook."""
-    suffix = uuid.uuid4().hex[:10]
-    ops_name = f"t_ops_{suffix}"
-    uris = {"ops": ensure_database(pg_server, ops_name)}
-    try:
-        if warehouse_kind == "postgres":
-            uris["warehouse"] = ensure_database(pg_server, f"t_wh_{suffix}")
-            yield uris
-            drop_database(pg_server, f"t_wh_{suffix}")
-        elif warehouse_kind == "mariadb":
-            if reason := mariadb_answers():
-                pytest.skip(f"MariaDB warehouse scenario skipped: {reason}")
-            with mariadb_database(f"renewals_wh_test_{os.getpid()}_{suffix}") as connection:
-                monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", connection)
-                yield {**uris, "warehouse": connection}
-        else:
-            connection = sqlite_database(tmp_path / "warehouse.sqlite")
-            monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", connection)
-            yield {**uris, "warehouse": connection}
-    finally:
-        drop_database(pg_server, ops_name)
-
-
-@pytest.fixture
-def world(databases: dict[str, str]) -> Iterator[World]:
-    kind = kind_of(databases["warehouse"])
-    if kind == "postgres":
-        with closing(connect(databases["warehouse"], autocommit=True)) as conn:
-            yield World(conn)
-    else:
-        writer = open_writer(databases["warehouse"])
-        with closing(writer.conn):
-            yield World(writer, Dialect(kind))
+    shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture
 def mailbox(tmp_path: Path) -> Iterator[FileMailbox]:
     with FileMailbox(tmp_path / "outbox") as box:
         yield box
-
-
-@pytest.fixture
-def resources(databases: dict[str, str], mailbox: FileMailbox, tmp_path: Path) -> Resources:
-    """The pipeline's resources on this test's databases and SMTP server (run in-process)."""
-    return resources_for(databases, mailbox, spreadsheet_path=str(tmp_path / "renewals.xlsx"))
-
-
-@pytest.fixture
-def ops(databases: dict[str, str]) -> Iterator:
-    """A connection to the test's ops database (autocommit), for assertions."""
-    with closing(connect(databases["ops"], autocommit=True)) as conn:
-        yield conn
-
-
-@dataclass
-class AirflowRunner:
-    """Runs renewals_daily through Airflow's own dag.test() against the test's parts."""
-
-    def run(self, day: date, **conf) -> str:
-        """One DAG run with logical date ``day``; returns the final state of the run."""
-        import pendulum
-
-        dag = renewals_dag()
-        logical_date = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or None)
-        return dag_run.state
-
-
-@pytest.fixture
-def airflow(databases: dict[str, str], mailbox: FileMailbox, monkeypatch: pytest.MonkeyPatch) -> AirflowRunner:
-    """Airflow connections of the contract, as AIRFLOW_CONN_* variables, for this test."""
-    import json
-
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", databases["warehouse"])
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_OPS", databases["ops"])
-    unsubscribe = {"conn_type": "generic", "password": uuid.uuid4().hex}  # signs the unsubscribe links
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE", json.dumps(unsubscribe))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RENEWALS_SMTP",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": mailbox.port,
-                "extra": {"disable_ssl": True, "disable_tls": True},
-            }
-        ),
-    )
-    return AirflowRunner()
 
 
 def moment(day: date, hour: int = 12) -> datetime:
