@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser run test test-quick test-unit lint docs airflow reset bench soak celery-demo lock clean
+.PHONY: install browser run test test-quick test-unit lint docs playbook-schema airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -50,6 +50,11 @@ test: lint docs browser
 # the calendar walk), which make test and CI still run.
 test-quick: lint browser
 	$(BIN)/pytest -m "not slow"
+
+# include/playbooks/playbook.schema.json from the playbook model (renewals/playbooks/schema.py), after
+# a change to it; a unit test holds the committed file equal to the model.
+playbook-schema: install
+	$(BIN)/python -c "from renewals.playbooks.schema import write_json_schema; write_json_schema()"
 
 # The unit tests alone: plain Python, no PostgreSQL, no Airflow metadata database (tests/unit). The
 # integration tests (tests/integration) set those up once per session in their conftest.py.

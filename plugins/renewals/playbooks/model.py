@@ -19,6 +19,9 @@ CHANNELS = ("email", "staff_email", "cta", "record")
 ROLES = ("primary", "billing", "committee", "pgb", "tc_chair")
 PRIORITIES = ("low", "medium", "high")
 RECORD_ACTIONS = ("review_list", "close_ctas", "deactivate_contacts", "start_offboarding")
+ATTACHMENTS = ("receipt_pdf",)
+# Input a playbook may require of every row (a row without it is quarantined).
+REQUIRABLE_FIELDS = ("tier", "member_type", "owner_email", "assigned_at", "amount")
 # Besides team names, staff addresses may be given as the subscription's owner or, for
 # offboarding, the group of its member type (offboarding_tc or offboarding_op).
 OWNER = "owner"
