@@ -20,11 +20,13 @@ from renewals.delivery.unsubscribe import make_token
 from tests.console import free_port, start_console
 
 SECRET = secrets.token_urlsafe(32)
+PREVIOUS = secrets.token_urlsafe(32)  # the secret before a rotation: its links are still out
 ADDRESS = "member@members.example.com"
 
 
-def write_connections(path: Path, password: str) -> None:
-    path.write_text(json.dumps({"renewals_unsubscribe": {"conn_type": "generic", "password": password}}))
+def write_connections(path: Path, password: str, previous: str | None = None) -> None:
+    conn = {"conn_type": "generic", "password": password, "extra": {"previous_password": previous} if previous else {}}
+    path.write_text(json.dumps({"renewals_unsubscribe": conn}))
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     unsubscribe connection comes from a secrets backend the test can change under it."""
     tmp = Path(tmp_path_factory.mktemp("public"))
     connections = tmp / "connections.json"
-    write_connections(connections, SECRET)
+    write_connections(connections, SECRET, PREVIOUS)
     unreachable = {"ops": f"postgresql://renewals@127.0.0.1:{free_port()}/renewals_ops?connect_timeout=2"}
     env = {
         "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
@@ -73,6 +75,13 @@ def test_the_form_posts_back_to_the_page_never_to_the_requests_host(server) -> N
     assert status == 200 and ADDRESS in page
     [action] = re.findall(r'<form method="post" action="([^"]*)"', page)
     assert action.startswith("?token=") and "evil.example" not in page
+
+
+def test_links_signed_before_a_rotation_are_honoured_while_the_previous_secret_is_set(server) -> None:
+    for secret in (SECRET, PREVIOUS):
+        status, page = request(link(server, secret))
+        assert status == 200 and ADDRESS in page
+    assert request(link(server, secrets.token_urlsafe(32)))[0] == 403
 
 
 def test_the_signing_secret_is_not_looked_up_on_every_request(server) -> None:

@@ -10,6 +10,7 @@ for without login redirects to Airflow's login page; the API answers 401.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from renewals.config import OPS_CONN_ID, Settings
+from renewals.config import OPS_CONN_ID, ConfigError, Settings
 from renewals.console import queries
 from renewals.dates import as_of_date
 from renewals.delivery import unsubscribe
@@ -39,6 +40,7 @@ from renewals.storage.db import connect
 DAG_ID = "renewals_daily"
 URL_PREFIX = "/renewals"  # where the plugin mounts the app (links in the pages)
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger(__name__)
 
 
 def _access(method: Literal["GET", "PUT"]) -> Any:
@@ -220,19 +222,23 @@ SECRET_CACHE_SECONDS = 60
 
 
 @ttl_cache(maxsize=1, ttl=SECRET_CACHE_SECONDS)
-def _signing_secret() -> bytes | None:
-    from renewals.airflow_resources import unsubscribe_secret
+def _signing_secrets() -> tuple[bytes, ...]:
+    from renewals.airflow_resources import unsubscribe_secrets
 
-    return unsubscribe_secret()
+    try:
+        return unsubscribe_secrets()
+    except ConfigError:
+        log.exception("Unsubscribe links are refused until the connection is fixed")
+        return ()
 
 
 def _read_token(token: str) -> unsubscribe.Unsubscribe | HTMLResponse:
     """What the token unsubscribes, or the page that refuses it (nothing is changed)."""
-    secret = _signing_secret()
-    if secret is None:
+    secrets = _signing_secrets()
+    if not secrets:
         return _unsubscribe_page(503, error="Unsubscribe links are not set up here")
     try:
-        return unsubscribe.read_token(secret, token)
+        return unsubscribe.read_token(secrets[0], token, previous=secrets[1] if len(secrets) > 1 else None)
     except unsubscribe.ExpiredToken as exc:
         return _unsubscribe_page(400, error=str(exc).capitalize())
     except unsubscribe.BadToken as exc:
