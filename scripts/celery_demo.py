@@ -202,6 +202,8 @@ def run(args: argparse.Namespace, as_of: date, uris: dict[str, str], processes: 
                 "extra": {"disable_ssl": True, "disable_tls": True},
             }
         ),  # fmt: skip
+        # signs the reminders' unsubscribe links (prepare_run refuses List-Unsubscribe without it)
+        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": json.dumps({"conn_type": "generic", "password": secrets.token_hex(32)}),
         "RENEWALS_SHARDS": str(args.shards),
         # Only the run triggered below: the schedule's next date is years away (29 February).
         "RENEWALS_SCHEDULE": "0 6 29 2 *",

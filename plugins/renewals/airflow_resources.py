@@ -6,9 +6,11 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable
 
+from airflow.sdk.exceptions import AirflowFailException
 from psycopg.conninfo import make_conninfo
 
-from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, UNSUBSCRIBE_CONN_ID, WAREHOUSE_CONN_ID, Settings
+from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, UNSUBSCRIBE_CONN_ID, WAREHOUSE_CONN_ID, ConfigError, Settings
+from renewals.delivery import unsubscribe
 from renewals.pipeline import Resources
 from renewals.storage.warehouse import Warehouse
 
@@ -68,24 +70,57 @@ def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
     return connect
 
 
-def unsubscribe_secret() -> bytes | None:
-    """The secret that signs unsubscribe links: the ``renewals_unsubscribe`` connection's password
-    (None when the connection is absent: reminders then carry no List-Unsubscribe)."""
+def unsubscribe_secrets() -> tuple[bytes, ...]:
+    """The secrets of unsubscribe links, newest first: the ``renewals_unsubscribe`` connection's
+    password signs them; its extra's ``previous_password``, set while a secret is rotated, still
+    reads the links signed before. Empty when the connection is absent (reminders then carry no
+    List-Unsubscribe); a secret too short to sign with is refused, naming the connection."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
 
     try:
-        password = BaseHook.get_connection(UNSUBSCRIBE_CONN_ID).password
+        conn = BaseHook.get_connection(UNSUBSCRIBE_CONN_ID)
     except (AirflowNotFoundException, AirflowRuntimeError):
-        return None
-    return password.encode() if password else None
+        return ()
+    if not conn.password:
+        return ()
+    named = {"password": conn.password, "previous_password": conn.extra_dejson.get("previous_password")}
+    for field, value in named.items():
+        why = value and unsubscribe.weak_secret(value.encode())
+        if why:
+            raise ConfigError(f"connection {UNSUBSCRIBE_CONN_ID!r}: its {field} {why}")
+    return tuple(value.encode() for value in named.values() if value)
+
+
+def unsubscribe_secret() -> bytes | None:
+    """The secret that signs new unsubscribe links (None: no connection)."""
+    secrets = unsubscribe_secrets()
+    return secrets[0] if secrets else None
+
+
+class SetupRefused(AirflowFailException):
+    """A setting or connection the pipeline cannot work with: the task fails at once with the
+    message naming it, without retries (a retry would meet the same setup)."""
 
 
 def airflow_resources() -> Resources:
+    """The resources of a task; its first, prepare_run, refuses a setup the run cannot work with."""
+    try:
+        settings = Settings.from_env()
+        secret = unsubscribe_secret()
+        if settings.list_unsubscribe and secret is None:
+            raise ConfigError(
+                f"RENEWALS_LIST_UNSUBSCRIBE is on but there is no connection {UNSUBSCRIBE_CONN_ID!r} with a "
+                "password to sign the links: reminders would go out without the List-Unsubscribe headers bulk "
+                "senders must carry. Add the connection (a password of at least 32 random bytes) or set "
+                "RENEWALS_LIST_UNSUBSCRIBE=false"
+            )
+    except ConfigError as exc:
+        raise SetupRefused(str(exc)) from exc
     return Resources(
         warehouse=warehouse_source(WAREHOUSE_CONN_ID),
         ops_dsn=postgres_dsn(OPS_CONN_ID),
         smtp_connect=smtp_connect(SMTP_CONN_ID),
-        settings=Settings.from_env(),
-        unsubscribe_secret=unsubscribe_secret(),
+        settings=settings,
+        unsubscribe_secret=secret,
     )

@@ -223,3 +223,59 @@ def test_a_permanent_refusal_is_not_retried(slack_server, status):
     slack_server.answer(status, body="invalid_token", times=5)
     result = post_message(CONN, "x", policy=FAST)
     assert result.status == FAILED and len(slack_server.requests) == 1 and "invalid_token" in result.detail
+
+
+# Warehouse text that Slack would read as a channel ping and a disguised link.
+HOSTILE = "<!channel> Acme & Co <https://pay.evil.example|Invoice portal>"
+
+
+def slack_texts(body: dict) -> list[str]:
+    """Every string Slack parses as text or mrkdwn in a posted message (not a button's url)."""
+    found = [body["text"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                elif key != "url":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(body["blocks"])
+    return found
+
+
+def test_warehouse_text_reaches_slack_as_text_never_as_a_mention_or_a_link(slack_server):
+    from renewals.notifications.approval import SlackApprovalNotifier
+    from renewals.operators.approval import StaffApprovalOperator
+    from renewals.slack.messages import cta_change_message
+
+    posts = [
+        payment_received_message(account_name=HOSTILE, subscription_id="S-<1>", renewal_date=date(2026, 12, 1),
+                                  invoice_number=HOSTILE, playbook="membership", tier="<!here>"),
+        deactivation_message(account_name=HOSTILE, subscription_id="S-2", renewal_date=date(2026, 11, 1),
+                             contacts=[("primary", "<mailto:x@evil.example|ceo>")], decline_reason=HOSTILE),
+        cta_change_message({"type_label": "Risk", "stage_label": "Open", "priority": "high",
+                            "owner_email": "o@example.org", "change": HOSTILE}, HOSTILE, "S-3"),
+        summary_message(summary(run_id=f"manual__{HOSTILE}", failed=[("renewal_notice", HOSTILE)],
+                                cohorts=Counter({HOSTILE: 1})), None, [f"Spreadsheet NOT updated ({HOSTILE})"]),
+    ]  # fmt: skip
+    for text, blocks in posts:
+        assert post_staff_message(CONN, text, blocks) is True
+    SlackFailureNotifier().notify(failure_context(RuntimeError(HOSTILE)))
+    task = StaffApprovalOperator(task_id="approve_irreversible_steps", run={})
+    task.subject, task.body = "Approve 1 step", f"| S-1 | {HOSTILE} | membership |"
+    ti = SimpleNamespace(dag_id="renewals_daily", run_id="scheduled__1", task_id=task.task_id, map_index=-1)
+    SlackApprovalNotifier().notify({"task": task, "task_instance": ti, "ti": ti})
+
+    assert len(slack_server.bodies) == 6
+    for body in slack_server.bodies:
+        texts = slack_texts(body)
+        shown = " ".join(texts)
+        assert "<!" not in shown and "<https" not in shown and "<mailto" not in shown, body
+        assert all("<" not in text and ">" not in text for text in texts), body
+        # ... and the names still read as typed once Slack has turned the entities back
+        assert "&lt;!channel&gt; Acme &amp; Co &lt;https://pay.evil.example|Invoice portal&gt;" in shown, body

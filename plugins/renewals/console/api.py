@@ -10,13 +10,17 @@ for without login redirects to Airflow's login page; the API answers 401.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import psycopg
+from cachetools.func import ttl_cache
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from renewals.config import OPS_CONN_ID, Settings
+from renewals.config import OPS_CONN_ID, ConfigError, Settings
 from renewals.console import queries
 from renewals.dates import as_of_date
 from renewals.delivery import unsubscribe
@@ -36,6 +40,7 @@ from renewals.storage.db import connect
 DAG_ID = "renewals_daily"
 URL_PREFIX = "/renewals"  # where the plugin mounts the app (links in the pages)
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger(__name__)
 
 
 def _access(method: Literal["GET", "PUT"]) -> Any:
@@ -75,6 +80,9 @@ def ops_connection() -> Iterator[psycopg.Connection]:
     # and this keeps no state in the api-server between requests.
     with connect(ops_dsn(), autocommit=True) as conn:
         yield conn
+
+
+ops_session = contextmanager(ops_connection)  # the same, where a route opens it itself
 
 
 Ops = Annotated[psycopg.Connection, Depends(ops_connection)]
@@ -207,15 +215,30 @@ def _unsubscribe_page(status_code: int = 200, **context: Any) -> HTMLResponse:
     return _page("unsubscribe.html", status_code, **{**defaults, **context})
 
 
+# The route is public: a request from the internet must not become a lookup in Airflow's
+# secrets backend (perhaps a remote vault). The secret is read at most once a minute per process,
+# so a rotated one is in use within a minute.
+SECRET_CACHE_SECONDS = 60
+
+
+@ttl_cache(maxsize=1, ttl=SECRET_CACHE_SECONDS)
+def _signing_secrets() -> tuple[bytes, ...]:
+    from renewals.airflow_resources import unsubscribe_secrets
+
+    try:
+        return unsubscribe_secrets()
+    except ConfigError:
+        log.exception("Unsubscribe links are refused until the connection is fixed")
+        return ()
+
+
 def _read_token(token: str) -> unsubscribe.Unsubscribe | HTMLResponse:
     """What the token unsubscribes, or the page that refuses it (nothing is changed)."""
-    from renewals.airflow_resources import unsubscribe_secret
-
-    secret = unsubscribe_secret()
-    if secret is None:
+    secrets = _signing_secrets()
+    if not secrets:
         return _unsubscribe_page(503, error="Unsubscribe links are not set up here")
     try:
-        return unsubscribe.read_token(secret, token)
+        return unsubscribe.read_token(secrets[0], token, previous=secrets[1] if len(secrets) > 1 else None)
     except unsubscribe.ExpiredToken as exc:
         return _unsubscribe_page(400, error=str(exc).capitalize())
     except unsubscribe.BadToken as exc:
@@ -223,23 +246,27 @@ def _read_token(token: str) -> unsubscribe.Unsubscribe | HTMLResponse:
 
 
 @public.get("/unsubscribe", response_class=HTMLResponse)
-def unsubscribe_confirm(request: Request, token: str = "") -> HTMLResponse:
-    """A link opened in a browser only asks (link scanners open links too): the button POSTs."""
+def unsubscribe_confirm(token: str = "") -> HTMLResponse:
+    """A link opened in a browser only asks (link scanners open links too): the button POSTs.
+    The form posts back to this same path and token, relative to the page, never to the Host
+    the request named."""
     target = _read_token(token)
     if isinstance(target, HTMLResponse):
         return target
-    return _unsubscribe_page(addresses=target.addresses, action=str(request.url))
+    return _unsubscribe_page(addresses=target.addresses, action=f"?{urlencode({'token': token})}")
 
 
 @public.post("/unsubscribe", response_class=HTMLResponse)
-def unsubscribe_now(ops: Ops, token: str = "") -> HTMLResponse:
+def unsubscribe_now(token: str = "") -> HTMLResponse:
     """The one-click POST of a mail client (body ``List-Unsubscribe=One-Click``) or the page's
-    button: suppresses the token's addresses; a replay finds them suppressed and changes nothing."""
+    button: suppresses the token's addresses; a replay finds them suppressed and changes nothing.
+    Anyone on the internet can POST here: the token is checked before the database is opened."""
     target = _read_token(token)
     if isinstance(target, HTMLResponse):
         return target
-    suppressions.add(ops, target.addresses, "unsubscribed", scope=target.scope, source="unsubscribe_link",
-                     created_by="unsubscribe link")  # fmt: skip
+    with ops_session() as ops:
+        suppressions.add(ops, target.addresses, "unsubscribed", scope=target.scope, source="unsubscribe_link",
+                         created_by="unsubscribe link")  # fmt: skip
     return _unsubscribe_page(addresses=target.addresses, done=True)
 
 

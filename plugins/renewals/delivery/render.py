@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
@@ -43,6 +44,12 @@ def money(amount: Decimal | None, currency: str | None) -> str:
     return f"{amount:,.2f} {currency or ''}".strip()
 
 
+def mailto(address: str) -> str:
+    """A ``mailto:`` link to exactly ``address``: anything a URI reads as more (``?cc=``, ``&``,
+    ``%``) is percent-encoded, so warehouse text cannot add recipients or headers to the link."""
+    return "mailto:" + quote(address, safe="@")
+
+
 class Renderer:
     def __init__(self, template_dir: Path) -> None:
         self._env = SandboxedEnvironment(
@@ -58,6 +65,7 @@ class Renderer:
         )
         self._env.filters["long_date"] = long_date
         self._env.filters["money"] = money
+        self._env.filters["mailto"] = mailto
 
     def render(self, template: str, context: dict[str, Any]) -> RenderedMessage:
         subject = self._env.get_template(f"{template}.subject.txt").render(context)

@@ -3,7 +3,9 @@
 
 A token carries the message's customer addresses, the scope of the suppression (``all``: every
 playbook) and an expiry, signed with HMAC-SHA256 under a secret from Airflow (the
-``renewals_unsubscribe`` connection's password), never from the repository. Whoever holds a
+``renewals_unsubscribe`` connection's password, at least 32 bytes), never from the repository.
+While a secret is rotated, links signed with the one before it (the connection's extra
+``previous_password``) are still honoured. Whoever holds a
 valid token may unsubscribe those addresses, so the endpoint needs no login; a token changed in
 any way, signed with another secret or expired is refused and changes nothing.
 """
@@ -19,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import quote
+
+# An HMAC-SHA256 key shorter than the hash's 32 bytes makes links easier to forge than they need be.
+MIN_SECRET_BYTES = 32
 
 
 class BadToken(ValueError):
@@ -52,10 +57,19 @@ def make_token(secret: bytes, addresses: list[str], scope: str, expires: datetim
     return f"{payload}.{_signature(secret, payload)}"
 
 
-def read_token(secret: bytes, token: str, now: datetime | None = None) -> Unsubscribe:
-    """What a token unsubscribes; :class:`BadToken` or :class:`ExpiredToken` otherwise."""
+def weak_secret(secret: bytes) -> str | None:
+    """Why ``secret`` may not sign links (None: it may)."""
+    if len(secret) < MIN_SECRET_BYTES:
+        return f"is {len(secret)} bytes long; a signing secret needs at least {MIN_SECRET_BYTES} random bytes"
+    return None
+
+
+def read_token(secret: bytes, token: str, now: datetime | None = None, previous: bytes | None = None) -> Unsubscribe:
+    """What a token unsubscribes, signed with ``secret`` or (during a rotation) ``previous``;
+    :class:`BadToken` or :class:`ExpiredToken` otherwise."""
     payload, dot, signature = token.partition(".")
-    if not dot or not hmac.compare_digest(signature.encode(), _signature(secret, payload).encode()):
+    signed = [key for key in (secret, previous) if key]
+    if not dot or not any(hmac.compare_digest(signature.encode(), _signature(key, payload).encode()) for key in signed):
         raise BadToken("this unsubscribe link is not valid")
     try:
         data = json.loads(_unb64(payload))

@@ -1,4 +1,9 @@
-"""Block Kit building blocks, cut to Slack's limits."""
+"""Block Kit building blocks, cut to Slack's limits.
+
+Slack reads ``<...>`` in a message's text and mrkdwn as a mention or a link (``<!channel>``,
+``<https://x|label>``) and ``&`` as an entity, so every value from the warehouse or a run goes
+through :func:`escape` before it reaches a message: :func:`fields` and :func:`listing` escape
+their values themselves; a caller escapes what it puts in a section's own text."""
 
 from __future__ import annotations
 
@@ -9,6 +14,11 @@ from typing import Any
 MAX_SECTION_TEXT = 3000  # characters in a section's text
 MAX_HEADER_TEXT = 150
 MAX_FIELDS = 10  # fields in one section
+
+
+def escape(value: object) -> str:
+    """``value`` as Slack text that shows as typed: ``&``, ``<`` and ``>`` as Slack's entities."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(text: str, limit: int = MAX_SECTION_TEXT) -> str:
@@ -30,7 +40,10 @@ def context(text: str) -> dict[str, Any]:
 def fields(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     """A section of labelled values; empty values are left out."""
     shown = [(label, value) for label, value in pairs if value not in (None, "")][:MAX_FIELDS]
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in shown]}
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{escape(value)}"} for label, value in shown],
+    }
 
 
 def button(text: str, url: str, action_id: str) -> dict[str, Any]:
@@ -47,7 +60,7 @@ def listing(title: str, counter: Counter) -> dict[str, Any]:
     head = f"*{title}*\n"
     if not counter:
         return section(head + "_none_")
-    items = sorted(counter.items())
+    items = sorted((escape(key), n) for key, n in counter.items())
     width = max(len(key) for key, _ in items)
     lines = [f"{key:<{width}}  {n:>6}" for key, n in items]
     budget = MAX_SECTION_TEXT - len(head) - 8 - 40

@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from renewals.slack.blocks import button, context, fields, header, listing, section
+from renewals.slack.blocks import button, context, escape, fields, header, listing, section
 
 if TYPE_CHECKING:
     from renewals.reports.summary import RunSummary
@@ -40,9 +40,10 @@ def payment_received_message(
     tier: str | None = None,
 ) -> Message:
     """The staff post for a payment received (gate 2)."""
-    text = f"Payment received: {account_name} ({subscription_id}), renewal {renewal_date.isoformat()}"
+    name = escape(account_name)
+    text = f"Payment received: {name} ({escape(subscription_id)}), renewal {renewal_date.isoformat()}"
     blocks = [
-        section(f":white_check_mark: *Payment received*: {account_name}"),
+        section(f":white_check_mark: *Payment received*: {name}"),
         fields([
             ("Subscription", subscription_id),
             ("Renewal date", renewal_date.isoformat()),
@@ -65,29 +66,33 @@ def deactivation_message(
     decline_reason: str | None = None,
 ) -> Message:
     """The staff post for a member leaving: the contacts (role, email) to deactivate."""
+    name = escape(account_name)
     text = (
-        f"Deactivation: {account_name} ({subscription_id}), renewal {renewal_date.isoformat()}:"
+        f"Deactivation: {name} ({escape(subscription_id)}), renewal {renewal_date.isoformat()}:"
         f" {len(contacts)} contact(s) to deactivate"
     )
-    roster = "\n".join(f"• {role}: {address}" for role, address in contacts) or "(no contacts on record)"
+    roster = "\n".join(f"• {escape(role)}: {escape(address)}" for role, address in contacts)
     blocks = [
-        section(f":wave: *Member leaving*: {account_name}"),
+        section(f":wave: *Member leaving*: {name}"),
         fields([
             ("Subscription", subscription_id),
             ("Renewal date", renewal_date.isoformat()),
             ("Member type", member_type),
             ("Reason", decline_reason),
         ]),
-        section(f"*Contacts to deactivate*\n{roster}"),
+        section(f"*Contacts to deactivate*\n{roster or '(no contacts on record)'}"),
     ]  # fmt: skip
     return text, blocks
 
 
 def cta_change_message(cta: dict[str, Any], account_name: str, subscription_id: str) -> Message:
     """The staff post for a CTA that opened or moved: what changed and who owns it now."""
-    text = f"{cta['type_label']} for {account_name} ({subscription_id}): {cta['change']}; owner {cta['owner_email']}"
+    label, name = escape(cta["type_label"]), escape(account_name)
+    text = (
+        f"{label} for {name} ({escape(subscription_id)}): {escape(cta['change'])}; owner {escape(cta['owner_email'])}"
+    )
     blocks = [
-        section(f":bell: *{cta['type_label']}*: {account_name}"),
+        section(f":bell: *{label}*: {name}"),
         fields([
             ("Subscription", subscription_id),
             ("Stage", cta["stage_label"]),
@@ -148,7 +153,7 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
     failed = totals.get("failed", 0)
     unknown = totals.get("unknown", 0)
     title = f"Renewals run as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")
-    about = f"Run `{summary.run_id}`" + (" · dry run: nothing was sent" if summary.dry_run else "")
+    about = f"Run `{escape(summary.run_id)}`" + (" · dry run: nothing was sent" if summary.dry_run else "")
     blocks: list[dict[str, Any]] = [
         header(title),
         context(about),
@@ -178,33 +183,41 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
                 "not recorded. Check the relay's log and settle them with `release_unknown` / `confirm_unknown`."
             )
         )
-    blocks.extend(context(note) for note in notes)
+    blocks.extend(context(escape(note)) for note in notes)
     if url:
         blocks.append(button("Open the run in Airflow", url, "open_run"))
     text = (
-        f"{title}: sent {sent}, skipped {skipped}, failed {failed}, unknown {unknown}, "
+        f"{escape(title)}: sent {sent}, skipped {skipped}, failed {failed}, unknown {unknown}, "
         f"quarantined {summary.quarantined}, CTAs opened {summary.ctas_opened} / escalated {summary.ctas_escalated}, "
-        f"offboardings started {summary.offboardings_started}" + (f" · {url}" if url else "")
+        f"offboardings started {summary.offboardings_started}" + (f" · {escape(url)}" if url else "")
     )
     return text, blocks
 
 
 def approval_message(subject: str, body: str, url: str) -> Message:
-    """A run asks staff to approve irreversible steps (``renewals.approvals``)."""
-    text = f"Renewals: {subject}"
-    return text, [section(f":raised_hand: *{text}*"), section(body), button("Approve or hold", url, "open_approval")]
+    """A run asks staff to approve irreversible steps (``renewals.approvals``); the body holds
+    warehouse text (account names), shown as typed."""
+    text = f"Renewals: {escape(subject)}"
+    return text, [
+        section(f":raised_hand: *{text}*"),
+        section(escape(body)),
+        button("Approve or hold", url, "open_approval"),
+    ]
 
 
 def failure_message(details: dict[str, str]) -> Message:
     """A task that failed (``renewals.notifications.failure.failure_details``)."""
-    text = f"Renewals: task {details['task']} failed (try {details['try_number']}) in run {details['run_id']}"
+    text = (
+        f"Renewals: task {escape(details['task'])} failed (try {details['try_number']})"
+        f" in run {escape(details['run_id'])}"
+    )
     blocks: list[dict[str, Any]] = [
         section(f":rotating_light: *{text}*"),
         fields([("DAG", details["dag_id"]), ("Task", details["task"]), ("Run", details["run_id"]),
                 ("Try", details["try_number"])]),
     ]  # fmt: skip
     if details["error"]:
-        blocks.append(section(f"```{details['error']}```"))
+        blocks.append(section(f"```{escape(details['error'])}```"))
     if details["log_url"].startswith("http"):
         blocks.append(button("Open the task log", details["log_url"], "open_log"))
     return text, blocks
