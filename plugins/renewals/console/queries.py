@@ -8,10 +8,11 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.console.upcoming import upcoming
+from renewals.console.upcoming import member_ahead, upcoming
 from renewals.dates import days_to_renewal
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook
@@ -34,7 +35,8 @@ def _rows(ops: psycopg.Connection, name: str, params: Mapping[str, Any]) -> list
         return cur.execute(sql_text(f"console/{name}"), params).fetchall()
 
 
-Staged = tuple[dict[str, Any], list[dict[str, Any]], str]
+# the member's staged row, its contacts, the run that staged them and its staging table
+Staged = tuple[dict[str, Any], list[dict[str, Any]], str, sql.Composable]
 FACT_COLUMNS = ("account_name", "playbook", "tier", "member_type", "renewal_date", "gate", "amount", "currency",
                 "owner_email", "invoice_number")  # fmt: skip
 
@@ -53,7 +55,7 @@ def staged_member(ops: psycopg.Connection, subscription_id: str) -> Staged | Non
             if staged is None:
                 continue
             contacts = cur.execute(work.statement("console/staged_contacts.sql"), params).fetchall()
-        return staged, contacts, run["run_id"]
+        return staged, contacts, run["run_id"], table
     return None
 
 
@@ -80,14 +82,13 @@ def member(
         latest = cycles[0]
         facts.update({key: latest[key] for key in FACT_COLUMNS})
     if staged is not None:
-        row, contacts, run_id = staged
+        row, contacts, run_id, table = staged
         facts.update({key: row[key] for key in (*FACT_COLUMNS, "paused", "timezone")})
         facts["facts_from_run"] = run_id
         playbook = playbooks.get(row["playbook"])
         if playbook is not None:
-            in_ledger = {(e["renewal_date"], e["touchpoint"]) for e in timeline
-                         if e["kind"] == "ledger" and e["detail"]["status"] != "dry_run"}  # fmt: skip
-            ahead = upcoming(row, contacts, in_ledger, playbook, settings, renderer, today)
+            due_rows = member_ahead(ops, table, subscription_id, playbooks, settings, today)
+            ahead = upcoming(row, contacts, due_rows, playbook, settings, renderer)
             if ahead:
                 facts["gate"] = ahead[0]["gate"]
     if "renewal_date" in facts:

@@ -224,6 +224,31 @@ class ShardDelivery:
                                self.unsubscribe_secret)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Edit:
+    """Staff's wording of one touchpoint for one member (None: as the template has it)."""
+
+    subject: str | None
+    text: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Edit | None:
+        """The edit a row carries (columns edit_subject, edit_text), if any."""
+        if row.get("edit_subject") is None and row.get("edit_text") is None:
+            return None
+        return cls(row.get("edit_subject"), row.get("edit_text"))
+
+
+def template_context(
+    row: Mapping[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, settings: Settings, as_of: date
+) -> dict[str, Any]:
+    """The template variables of a touchpoint's message for one subscription."""
+    return {
+        **message_context(dict(row), as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
+        "cta": cta,
+    }
+
+
 def compose_message(
     row: Mapping[str, Any],
     touchpoint: Touchpoint,
@@ -232,22 +257,26 @@ def compose_message(
     renderer: Renderer,
     as_of: date,
     unsubscribe_secret: bytes | None = None,
+    edit: Edit | None = None,
 ) -> EmailMessage:
     """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    with its PDF receipt when the touchpoint has one, and one-click unsubscribe headers on a
-    customer reminder when ``unsubscribe_secret`` is given and settings.list_unsubscribe is on."""
-    context = {
-        **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
-        "cta": cta,
-    }
+    in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one,
+    and one-click unsubscribe headers on a customer reminder when ``unsubscribe_secret`` is given
+    and settings.list_unsubscribe is on."""
+    context = template_context(row, touchpoint, cta, settings, as_of)
     assert touchpoint.template is not None
+    rendered = (
+        renderer.render(touchpoint.template, context)
+        if edit is None
+        else renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
+    )
     recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
     message = build_email(
         sender=settings.sender,
         to=recipients,
         cc=list(row["cc"]),
         reply_to=settings.reply_to if touchpoint.channel == "email" else None,
-        rendered=renderer.render(touchpoint.template, context),
+        rendered=rendered,
         subscription_id=row["subscription_id"],
         renewal_date=row["renewal_date"],
         touchpoint=touchpoint.key,
