@@ -131,6 +131,10 @@ def preview(
     }
     message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)
     text, html = bodies(message)
+    if edit is not None and edit.text is not None:
+        body = edit.text
+    else:
+        body = renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
     return {
         "subject": message["Subject"],
         "recipients": recipients,
@@ -138,7 +142,6 @@ def preview(
         "text": text,
         "html": html,
         # what staff edit: the message's own words, between the greeting and the signature
-        "body": edit.text if edit is not None and edit.text is not None
-        else renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due)),
+        "body": body,
         "attachments": [part.get_filename() for part in message.iter_attachments()],
     }

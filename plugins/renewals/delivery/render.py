@@ -37,9 +37,9 @@ class RenderedMessage:
 # Staff's edited words in place of a template's own (its content block), inside the template's
 # frame: greeting, signature and footer as the template has them. The HTML paragraphs arrive
 # escaped (Markup) from html_paragraphs.
-EDITED_TEXT = '{% extends template %}{% block content %}{{ edited_text }}\n{% endblock %}'
+EDITED_TEXT = "{% extends template %}{% block content %}{{ edited_text }}\n{% endblock %}"
 EDITED_HTML = (
-    '{% extends template %}{% block content %}{% for paragraph in edited_paragraphs %}'
+    "{% extends template %}{% block content %}{% for paragraph in edited_paragraphs %}"
     '<p style="margin:0 0 16px 0;">{{ paragraph }}</p>{% endfor %}{% endblock %}'
 )
 
