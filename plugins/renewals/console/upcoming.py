@@ -89,6 +89,7 @@ def upcoming(
             # contact_logged / engaged are decided on the day from the owner's activity
             "conditional": touchpoint.when.contact_logged is not None or touchpoint.when.engaged is not None,
             **{key: due[key] for key in STEERING},
+            "subject": None,
             "preview": None,
         }
         recipients = recipients_of(touchpoint, staged, contacts, settings)
@@ -97,6 +98,7 @@ def upcoming(
             edit = Edit.of(due)
             item["preview"] = preview(touchpoint, staged, contacts, recipients, settings, renderer, due["due_date"],
                                       edit)  # fmt: skip
+            item["subject"] = item["preview"]["subject"]
         elif touchpoint.cta is not None:
             item["cta"] = {
                 "type": touchpoint.cta.type,

@@ -146,12 +146,23 @@ class ShardDelivery:
                 report.taken_elsewhere += 1
                 return None
             self.checkpoint("after_claim")
-            if touchpoint.channel == "record":
-                self._record(key, row, touchpoint)
-                message = None
-            else:  # a CTA change in _compose_for commits together with the claim
-                message = composed if composed is not None else self._compose_for(key, row, touchpoint)
-            claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
+            set_aside = set_aside_by_staff(claim.steering, self.run.as_of)
+            if set_aside is not None:
+                claim.set_aside(*set_aside)
+            else:
+                if touchpoint.channel == "record":
+                    self._record(key, row, touchpoint)
+                    message = None
+                else:  # a CTA change in _compose_for commits together with the claim
+                    edit = Edit.of(claim.steering)
+                    message = composed if composed is not None else self._compose_for(key, row, touchpoint, edit)
+                claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
+        if set_aside is not None:
+            status, reason = set_aside
+            log_outcome(key, touchpoint, status, detail=reason)
+            report.skipped += 1
+            report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+            return None
         if message is None:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
             log_outcome(key, touchpoint, "recorded")
@@ -175,13 +186,16 @@ class ShardDelivery:
             report.count(outcome.status)
         return outcome.status
 
-    def _compose_for(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> EmailMessage | None:
-        """The message of a touchpoint; for a CTA, applies its change first and tells the owner
-        only when the CTA opened or moved (None: nothing to send)."""
+    def _compose_for(
+        self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, edit: Edit | None = None
+    ) -> EmailMessage | None:
+        """The message of a touchpoint (in staff's words where ``edit`` gives them); for a CTA,
+        applies its change first and tells the owner only when the CTA opened or moved (None:
+        nothing to send)."""
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
                 self._queue_staff_post(key, "payment_received", payment_post(row))
-            return self._compose(row, touchpoint, None)
+            return self._compose(row, touchpoint, None, edit)
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
         if not cta["notify"]:
             return None
@@ -219,9 +233,11 @@ class ShardDelivery:
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 
-    def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
+    def _compose(
+        self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, edit: Edit | None = None
+    ) -> EmailMessage:
         return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of,
-                               self.unsubscribe_secret)  # fmt: skip
+                               self.unsubscribe_secret, edit)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -350,6 +366,18 @@ def receipt_of(row: Mapping[str, Any], organisation: str) -> Receipt:
         term_end=term_end(term_start, row["term_months"]),
         contact_name=row["contact_name"],
     )
+
+
+def set_aside_by_staff(steering: Mapping[str, Any], as_of: date) -> tuple[str, str] | None:
+    """What staff said of a claimed touchpoint since it was decided, read under its claim: skipped,
+    held (the member is on hold) or moved to a later day; None: send it."""
+    if steering["skip_reason"] is not None:
+        return "skipped", "skipped_by_staff"
+    if steering["has_hold"] and (steering["held_until"] is None or steering["held_until"] > as_of):
+        return "held", "held_by_staff"
+    if steering["move_to"] is not None and steering["move_to"] > as_of:
+        return "held", "moved_by_staff"
+    return None
 
 
 def no_longer_due(row: Mapping[str, Any], touchpoint: Touchpoint, facts: CurrentFacts | None) -> str | None:

@@ -35,9 +35,10 @@ class RenderedMessage:
 
 
 # Staff's edited words in place of a template's own (its content block), inside the template's
-# frame: greeting, signature and footer as the template has them. The HTML paragraphs arrive
-# escaped (Markup) from html_paragraphs.
-EDITED_TEXT = "{% extends template %}{% block content %}{{ edited_text }}\n{% endblock %}"
+# frame: greeting, signature and footer as the template has them. A template made from a string
+# autoescapes: the text part's words are marked safe (plain text, no markup), the HTML paragraphs
+# arrive escaped (Markup) from html_paragraphs.
+EDITED_TEXT = "{% extends template %}{% block content %}{{ edited_text | safe }}\n{% endblock %}"
 EDITED_HTML = (
     "{% extends template %}{% block content %}{% for paragraph in edited_paragraphs %}"
     '<p style="margin:0 0 16px 0;">{{ paragraph }}</p>{% endfor %}{% endblock %}'
