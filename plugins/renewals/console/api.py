@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlencode
 
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -156,6 +157,7 @@ def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, u
 # --- staff steering: the outbox, holds, and actions on one touchpoint --------------------------
 
 OUTBOX_DAYS = 14  # the default range: today and the next 14 days
+OUTBOX_PAGE = 50
 OUTBOX_MAX_DAYS = 92
 STATES = Literal["scheduled", "held", "skipped", "moved", "edited"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -331,13 +333,41 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
 
 
 @pages.get("/", response_class=HTMLResponse)
-def home(ops: Ops, q: str = "") -> HTMLResponse:
+def home(
+    request: Request,
+    ops: Ops,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    playbook: str | None = None,
+    touchpoint: str | None = None,
+    owner: str | None = None,
+    state: STATES | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    q: str = "",
+) -> Response:
+    """The landing page: the outbox (a search from an older link still finds members)."""
+    if q:
+        return RedirectResponse(f"{URL_PREFIX}/members?{urlencode({'q': q})}", status_code=303)
+    # an empty field of the filter form means "all"
+    playbook, touchpoint, owner = (value or None for value in (playbook, touchpoint, owner))
+    outbox = _outbox(ops, first, last, playbook, touchpoint, owner, None, state, OUTBOX_PAGE, offset)
+
+    def page_url(page_offset: int) -> str:
+        return f"{URL_PREFIX}/?{urlencode({**request.query_params, 'offset': max(page_offset, 0)})}"
+
+    _, playbooks, _ = _setup()
+    return _page("outbox.html", o=outbox, playbooks=sorted(playbooks), states=get_args(STATES), page_url=page_url,
+                 nav="outbox")  # fmt: skip
+
+
+@pages.get("/members", response_class=HTMLResponse)
+def search_page(ops: Ops, q: str = "") -> HTMLResponse:
     return _page("search.html", q=q, members=queries.search(ops, q) if q else None, nav="members")
 
 
 @pages.get("/members/{subscription_id:path}", response_class=HTMLResponse)
 def member_page(ops: Ops, subscription_id: str) -> HTMLResponse:
-    return _page("member.html", m=_member(ops, subscription_id), nav="members")
+    return _page("member.html", m=_member(ops, subscription_id), nav="members", today=today())
 
 
 # Also the "Renewals" tab of a DAG run: the UI fills in {RUN_ID} (ids may hold slashes, hence :path).
