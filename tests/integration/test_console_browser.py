@@ -7,12 +7,24 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from renewals.storage.db import connect
-from tests.console import CHROMIUM, DRY, MEMBER, SCREENS, Console, browser_page, console_stack, log_in, shot
+from tests.console import (
+    CHROMIUM,
+    DRY,
+    MEMBER,
+    SCREENS,
+    TODAY,
+    Console,
+    browser_page,
+    console_stack,
+    log_in,
+    shot,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (make test installs Debian's chromium)"
@@ -35,8 +47,10 @@ def test_find_a_member_read_the_story_preview_and_settle_an_unknown_send(console
     from playwright.sync_api import expect
 
     log_in(page, "admin")
-    expect(page.locator("h1")).to_have_text("Members")
+    expect(page.locator("h1")).to_have_text("Outbox")
 
+    page.get_by_role("link", name="Members", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Members")
     page.locator("#member-search").fill("acme")
     page.locator("#member-search").press("Enter")
     expect(page.locator("#results a", has_text=MEMBER)).to_be_visible()
@@ -82,7 +96,7 @@ def test_the_console_in_the_airflow_ui_and_the_dry_run_tab(console: Console, pag
     expect(nav.first).to_be_visible()
     nav.first.click()
     frame = page.frame_locator("iframe").first
-    expect(frame.locator("h1")).to_have_text("Members")
+    expect(frame.locator("h1")).to_have_text("Outbox")
     shot(page, "07-airflow-nav")
 
     page.goto(f"/renewals/runs/{console.dry_run_id}")
@@ -103,3 +117,71 @@ def test_the_console_in_the_airflow_ui_and_the_dry_run_tab(console: Console, pag
     with closing(connect(console.ops_uri, autocommit=True)) as ops:
         statuses = ops.execute("select status from renewals.touchpoints where subscription_id = %s", (DRY,)).fetchall()
     assert ("unknown",) in statuses, "the refused verdict changed nothing"
+
+
+def accessibility_violations(page) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations on the page as it is now (their ids and first targets)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa"]}})
+    return [f"{v['id']}: {v['nodes'][0]['target']}" for v in results.response["violations"]]
+
+
+def test_steer_a_renewal_from_the_outbox_and_see_it_on_the_timeline(console: Console, page) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, "admin")
+    page.goto(f"/renewals/?to={TODAY + timedelta(days=20)}")
+    row = page.locator("#outbox tr", has_text="renewal_reminder_15").filter(has_text=MEMBER)
+    expect(row).to_contain_text("scheduled")
+    assert accessibility_violations(page) == []
+    shot(page, "10-outbox")
+    row.get_by_role("link").first.click()
+    expect(page.locator("h1")).to_have_text("Acme Widgets & Co")
+
+    reminder = page.locator("tr.upcoming[data-touchpoint='renewal_reminder_15']")
+    reminder.locator("details.actions summary").click()
+    edit = reminder.locator("form[data-action=edit]")
+    edit.get_by_label("Subject").fill("A personal word about your renewal")
+    edit.get_by_label("Text").fill("We spoke on Tuesday: here is the form we promised.\n\nThank you <3")
+    edit.get_by_label("Why edit it").fill("promised on the phone")
+    edit.get_by_role("button", name="Save the wording").click()
+    expect(page.locator("#flash")).to_contain_text("Edited (by admin)")
+    reminder = page.locator("tr.upcoming[data-touchpoint='renewal_reminder_15']")
+    expect(reminder.locator(".badge")).to_have_text("edited")
+    reminder.locator("details.preview summary").click()
+    expect(reminder.locator("details.preview summary")).to_contain_text("A personal word about your renewal")
+    expect(reminder.locator("details.preview pre")).to_contain_text("here is the form we promised")
+    html = reminder.locator("iframe.preview").content_frame.locator("body")
+    expect(html).to_contain_text("Thank you <3")
+    reminder.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENS / "11-edited-preview.png"))
+
+    risk = page.locator("tr.upcoming[data-touchpoint='risk_cta']")
+    risk.locator("details.actions summary").click()
+    risk.locator("form[data-action=skip]").get_by_label("Why skip it").fill("they renew at the board meeting")
+    risk.get_by_role("button", name="Skip").click()
+    expect(page.locator("#flash")).to_contain_text("Skipped (by admin)")
+    expect(page.locator("tr.upcoming[data-touchpoint='risk_cta'] .badge")).to_have_text("skipped")
+
+    hold = page.locator("#hold")
+    hold.get_by_label("Hold until").fill((TODAY + timedelta(days=3)).isoformat())
+    hold.get_by_label("Why").fill("out of town until Wednesday")
+    hold.get_by_role("button", name="Hold the member").click()
+    expect(page.locator("#hold")).to_contain_text(f"On hold until {TODAY + timedelta(days=3)}")
+
+    page.locator("#note textarea").fill("Call them on Wednesday about the PO")
+    page.locator("#note").get_by_role("button", name="Add the note").click()
+    expect(page.locator("#flash")).to_contain_text("Noted (by admin)")
+    staff = page.locator("#timeline tr.k-staff_action")
+    expect(staff).to_have_count(4)
+    for text in ("promised on the phone", "they renew at the board meeting", "out of town until Wednesday",
+                 "Call them on Wednesday about the PO"):  # fmt: skip
+        expect(staff.filter(has_text=text)).to_contain_text("by admin")
+    assert accessibility_violations(page) == []
+    shot(page, "12-member-steered")
+
+    page.get_by_role("link", name="Outbox").click()
+    page.goto(f"/renewals/?to={TODAY + timedelta(days=20)}&state=edited")
+    expect(page.locator("#outbox tr", has_text=MEMBER)).to_contain_text("A personal word about your renewal")
+    shot(page, "13-outbox-edited")

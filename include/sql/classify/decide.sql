@@ -1,7 +1,9 @@
 -- What to do with each due touchpoint: send the latest of its sequence while it is at most
 -- catch_up_days late; record older ones as superseded and late ones as stale; hold everything
 -- of a paused subscription; leave alone what the ledger has already settled, and what a later-dated
--- run has claimed or held (renewals.run_may_decide: that run decides it, not an older one).
+-- run has claimed or held (renewals.run_may_decide: that run decides it, not an older one). Staff
+-- steering (include/sql/rule/due_touchpoints.sql gives it per row): a skip is recorded skipped,
+-- what a staff hold covers today is held (and caught up by the catch-up rule when the hold ends).
 create temp table decided on commit drop as
 with ranked as (
     select d.*, t.status as ledger_status, t.decided_as_of as ledger_decided_as_of,
@@ -47,6 +49,8 @@ judged as (
                    then 'none:decided_by_later_run'
                when r.recency > 1 then 'skip:superseded'
                when %(as_of)s::date - r.due_date > %(catch_up_days)s then 'skip:stale'
+               when r.skip_reason is not null then 'skip:skipped_by_staff'
+               when r.held then 'hold:held by staff until ' || coalesce(r.held_until::text, 'lifted')
                when r.channel = 'email' and cardinality(r.recipients) = 0
                     and cardinality(r.opted_out) > 0 then 'skip:opted_out'
                when r.channel in ('email', 'staff_email') and cardinality(r.recipients) = 0 then 'skip:no_recipient'

@@ -2,7 +2,8 @@
 -- from an approval, that today's decisions no longer send is settled as skipped with the reason,
 -- and the decision log says so. Only a row this run may decide (renewals.run_may_decide: due by
 -- its as-of date, no later-dated run has decided it) is settled; one that a later-dated run
--- claimed or held is left to that run, and the decision log says so too.
+-- claimed or held is left to that run, and the decision log says so too. What a staff hold holds
+-- today, or staff moved to a later day, waits.
 with swept as (
     update renewals.touchpoints t
     set status = 'skipped',
@@ -20,7 +21,11 @@ with swept as (
       -- NOT IN over non-null keys: one hash of today's sends, whatever the row estimates (a
       -- correlated NOT EXISTS may be planned as a loop over decided for every pending row)
       and (t.subscription_id, t.renewal_date, t.touchpoint) not in (
-          select d.subscription_id, d.renewal_date, d.touchpoint from decided d where d.action = 'send')
+          select d.subscription_id, d.renewal_date, d.touchpoint from decided d where d.action in ('send', 'hold'))
+      and not exists (
+          select 1 from renewals.touchpoint_overrides o
+          where o.subscription_id = t.subscription_id and o.renewal_date = t.renewal_date
+            and o.touchpoint = t.touchpoint and o.move_to > %(as_of)s)
     returning t.subscription_id, t.renewal_date, t.touchpoint, t.due_date, t.reason, s.playbook,
               s.days_to_renewal, s.gate, s.cohort
 ),

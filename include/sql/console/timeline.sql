@@ -1,7 +1,7 @@
 -- One member's timeline, newest first: every ledger row, delivery attempt (with operator
 -- verdicts and who gave them), CTA with its events and tasks, health score change,
--- offboarding, deactivated contact, approval answer and quarantined input row. Each branch reads by an index
--- whose first column is subscription_id (or a CTA id found that way): no scans.
+-- offboarding, deactivated contact, approval answer, staff action or note, and quarantined
+-- input row. Each branch reads by an index whose first column is subscription_id (or a CTA id found that way): no scans.
 with member_ctas as (
     select * from renewals.ctas where subscription_id = %(subscription_id)s
 )
@@ -52,6 +52,11 @@ select at, kind, renewal_date, touchpoint, detail from (
            jsonb_build_object('decision', p.decision, 'decided_by', p.decided_by, 'reason', p.reason,
                               'asked_at', p.asked_at, 'run_id', p.run_id)
     from renewals.approvals p where p.subscription_id = %(subscription_id)s
+    union all
+    select a.at, 'staff_action', a.renewal_date, a.touchpoint,
+           jsonb_build_object('action', a.action, 'by', a.actor, 'reason', a.reason, 'before', a.before,
+                              'after', a.after, 'action_id', a.action_id)
+    from renewals.staff_actions a where a.subscription_id = %(subscription_id)s
     union all
     select q.quarantined_at, 'quarantine', null, null,
            jsonb_build_object('run_id', q.run_id, 'as_of', q.as_of, 'source_table', q.source_table,

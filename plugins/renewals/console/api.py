@@ -13,23 +13,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlencode
 
 import psycopg
 from cachetools.func import ttl_cache
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renewals.config import OPS_CONN_ID, ConfigError, Settings
-from renewals.console import queries
+from renewals.console import queries, steering
 from renewals.dates import as_of_date
 from renewals.delivery import unsubscribe
 from renewals.delivery.render import Renderer
@@ -161,6 +161,166 @@ def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, u
                   "decided_by": decided_by})  # fmt: skip
 
 
+# --- staff steering: the outbox, holds, and actions on one touchpoint --------------------------
+
+OUTBOX_DAYS = 14  # the default range: today and the next 14 days
+OUTBOX_PAGE = 50
+OUTBOX_MAX_DAYS = 92
+STATES = Literal["scheduled", "held", "skipped", "moved", "edited"]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300, pattern=r"^[^\r\n]*$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+
+
+class Hold(BaseModel):
+    until: date | None = None
+    reason: Reason
+
+
+class Skip(BaseModel):
+    action: Literal["skip"]
+    reason: Reason
+
+
+class Move(BaseModel):
+    action: Literal["move"]
+    to: date
+    reason: Reason
+
+
+class EditWording(BaseModel):
+    action: Literal["edit"]
+    subject: Subject | None = None
+    text: Text | None = None
+    reason: Reason
+
+
+class Restore(BaseModel):
+    action: Literal["restore"]
+    reason: str | None = None
+
+
+class Note(BaseModel):
+    text: Reason
+
+
+TouchpointAction = Annotated[Skip | Move | EditWording | Restore, Field(discriminator="action")]
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    """A 422 shaped as FastAPI's own validation errors, naming the field."""
+    return HTTPException(status_code=422, detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+def _not_before_today(field: str, day: date | None) -> None:
+    if day is not None and day < today():
+        raise _invalid(field, f"{field}: {day.isoformat()} is in the past (today is {today().isoformat()})")
+
+
+def _staged_or_404(ops: psycopg.Connection, subscription_id: str) -> dict[str, Any]:
+    staged = queries.staged_member(ops, subscription_id)
+    if staged is None:
+        raise HTTPException(status_code=404, detail=f"no member {subscription_id!r} in the latest run's staged data")
+    return staged[0]
+
+
+@api.get("/outbox")
+def api_outbox(
+    ops: Ops,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    playbook: str | None = None,
+    touchpoint: str | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    state: STATES | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """Every message and staff action due from ``from`` to ``to`` (default today and the next
+    14 days) across members, filtered, one page."""
+    return _json(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset))
+
+
+def _outbox(
+    ops: psycopg.Connection, first: date | None, last: date | None, playbook: str | None, touchpoint: str | None,
+    owner: str | None, team: str | None, state: str | None, limit: int, offset: int,
+) -> dict[str, Any]:  # fmt: skip
+    settings, playbooks, renderer = _setup()
+    first = first or today()
+    last = last or first + timedelta(days=OUTBOX_DAYS)
+
+    def refuse(field: str, message: str) -> HTTPException:
+        return HTTPException(status_code=422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
+
+    if last < first:
+        raise refuse("to", "to: before from")
+    if (last - first).days > OUTBOX_MAX_DAYS:
+        raise refuse("to", f"to: at most {OUTBOX_MAX_DAYS} days after from")
+    if playbook is not None and playbook not in playbooks:
+        raise refuse("playbook", f"playbook: one of {', '.join(sorted(playbooks))}")
+    if team is not None and team not in settings.teams:
+        raise refuse("team", f"team: one of {', '.join(sorted(settings.teams))}")
+    filters = {"playbook": playbook, "touchpoint": touchpoint, "owner": owner, "team": team, "state": state}
+    return queries.outbox(ops, playbooks, settings, renderer, today(), first, last, filters, limit, offset)
+
+
+@api.post("/members/{subscription_id:path}/hold", dependencies=[CanEdit])
+def api_hold(ops: Ops, subscription_id: str, body: Hold, user: Any = CurrentUser) -> JSONResponse:
+    """Hold the member until ``until`` (null: until lifted): nothing goes to their contacts."""
+    _staged_or_404(ops, subscription_id)
+    if body.until is not None and body.until <= today():
+        raise _invalid("until", f"until: {body.until.isoformat()} is not after today ({today().isoformat()})")
+    return _json(steering.hold(ops, subscription_id, body.until, body.reason, user_name(user)))
+
+
+@api.delete("/members/{subscription_id:path}/hold", dependencies=[CanEdit])
+def api_lift(ops: Ops, subscription_id: str, user: Any = CurrentUser) -> JSONResponse:
+    """Lift the member's hold: the process resumes with the catch-up rule."""
+    _staged_or_404(ops, subscription_id)
+    try:
+        return _json(steering.lift(ops, subscription_id, user_name(user)))
+    except steering.NoHold as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+@api.post("/members/{subscription_id:path}/notes", dependencies=[CanEdit])
+def api_note(ops: Ops, subscription_id: str, body: Note, user: Any = CurrentUser) -> JSONResponse:
+    """A note on the member's timeline."""
+    _staged_or_404(ops, subscription_id)
+    return _json(steering.note(ops, subscription_id, body.text, user_name(user)))
+
+
+@api.post("/members/{subscription_id:path}/touchpoints/{touchpoint}", dependencies=[CanEdit])
+def api_steer(
+    ops: Ops, subscription_id: str, touchpoint: str, body: TouchpointAction, user: Any = CurrentUser
+) -> JSONResponse:
+    """Skip, move, edit or restore one touchpoint of the member's current renewal cycle."""
+    staged = _staged_or_404(ops, subscription_id)
+    _, playbooks, _ = _setup()
+    playbook = playbooks.get(staged["playbook"])
+    if playbook is None or touchpoint not in {tp.key for tp in playbook.touchpoints}:
+        raise HTTPException(
+            status_code=404, detail=f"no touchpoint {touchpoint!r} in the {staged['playbook']} playbook"
+        )
+    fields: dict[str, Any] = {}
+    if isinstance(body, Move):
+        _not_before_today("to", body.to)
+        fields["move_to"] = body.to
+    elif isinstance(body, EditWording):
+        if body.subject is None and body.text is None:
+            raise _invalid("subject", "subject or text: give at least one")
+        if playbook.touchpoint(touchpoint).template is None:
+            raise _invalid("action", f"action: {touchpoint} sends no message to edit")
+        fields.update(subject=body.subject, text=body.text)
+    try:
+        done = steering.steer_touchpoint(ops, subscription_id, staged["renewal_date"], touchpoint, body.action,
+                                         user_name(user), body.reason, **fields)  # fmt: skip
+    except steering.AlreadySent as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return _json(done)
+
+
 @api.get("/quarantine")
 def api_quarantine(ops: Ops, run_id: str | None = None) -> JSONResponse:
     """Quarantined input rows by reason code, with the raw rows (one run, or all)."""
@@ -180,13 +340,41 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
 
 
 @pages.get("/", response_class=HTMLResponse)
-def home(ops: Ops, q: str = "") -> HTMLResponse:
+def home(
+    request: Request,
+    ops: Ops,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    playbook: str | None = None,
+    touchpoint: str | None = None,
+    owner: str | None = None,
+    state: STATES | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    q: str = "",
+) -> Response:
+    """The landing page: the outbox (a search from an older link still finds members)."""
+    if q:
+        return RedirectResponse(f"{URL_PREFIX}/members?{urlencode({'q': q})}", status_code=303)
+    # an empty field of the filter form means "all"
+    playbook, touchpoint, owner = (value or None for value in (playbook, touchpoint, owner))
+    outbox = _outbox(ops, first, last, playbook, touchpoint, owner, None, state, OUTBOX_PAGE, offset)
+
+    def page_url(page_offset: int) -> str:
+        return f"{URL_PREFIX}/?{urlencode({**request.query_params, 'offset': max(page_offset, 0)})}"
+
+    _, playbooks, _ = _setup()
+    return _page("outbox.html", o=outbox, playbooks=sorted(playbooks), states=get_args(STATES), page_url=page_url,
+                 nav="outbox")  # fmt: skip
+
+
+@pages.get("/members", response_class=HTMLResponse)
+def search_page(ops: Ops, q: str = "") -> HTMLResponse:
     return _page("search.html", q=q, members=queries.search(ops, q) if q else None, nav="members")
 
 
 @pages.get("/members/{subscription_id:path}", response_class=HTMLResponse)
 def member_page(ops: Ops, subscription_id: str) -> HTMLResponse:
-    return _page("member.html", m=_member(ops, subscription_id), nav="members")
+    return _page("member.html", m=_member(ops, subscription_id), nav="members", today=today())
 
 
 # Also the "Renewals" tab of a DAG run: the UI fills in {RUN_ID} (ids may hold slashes, hence :path).

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from datetime import date
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.console.upcoming import upcoming
+from renewals.console import steering
+from renewals.console.upcoming import member_ahead, preview, recipients_of, upcoming
 from renewals.dates import days_to_renewal
+from renewals.delivery.deliver import Edit
 from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook
 from renewals.reports.summary import run_summary  # the one import of the run summary
 from renewals.storage import ledger, suppressions
+from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.sql_files import WorkTables, sql_text
 
 TIMELINE_LIMIT = 1000
@@ -34,26 +38,32 @@ def _rows(ops: psycopg.Connection, name: str, params: Mapping[str, Any]) -> list
         return cur.execute(sql_text(f"console/{name}"), params).fetchall()
 
 
-Staged = tuple[dict[str, Any], list[dict[str, Any]], str]
+# the member's staged row, its contacts, the run that staged them and its staging table
+Staged = tuple[dict[str, Any], list[dict[str, Any]], str, sql.Composable]
 FACT_COLUMNS = ("account_name", "playbook", "tier", "member_type", "renewal_date", "gate", "amount", "currency",
                 "owner_email", "invoice_number")  # fmt: skip
+
+
+def _staged_tables(ops: psycopg.Connection, subscription_id: str | None) -> Iterator[tuple[dict[str, Any], WorkTables]]:
+    """The latest runs (of the member, or of everyone) whose staging tables are still there, newest first."""
+    for run in _rows(ops, "staged_runs.sql", {"subscription_id": subscription_id}):
+        work = WorkTables(run["run_key"])
+        table = work.identifiers()["subscriptions"]
+        if ops.execute("select to_regclass(%s) is not null", (table.as_string(ops),)).fetchone()[0]:
+            yield run, work
 
 
 def staged_member(ops: psycopg.Connection, subscription_id: str) -> Staged | None:
     """The member's current facts and contacts from the latest run that staged them, and that run."""
     params = {"subscription_id": subscription_id}
-    for run in _rows(ops, "staged_runs.sql", params):
-        work = WorkTables(run["run_key"])
+    for run, work in _staged_tables(ops, subscription_id):
         table = work.identifiers()["subscriptions"]
-        exists = ops.execute("select to_regclass(%s) is not null", (table.as_string(ops),)).fetchone()[0]
-        if not exists:
-            continue
         with ops.cursor(row_factory=dict_row) as cur:
             staged = cur.execute(work.statement("console/staged_subscription.sql"), params).fetchone()
             if staged is None:
                 continue
             contacts = cur.execute(work.statement("console/staged_contacts.sql"), params).fetchall()
-        return staged, contacts, run["run_id"]
+        return staged, contacts, run["run_id"], table
     return None
 
 
@@ -80,19 +90,19 @@ def member(
         latest = cycles[0]
         facts.update({key: latest[key] for key in FACT_COLUMNS})
     if staged is not None:
-        row, contacts, run_id = staged
+        row, contacts, run_id, table = staged
         facts.update({key: row[key] for key in (*FACT_COLUMNS, "paused", "timezone")})
         facts["facts_from_run"] = run_id
         playbook = playbooks.get(row["playbook"])
         if playbook is not None:
-            in_ledger = {(e["renewal_date"], e["touchpoint"]) for e in timeline
-                         if e["kind"] == "ledger" and e["detail"]["status"] != "dry_run"}  # fmt: skip
-            ahead = upcoming(row, contacts, in_ledger, playbook, settings, renderer, today)
+            due_rows = member_ahead(ops, table, subscription_id, playbooks, settings, today)
+            ahead = upcoming(row, contacts, due_rows, playbook, settings, renderer)
             if ahead:
                 facts["gate"] = ahead[0]["gate"]
     if "renewal_date" in facts:
         facts["days_to_renewal"] = days_to_renewal(facts["renewal_date"], today)
     facts["as_of"] = today
+    facts["hold"] = steering.current_hold(ops, subscription_id)
     addresses = sorted({suppressions.normalise(c["email"]) for c in contacts if c["email"]})
     suppressed = _rows(ops, "suppressions.sql", {"addresses": addresses}) if addresses else []
     return {"facts": facts, "contacts": contacts, "suppressions": suppressed, "cycles": cycles, "timeline": timeline,
@@ -154,3 +164,80 @@ def settle_unknown(ops: psycopg.Connection, subscription_id: str, touchpoint: st
 def quarantine(ops: psycopg.Connection, run_id: str | None = None) -> dict[str, Any]:
     params = {"run_id": run_id, "limit": LIST_LIMIT}
     return {"reasons": _rows(ops, "quarantine_reasons.sql", params), "rows": _rows(ops, "quarantine.sql", params)}
+
+
+OUTBOX_FILTERS = ("playbook", "touchpoint", "state", "owner", "team")
+PREVIEW_CHARS = 240
+
+
+def outbox(
+    ops: psycopg.Connection,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    renderer: Renderer,
+    today: date,
+    first: date,
+    last: date,
+    filters: Mapping[str, str | None],
+    limit: int,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """What goes out from ``first`` to ``last`` across members (the rule over the latest run's
+    staged subscriptions, judged as of ``today``), one page, each with its recipients, subject
+    and a preview of its text as it would be sent."""
+    page: dict[str, Any] = {"from": first, "to": last, "as_of": today, "limit": limit, "offset": offset,
+                            "filters": {k: v for k, v in filters.items() if v is not None}}  # fmt: skip
+    staged = next(_staged_tables(ops, None), None)
+    if staged is None:
+        return {**page, "total": 0, "items": [], "facts_from_run": None}
+    run, work = staged
+    tables = work.identifiers()
+    params = {"first": first, "last": last, "as_of": today, "limit": limit, "offset": offset,
+              **{name: filters.get(name) for name in OUTBOX_FILTERS}}  # fmt: skip
+    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
+        load_rule_tables(ops, tables["subscriptions"], playbooks, settings.holidays, settings.teams)
+        query = sql.SQL(sql_text("console/outbox.sql")).format(
+            ahead=ahead_query(tables["subscriptions"]), subscriptions=tables["subscriptions"]
+        )
+        rows = cur.execute(query, params).fetchall()
+        ids = sorted({row["subscription_id"] for row in rows})
+        contacts: dict[str, list[dict[str, Any]]] = {}
+        if ids:
+            found = cur.execute(
+                sql.SQL("select * from {} where subscription_id = any(%s) order by contact_id").format(
+                    tables["contacts"]
+                ),
+                (ids,),
+            )
+            for contact in found:
+                contacts.setdefault(contact["subscription_id"], []).append(contact)
+    items = [_outbox_item(row, contacts.get(row["subscription_id"], []), playbooks, settings, renderer)
+             for row in rows]  # fmt: skip
+    return {**page, "total": rows[0]["total"] if rows else 0, "items": items, "facts_from_run": run["run_id"]}
+
+
+def _outbox_item(
+    row: dict[str, Any],
+    contacts: list[dict[str, Any]],
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    renderer: Renderer,
+) -> dict[str, Any]:
+    touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
+    recipients = recipients_of(touchpoint, row, contacts, settings)
+    item = {key: row[key] for key in ("subscription_id", "account_name", "playbook", "renewal_date", "touchpoint",
+                                      "channel", "due_date", "playbook_due_date", "state", "owner_email", "audience",
+                                      "skip_reason", "move_to", "held_until", "hold_reason")}  # fmt: skip
+    item.update(recipients=recipients, subject=None, preview=None)
+    if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
+        message = preview(touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row))
+        item["subject"] = message["subject"]
+        item["preview"] = {"subject": message["subject"], "text": _snippet(message["body"]), "cc": message["cc"]}
+    elif touchpoint.cta is not None:
+        item["subject"] = f"CTA {touchpoint.cta.type}: {touchpoint.cta.stage} ({touchpoint.cta.priority})"
+    return item
+
+
+def _snippet(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= PREVIEW_CHARS else words[: PREVIEW_CHARS - 1].rstrip() + "…"

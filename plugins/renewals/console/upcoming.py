@@ -1,46 +1,53 @@
-"""What comes next for one member: every touchpoint still ahead under today's gate, with its due
-date and the message as it would be sent, from the same playbooks, templates and composer the
-delivery uses (renewals.delivery.deliver.compose_message)."""
+"""What comes next for one member, and what the outbox shows of each message: the touchpoints the
+one rule (renewals.storage.due) puts ahead, with who they go to and the message as it would be
+sent (edited by staff where they edited it), from the same templates and composer the delivery
+uses (renewals.delivery.deliver.compose_message)."""
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
 from renewals.config import Settings
-from renewals.dates import notice_day
-from renewals.delivery.deliver import compose_message
+from renewals.delivery.deliver import Edit, compose_message, template_context
 from renewals.delivery.messages import bodies
 from renewals.delivery.render import Renderer
-from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
+from renewals.storage.due import ahead_query, load_rule_tables
+
+HORIZON_DAYS = 400  # how far ahead a member's page looks
+# the rule's columns a member page and the outbox show of each touchpoint ahead
+STEERING = ("state", "playbook_due_date", "skip_reason", "move_to", "edit_subject", "edit_text", "held_until",
+            "hold_reason")  # fmt: skip
 
 
-def due_date(touchpoint: Touchpoint, staged: Mapping[str, Any], holidays: Container[date]) -> date | None:
-    """The touchpoint's due date for this renewal (None while its anchor has not happened)."""
-    due = touchpoint.due
-    renewal_date: date = staged["renewal_date"]
-    if due.anchor == "renewal_date":
-        return renewal_date + timedelta(days=due.days)
-    if due.anchor == "notice_month":
-        return notice_day(renewal_date, due.months_before, holidays)
-    anchor_day = {"intent_confirmed": "intent_on", "paid": "paid_on", "assigned": "assigned_on"}[due.anchor]
-    if staged.get(anchor_day) is None:
-        return None
-    # "assigned": the hand-over is day 1 (as classification counts it)
-    return staged[anchor_day] + timedelta(days=due.days - (1 if due.anchor == "assigned" else 0))
-
-
-def applies(touchpoint: Touchpoint, staged: Mapping[str, Any], gate: str) -> bool:
-    when = touchpoint.when
-    return (
-        gate in touchpoint.gates
-        and (when.tiers is None or staged.get("tier") in when.tiers)
-        and (when.member_types is None or staged.get("member_type") in when.member_types)
-        and (when.hosted_site is None or staged.get("hosted_site") == when.hosted_site)
-    )
+def member_ahead(
+    ops: psycopg.Connection,
+    staged_table: sql.Composable,
+    subscription_id: str,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    today: date,
+) -> list[dict[str, Any]]:
+    """The rule's rows still ahead for one member of a run's staging table, from ``today`` on."""
+    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
+        member = sql.Identifier("console_member")
+        cur.execute(
+            sql.SQL("create temp table {} on commit drop as select * from {} where subscription_id = %s").format(
+                member, staged_table
+            ),
+            (subscription_id,),
+        )
+        load_rule_tables(ops, member, playbooks, settings.holidays, settings.teams)
+        query = sql.SQL("{} order by due_date, position, touchpoint").format(ahead_query(member))
+        params = {"first": today, "last": today + timedelta(days=HORIZON_DAYS), "as_of": today}
+        return cur.execute(query, params).fetchall()
 
 
 def recipients_of(
@@ -64,39 +71,34 @@ def recipients_of(
 def upcoming(
     staged: Mapping[str, Any],
     contacts: list[Mapping[str, Any]],
-    ledger_keys: set[tuple[date, str]],
+    due_rows: list[Mapping[str, Any]],
     playbook: Playbook,
     settings: Settings,
     renderer: Renderer,
-    today: date,
 ) -> list[dict[str, Any]]:
-    """The touchpoints due from ``today`` on that the ledger does not hold yet, soonest first."""
-    gate = gate_on(
-        GateFacts(
-            staged.get("intent_confirmed_at"), staged.get("paid_at"), staged.get("declined_at"), staged["timezone"]
-        ),
-        today,
-    )
+    """Each touchpoint ahead (``due_rows``, from :func:`member_ahead`) with its preview, soonest first."""
     ahead = []
-    for touchpoint in playbook.touchpoints:
-        if not applies(touchpoint, staged, gate) or (staged["renewal_date"], touchpoint.key) in ledger_keys:
-            continue
-        due = due_date(touchpoint, staged, settings.holidays)
-        if due is None or due < today:
-            continue
+    for due in due_rows:
+        touchpoint = playbook.touchpoint(due["touchpoint"])
         item: dict[str, Any] = {
-            "renewal_date": staged["renewal_date"],
+            "renewal_date": due["renewal_date"],
             "touchpoint": touchpoint.key,
             "channel": touchpoint.channel,
-            "due_date": due,
-            "gate": gate,
+            "due_date": due["due_date"],
+            "gate": due["gate"],
             # contact_logged / engaged are decided on the day from the owner's activity
             "conditional": touchpoint.when.contact_logged is not None or touchpoint.when.engaged is not None,
+            **{key: due[key] for key in STEERING},
+            "subject": None,
             "preview": None,
         }
         recipients = recipients_of(touchpoint, staged, contacts, settings)
+        item["recipients"] = recipients
         if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
-            item["preview"] = preview(touchpoint, staged, contacts, recipients, settings, renderer, due)
+            edit = Edit.of(due)
+            item["preview"] = preview(touchpoint, staged, contacts, recipients, settings, renderer, due["due_date"],
+                                      edit)  # fmt: skip
+            item["subject"] = item["preview"]["subject"]
         elif touchpoint.cta is not None:
             item["cta"] = {
                 "type": touchpoint.cta.type,
@@ -104,7 +106,7 @@ def upcoming(
                 "priority": touchpoint.cta.priority,
             }
         ahead.append(item)
-    return sorted(ahead, key=lambda item: (item["due_date"], item["touchpoint"]))
+    return ahead
 
 
 def preview(
@@ -115,8 +117,9 @@ def preview(
     settings: Settings,
     renderer: Renderer,
     due: date,
+    edit: Edit | None = None,
 ) -> dict[str, Any]:
-    """The message as the run on its due date would compose it."""
+    """The message as the run on its due date would compose it (with staff's ``edit``)."""
     primary = [c for c in sorted(contacts, key=lambda c: c["contact_id"]) if c["role"] == "primary" and c["name"]]
     cc = [settings.teams[team] for team in touchpoint.cc_teams if team in settings.teams]
     if touchpoint.cc_owner and staged.get("owner_email"):
@@ -128,13 +131,19 @@ def preview(
         "contact_name": primary[0]["name"] if primary else None,
         "contacts": [{"role": c["role"], "name": c["name"], "email": c["email"]} for c in contacts],
     }
-    message = compose_message(row, touchpoint, None, settings, renderer, due)
+    message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)
     text, html = bodies(message)
+    if edit is not None and edit.text is not None:
+        body = edit.text
+    else:
+        body = renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
     return {
         "subject": message["Subject"],
         "recipients": recipients,
         "cc": cc,
         "text": text,
         "html": html,
+        # what staff edit: the message's own words, between the greeting and the signature
+        "body": body,
         "attachments": [part.get_filename() for part in message.iter_attachments()],
     }

@@ -146,12 +146,23 @@ class ShardDelivery:
                 report.taken_elsewhere += 1
                 return None
             self.checkpoint("after_claim")
-            if touchpoint.channel == "record":
-                self._record(key, row, touchpoint)
-                message = None
-            else:  # a CTA change in _compose_for commits together with the claim
-                message = composed if composed is not None else self._compose_for(key, row, touchpoint)
-            claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
+            set_aside = set_aside_by_staff(claim.steering, self.run.as_of)
+            if set_aside is not None:
+                claim.set_aside(*set_aside)
+            else:
+                if touchpoint.channel == "record":
+                    self._record(key, row, touchpoint)
+                    message = None
+                else:  # a CTA change in _compose_for commits together with the claim
+                    edit = Edit.of(claim.steering)
+                    message = composed if composed is not None else self._compose_for(key, row, touchpoint, edit)
+                claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
+        if set_aside is not None:
+            status, reason = set_aside
+            log_outcome(key, touchpoint, status, detail=reason)
+            report.skipped += 1
+            report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+            return None
         if message is None:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
             log_outcome(key, touchpoint, "recorded")
@@ -175,13 +186,16 @@ class ShardDelivery:
             report.count(outcome.status)
         return outcome.status
 
-    def _compose_for(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint) -> EmailMessage | None:
-        """The message of a touchpoint; for a CTA, applies its change first and tells the owner
-        only when the CTA opened or moved (None: nothing to send)."""
+    def _compose_for(
+        self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, edit: Edit | None = None
+    ) -> EmailMessage | None:
+        """The message of a touchpoint (in staff's words where ``edit`` gives them); for a CTA,
+        applies its change first and tells the owner only when the CTA opened or moved (None:
+        nothing to send)."""
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
                 self._queue_staff_post(key, "payment_received", payment_post(row))
-            return self._compose(row, touchpoint, None)
+            return self._compose(row, touchpoint, None, edit)
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
         if not cta["notify"]:
             return None
@@ -219,9 +233,36 @@ class ShardDelivery:
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 
-    def _compose(self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None) -> EmailMessage:
+    def _compose(
+        self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, edit: Edit | None = None
+    ) -> EmailMessage:
         return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of,
-                               self.unsubscribe_secret)  # fmt: skip
+                               self.unsubscribe_secret, edit)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Staff's wording of one touchpoint for one member (None: as the template has it)."""
+
+    subject: str | None
+    text: str | None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Edit | None:
+        """The edit a row carries (columns edit_subject, edit_text), if any."""
+        if row.get("edit_subject") is None and row.get("edit_text") is None:
+            return None
+        return cls(row.get("edit_subject"), row.get("edit_text"))
+
+
+def template_context(
+    row: Mapping[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, settings: Settings, as_of: date
+) -> dict[str, Any]:
+    """The template variables of a touchpoint's message for one subscription."""
+    return {
+        **message_context(dict(row), as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
+        "cta": cta,
+    }
 
 
 def compose_message(
@@ -232,22 +273,26 @@ def compose_message(
     renderer: Renderer,
     as_of: date,
     unsubscribe_secret: bytes | None = None,
+    edit: Edit | None = None,
 ) -> EmailMessage:
     """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    with its PDF receipt when the touchpoint has one, and one-click unsubscribe headers on a
-    customer reminder when ``unsubscribe_secret`` is given and settings.list_unsubscribe is on."""
-    context = {
-        **message_context(row, as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
-        "cta": cta,
-    }
+    in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one,
+    and one-click unsubscribe headers on a customer reminder when ``unsubscribe_secret`` is given
+    and settings.list_unsubscribe is on."""
+    context = template_context(row, touchpoint, cta, settings, as_of)
     assert touchpoint.template is not None
+    rendered = (
+        renderer.render(touchpoint.template, context)
+        if edit is None
+        else renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
+    )
     recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
     message = build_email(
         sender=settings.sender,
         to=recipients,
         cc=list(row["cc"]),
         reply_to=settings.reply_to if touchpoint.channel == "email" else None,
-        rendered=renderer.render(touchpoint.template, context),
+        rendered=rendered,
         subscription_id=row["subscription_id"],
         renewal_date=row["renewal_date"],
         touchpoint=touchpoint.key,
@@ -321,6 +366,18 @@ def receipt_of(row: Mapping[str, Any], organisation: str) -> Receipt:
         term_end=term_end(term_start, row["term_months"]),
         contact_name=row["contact_name"],
     )
+
+
+def set_aside_by_staff(steering: Mapping[str, Any], as_of: date) -> tuple[str, str] | None:
+    """What staff said of a claimed touchpoint since it was decided, read under its claim: skipped,
+    held (the member is on hold) or moved to a later day; None: send it."""
+    if steering["skip_reason"] is not None:
+        return "skipped", "skipped_by_staff"
+    if steering["has_hold"] and (steering["held_until"] is None or steering["held_until"] > as_of):
+        return "held", "held_by_staff"
+    if steering["move_to"] is not None and steering["move_to"] > as_of:
+        return "held", "moved_by_staff"
+    return None
 
 
 def no_longer_due(row: Mapping[str, Any], touchpoint: Touchpoint, facts: CurrentFacts | None) -> str | None:

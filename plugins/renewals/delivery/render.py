@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from renewals.dates import term_end
 
@@ -32,6 +33,23 @@ class RenderedMessage:
     subject: str
     text: str
     html: str
+
+
+# Staff's edited words in place of a template's own (its content block), inside the template's
+# frame: greeting, signature and footer as the template has them. A template made from a string
+# autoescapes: the text part's words are marked safe (plain text, no markup), the HTML paragraphs
+# arrive escaped (Markup) from html_paragraphs.
+EDITED_TEXT = "{% extends template %}{% block content %}{{ edited_text | safe }}\n{% endblock %}"
+EDITED_HTML = (
+    "{% extends template %}{% block content %}{% for paragraph in edited_paragraphs %}"
+    '<p style="margin:0 0 16px 0;">{{ paragraph }}</p>{% endfor %}{% endblock %}'
+)
+
+
+def html_paragraphs(text: str) -> list[Markup]:
+    """Plain text as HTML paragraphs (blank lines part them, a line break stays one), escaped."""
+    paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n")]
+    return [Markup("<br>").join(p.split("\n")) for p in paragraphs if p]
 
 
 def long_date(value: date) -> str:
@@ -74,6 +92,29 @@ class Renderer:
             text=self._env.get_template(f"{template}.txt").render(context),
             html=self._env.get_template(f"{template}.html").render(context),
         )
+
+    def render_edited(
+        self, template: str, context: dict[str, Any], subject: str | None, text: str | None
+    ) -> RenderedMessage:
+        """The message with staff's ``subject`` and ``text`` (the words of its content block; None
+        keeps the template's), each part inside the template's own frame."""
+        rendered = self.render(template, context)
+        if text is None:
+            return RenderedMessage(" ".join((subject or rendered.subject).split()), rendered.text, rendered.html)
+        return RenderedMessage(
+            subject=" ".join((subject or rendered.subject).split()),
+            text=self._env.from_string(EDITED_TEXT).render({**context, "template": f"{template}.txt",
+                                                             "edited_text": text.strip()}),
+            html=self._env.from_string(EDITED_HTML).render({**context, "template": f"{template}.html",
+                                                             "edited_paragraphs": html_paragraphs(text)}),
+        )  # fmt: skip
+
+    def content(self, template: str, context: dict[str, Any]) -> str:
+        """The words of the text part's content block (what staff edit), without the frame."""
+        text = self._env.get_template(f"{template}.txt")
+        if "content" not in text.blocks:
+            return self.render(template, context).text.strip()
+        return "".join(text.blocks["content"](text.new_context(context))).strip()
 
 
 def message_context(

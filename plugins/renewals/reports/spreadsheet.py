@@ -35,7 +35,7 @@ from psycopg import sql
 
 from renewals.playbooks import Playbook
 from renewals.reports.workbook import Column, CountedRows, Sheet, WrittenWorkbook, write_workbook
-from renewals.storage.classify import load_notice_days, optional_list
+from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
 
@@ -109,6 +109,7 @@ UPCOMING_COLUMNS = (
     RENEWAL_DATE,
     GATE,
     Column("Audience", width=36),
+    Column("Staff", width=11),  # scheduled, or held, skipped, moved or edited by staff
 )
 ABOUT_COLUMNS = (Column("Item", width=18), Column("Value", width=100))
 
@@ -182,32 +183,33 @@ def load_forecast(
     ops: psycopg.Connection,
     run: RunContext,
     playbooks: Mapping[str, Playbook],
-    holidays: frozenset = frozenset(),
+    holidays: Container[date] = frozenset(),
     near_days: int | None = None,
 ) -> None:
     """The temp table ``future_touchpoints`` (dropped at commit: call it in a transaction): every
-    touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions under
-    their gates now, that the ledger does not hold yet (subscription_id, renewal_date, touchpoint,
-    position, channel, audience, due_date). With ``near_days``, what the sheets use only: every
+    touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions, by
+    the rule classification decides by (renewals.storage.due), that the ledger does not hold yet
+    (subscription_id, renewal_date, touchpoint, position, channel, audience, due_date, and state:
+    scheduled, or what staff made of it). With ``near_days``, what the sheets use only: every
     subscription's touchpoints of the next ``near_days`` days (Upcoming), the whole horizon for the
     renewals the Pipeline sheet shows (the temp table report_pipeline_shown: their next due)."""
-    _load_touchpoint_defs(ops, playbooks)
-    load_notice_days(ops, run.work.statement("report/renewal_months.sql"), playbooks, holidays, "report_notice_days")
+    subscriptions = run.work.identifiers()["subscriptions"]
+    load_rule_tables(ops, subscriptions, playbooks, holidays)
     ops.execute(
         "create temp table future_touchpoints (subscription_id text, renewal_date date, touchpoint text,"
-        " position int, channel text, audience text, due_date date) on commit drop"
+        " position int, channel text, audience text, due_date date, state text) on commit drop"
     )
     horizon = run.as_of + timedelta(days=FUTURE_HORIZON_DAYS)
     near = horizon if near_days is None else min(run.as_of + timedelta(days=near_days), horizon)
-    _forecast(ops, run.work.identifiers()["subscriptions"], run.as_of + timedelta(days=1), near)
+    _forecast(ops, subscriptions, run.as_of, run.as_of + timedelta(days=1), near)
     if near < horizon:
-        _forecast(ops, sql.Identifier("report_pipeline_shown"), near + timedelta(days=1), horizon)
+        _forecast(ops, sql.Identifier("report_pipeline_shown"), run.as_of, near + timedelta(days=1), horizon)
     ops.execute("analyze future_touchpoints")
 
 
-def _forecast(ops: psycopg.Connection, subscriptions: sql.Composable, first: date, last: date) -> None:
-    statement = sql.SQL(sql_text("report/future_touchpoints.sql")).format(subscriptions=subscriptions)
-    ops.execute(statement, {"first": first, "last": last})
+def _forecast(ops: psycopg.Connection, subscriptions: sql.Composable, as_of: date, first: date, last: date) -> None:
+    statement = sql.SQL(sql_text("report/future_touchpoints.sql")).format(ahead=ahead_query(subscriptions))
+    ops.execute(statement, {"as_of": as_of, "first": first, "last": last})
 
 
 def receipt_touchpoints(playbooks: Mapping[str, Playbook]) -> list[str]:
@@ -227,35 +229,6 @@ def review_offsets(playbooks: Mapping[str, Playbook]) -> dict[str, int]:
     if not offsets:
         offsets = {name: days for name, days in DEFAULT_REVIEW.items() if name in playbooks}
     return offsets
-
-
-def touchpoint_rows(playbooks: Mapping[str, Playbook]) -> Iterator[tuple[Any, ...]]:
-    """One row per touchpoint for the report's temp table."""
-    for playbook in playbooks.values():
-        for tp in playbook.touchpoints:
-            audience = ", ".join([*tp.to, *tp.to_staff])
-            if tp.cc_teams:
-                audience += f" (cc {', '.join(tp.cc_teams)})"
-            yield (
-                playbook.name, tp.key, tp.position, tp.channel, tp.due.anchor, tp.due.days, tp.due.months_before,
-                list(tp.gates), optional_list(tp.when.tiers), optional_list(tp.when.member_types),
-                tp.when.hosted_site, audience or None,
-            )  # fmt: skip
-
-
-def _load_touchpoint_defs(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:
-    ops.execute(
-        """
-        create temp table report_touchpoint_defs (
-            playbook text, touchpoint text, position int, channel text, anchor text, days int,
-            months_before int, gates text[], tiers text[], member_types text[], hosted_site boolean,
-            audience text
-        ) on commit drop
-        """
-    )
-    with ops.cursor().copy("copy report_touchpoint_defs from stdin") as copy:
-        for row in touchpoint_rows(playbooks):
-            copy.write_row(row)
 
 
 def _load_review_offsets(ops: psycopg.Connection, playbooks: Mapping[str, Playbook]) -> None:

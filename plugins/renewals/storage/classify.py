@@ -12,9 +12,8 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from renewals.dates import months_between, notice_day
 from renewals.playbooks import Playbook
-from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
+from renewals.storage.due import due_query, load_rule_tables
 from renewals.storage.runs import RunContext, lookback_start
 
 
@@ -44,9 +43,12 @@ def classify(
             "offboarding_tc": team_addresses["offboarding_tc"],
             "offboarding_op": team_addresses["offboarding_op"],
         }
-        load_touchpoint_defs(ops, playbooks, team_addresses, approvals)
-        load_notice_days(ops, work.statement("classify/renewal_months.sql"), playbooks, holidays)
-        ops.execute(work.statement("classify/due_touchpoints.sql"), params)
+        subscriptions = work.identifiers()["subscriptions"]
+        load_rule_tables(ops, subscriptions, playbooks, holidays, team_addresses, approvals)
+        ops.execute(
+            sql.SQL("create temp table due_touchpoints on commit drop as {}").format(due_query(subscriptions)),
+            {**params, "first": window_start, "last": run.as_of},
+        )
         ops.execute("analyze due_touchpoints")  # temp tables get no statistics unless asked
         ops.execute(work.statement("classify/decide.sql"), params)
         ops.execute("analyze decided")  # the sweep's anti-join must hash it, not loop over it
@@ -62,70 +64,3 @@ def classify(
     for cohort, shard, count in rows:
         open_work.setdefault(cohort, {})[shard] = count
     return open_work
-
-
-def load_touchpoint_defs(
-    ops: psycopg.Connection,
-    playbooks: Mapping[str, Playbook],
-    team_addresses: Mapping[str, str],
-    approvals: frozenset[str] = frozenset(),
-) -> None:
-    """The playbooks as a temp table; ``needs_approval`` only where approvals are on for the playbook."""
-    ops.execute(
-        """
-        create temp table touchpoint_defs (
-            playbook text, touchpoint text, position int, sequence text, channel text,
-            anchor text, days int, months_before int, gates text[], roles text[],
-            staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
-            tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean,
-            needs_approval boolean
-        ) on commit drop
-        """
-    )
-    with ops.cursor().copy("copy touchpoint_defs from stdin") as copy:
-        for playbook in playbooks.values():
-            for tp in playbook.touchpoints:
-                copy.write_row((
-                    playbook.name, tp.key, tp.position, tp.sequence, tp.channel, tp.due.anchor,
-                    tp.due.days, tp.due.months_before, list(tp.gates), list(tp.to),
-                    [team_addresses[team] for team in tp.to_staff if team in team_addresses],
-                    OWNER in tp.to_staff, OFFBOARDING_GROUP in tp.to_staff,
-                    [team_addresses[team] for team in tp.cc_teams], tp.cc_owner,
-                    optional_list(tp.when.tiers), optional_list(tp.when.member_types), tp.when.hosted_site,
-                    tp.when.contact_logged, tp.when.engaged, tp.needs_approval and playbook.name in approvals,
-                ))  # fmt: skip
-
-
-def optional_list(values: tuple[str, ...] | None) -> list[str] | None:
-    """A playbook's optional tuple as a SQL array parameter (None stays null)."""
-    return list(values) if values is not None else None
-
-
-def load_notice_days(
-    ops: psycopg.Connection,
-    renewal_months_query: sql.Composable,
-    playbooks: Mapping[str, Playbook],
-    holidays: Container[date],
-    table: str = "notice_days",
-) -> None:
-    """The temp table ``table``: the notice day of every renewal month present (the query gives
-    the first and last), computed by renewals.dates."""
-    name = sql.Identifier(table)
-    ops.execute(
-        sql.SQL("create temp table {} (renewal_month date, months_before int, notice_day date) on commit drop").format(
-            name
-        )
-    )
-    offsets = {
-        tp.due.months_before
-        for playbook in playbooks.values()
-        for tp in playbook.touchpoints
-        if tp.due.anchor == "notice_month"
-    }
-    first, last = ops.execute(renewal_months_query).fetchone()
-    if not offsets or first is None:
-        return
-    with ops.cursor().copy(sql.SQL("copy {} from stdin").format(name)) as copy:
-        for month in months_between(first, last):
-            for months_before in offsets:
-                copy.write_row((month, months_before, notice_day(month, months_before, holidays)))

@@ -77,10 +77,25 @@ class Handoff:
 
 
 class Claim:
-    """A pending row held under its row lock, inside the claim's open transaction."""
+    """A pending row held under its row lock, inside the claim's open transaction, with what staff
+    made of it as read under that lock (``steering``: the touchpoint's skip, move and edit and the
+    member's hold; None values where there are none): an action that came first wins."""
 
-    def __init__(self, ops: psycopg.Connection, key: LedgerKey, run_id: str) -> None:
-        self.ops, self.key, self.run_id = ops, key, run_id
+    def __init__(self, ops: psycopg.Connection, key: LedgerKey, run_id: str, steering: dict[str, Any]) -> None:
+        self.ops, self.key, self.run_id, self.steering = ops, key, run_id, steering
+
+    def set_aside(self, status: str, reason: str) -> None:
+        """Settle the claim unsent because staff said so: 'skipped', or 'held' (decided again by
+        the runs after the hold or on the day it was moved to)."""
+        assert status in ("skipped", "held")
+        self.ops.execute(
+            f"""
+            update renewals.touchpoints
+            set status = %(status)s, reason = %(reason)s, last_run_id = %(run_id)s, updated_at = now()
+            where {KEY_MATCH}
+            """,
+            {**self.key.params(), "status": status, "reason": reason, "run_id": self.run_id},
+        )
 
     def hand_over(self, handoff: Handoff) -> None:
         """Write what the holder is about to hand over: the row becomes 'unknown' (a message) or
@@ -120,13 +135,20 @@ def claim(ops: psycopg.Connection, key: LedgerKey, run: RunContext) -> Iterator[
     worker dying while it holds the claim (or a block that raises) leaves the row 'pending' and a
     rerun sends it.
     """
-    with ops.transaction():
-        held = ops.execute(
-            f"select 1 from renewals.touchpoints where {KEY_MATCH} and {status_is('pending')} and {RUN_MAY_DECIDE}"
-            " for update skip locked",
+    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
+        held = cur.execute(
+            f"""
+            select o.skip_reason, o.move_to, o.edit_subject, o.edit_text, h.held_until,
+                   h.subscription_id is not null as has_hold
+            from renewals.touchpoints t
+            left join renewals.touchpoint_overrides o using (subscription_id, renewal_date, touchpoint)
+            left join renewals.member_holds h using (subscription_id)
+            where {KEY_MATCH} and {status_is("pending")} and {RUN_MAY_DECIDE}
+            for update of t skip locked
+            """,
             {**key.params(), "as_of": run.as_of},
         ).fetchone()
-        yield None if held is None else Claim(ops, key, run.run_id)
+        yield None if held is None else Claim(ops, key, run.run_id, held)
 
 
 def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:

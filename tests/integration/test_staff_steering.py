@@ -1,0 +1,202 @@
+"""Staff steer one renewal through the console's API on the real api-server (simple auth manager),
+and real runs of the following days honour each action exactly once: a skip, an edit as the SMTP
+server receives it, a move that goes on its new day, a hold that ends on its day, 409 after the
+send, and the contract's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devenv.inprocess import run_day
+from devenv.mailbox import FileMailbox
+from devenv.postgres import drop_database, ensure_database
+from renewals.delivery.messages import bodies
+from renewals.storage.db import connect
+from tests.console import TODAY, Console, start_console, token
+from tests.daily import resources_for
+from tests.world import World, contact_email
+
+R = TODAY + timedelta(days=16)  # renewal_reminder_15 is due tomorrow
+REMINDER = "renewal_reminder_15"
+API = "/renewals/api"
+
+
+def day(offset: int) -> date:
+    return TODAY + timedelta(days=offset)
+
+
+@dataclass
+class Stack:
+    console: Console
+    resources: Any
+    mailbox: FileMailbox
+
+    def api(self, method: str, path: str, body: Any = None, user: str = "admin") -> tuple[int, Any]:
+        status, answer, _ = self.console.request(method, API + path, user, body)
+        return status, answer
+
+    def ledger(self, subscription_id: str, touchpoint: str = REMINDER) -> tuple | None:
+        with closing(connect(self.console.ops_uri, autocommit=True)) as ops:
+            return ops.execute(
+                "select status, reason, due_date, subject from renewals.touchpoints"
+                " where subscription_id = %s and touchpoint = %s",
+                (subscription_id, touchpoint),
+            ).fetchone()
+
+    def received(self, subscription_id: str, touchpoint: str = REMINDER) -> list:
+        return [
+            m for m in self.mailbox.messages
+            if m["X-Renewal-Subscription"] == subscription_id and m["X-Renewal-Touchpoint"] == touchpoint
+        ]  # fmt: skip
+
+
+MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = Path(tmp_path_factory.mktemp("steering"))
+    names = {"warehouse": "t_wh_steer_" + tmp.name[-8:], "ops": "t_ops_steer_" + tmp.name[-8:]}
+    databases = {role: ensure_database(pg_server, name) for role, name in names.items()}
+    try:
+        with closing(connect(databases["warehouse"], autocommit=True)) as conn:
+            world = World(conn)
+            for member in MEMBERS:
+                world.subscription(member, R, account_name=f"Account {member} <&>")
+        with FileMailbox(tmp / "outbox") as mailbox:
+            resources = resources_for(databases, mailbox, spreadsheet_path=(tmp / "renewals.xlsx").as_uri())
+            run_day(resources, TODAY, run_id="scheduled__steer_today")
+            with start_console(databases, tmp) as (url, _server):
+                console = Console(url, databases["ops"], "", "scheduled__steer_today")
+                console.tokens = {user: token(url, user) for user in ("admin", "viewer")}
+                yield Stack(console, resources, mailbox)
+    finally:
+        for name in names.values():
+            drop_database(pg_server, name)
+
+
+def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack) -> None:
+    status, page = stack.api("GET", "/outbox", user="viewer")
+    assert status == 200, page
+    mine = [i for i in page["items"] if i["touchpoint"] == REMINDER]
+    assert {i["subscription_id"] for i in mine} == set(MEMBERS)
+    item = mine[0]
+    assert item["due_date"] == day(1).isoformat() and item["state"] == "scheduled"
+    assert item["recipients"] == [contact_email(item["subscription_id"], "primary")]
+    assert "renew" in item["subject"].lower() and item["preview"]["subject"] == item["subject"]
+    assert page["from"] == TODAY.isoformat() and page["to"] == day(14).isoformat()
+    assert all(TODAY.isoformat() <= i["due_date"] <= day(14).isoformat() for i in page["items"])
+    status, one = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2", user="viewer")
+    assert status == 200 and one["total"] == len(MEMBERS) and len(one["items"]) == 2
+    status, rest = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2&offset=4")
+    assert [i["subscription_id"] for i in rest["items"]] == ["S-SKIP"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "skip"}, "reason"),
+        ({"action": "skip", "reason": "  "}, "reason"),
+        ({"action": "move", "to": (TODAY - timedelta(days=1)).isoformat(), "reason": "later"}, "to"),
+        ({"action": "move", "reason": "later"}, "to"),
+        ({"action": "explode", "reason": "why not"}, "action"),
+        ({"action": "edit", "reason": "wording"}, "subject"),
+        ({"action": "edit", "subject": "Two\r\nBcc: x@example.com", "reason": "injection"}, "subject"),
+    ],
+)
+def test_bad_actions_answer_422_naming_the_field(stack: Stack, body: dict, field: str) -> None:
+    status, answer = stack.api("POST", f"/members/S-PLAIN/touchpoints/{REMINDER}", body)
+    assert status in (400, 422), answer
+    assert field in str(answer["detail"])
+
+
+def test_errors_of_the_contract(stack: Stack) -> None:
+    skip = {"action": "skip", "reason": "talking to them"}
+    assert stack.api("POST", f"/members/S-NOBODY/touchpoints/{REMINDER}", skip)[0] == 404
+    assert stack.api("POST", "/members/S-PLAIN/touchpoints/sales_call_day_1", skip)[0] == 404
+    assert stack.api("POST", f"/members/S-PLAIN/touchpoints/{REMINDER}", skip, user="viewer")[0] == 403
+    assert stack.api("POST", "/members/S-PLAIN/hold", {"until": None, "reason": "x"}, user="viewer")[0] == 403
+    assert stack.console.request("POST", f"{API}/members/S-PLAIN/hold", None, {"reason": "x"})[0] == 401
+    status, answer = stack.api("POST", "/members/S-PLAIN/hold", {"until": TODAY.isoformat(), "reason": "x"})
+    assert status == 422 and "until" in str(answer["detail"])
+    assert stack.api("POST", "/members/S-PLAIN/hold", {"until": None})[0] == 422
+    assert stack.api("DELETE", "/members/S-PLAIN/hold")[0] == 404, "no hold to lift"
+    assert stack.ledger("S-PLAIN") is None, "nothing was changed"
+
+
+def test_each_action_is_honoured_by_the_next_runs_once(stack: Stack) -> None:
+    ok = [
+        stack.api("POST", f"/members/S-SKIP/touchpoints/{REMINDER}", {"action": "skip", "reason": "in a call"}),
+        stack.api("POST", f"/members/S-EDIT/touchpoints/{REMINDER}",
+                  {"action": "edit", "subject": "Your renewal, as we discussed <today>",
+                   "text": "As promised on the phone: the renewal form is attached.\n\nSee you <soon> & thanks.",
+                   "reason": "promised a personal note"}),
+        stack.api("POST", f"/members/S-MOVE/touchpoints/{REMINDER}",
+                  {"action": "move", "to": day(3).isoformat(), "reason": "back on Wednesday"}),
+        stack.api("POST", "/members/S-HOLD/hold", {"until": day(3).isoformat(), "reason": "out of town"}),
+    ]  # fmt: skip
+    assert [status for status, _ in ok] == [200] * 4, ok
+    states = {i["subscription_id"]: i for i in stack.api("GET", f"/outbox?touchpoint={REMINDER}")[1]["items"]}
+    expected = {"S-SKIP": "skipped", "S-EDIT": "edited", "S-MOVE": "moved", "S-HOLD": "held", "S-PLAIN": "scheduled"}
+    assert {sid: i["state"] for sid, i in states.items()} == expected
+    assert states["S-MOVE"]["due_date"] == day(3).isoformat()
+    assert states["S-EDIT"]["subject"] == "Your renewal, as we discussed <today>"
+    assert "As promised on the phone" in states["S-EDIT"]["preview"]["text"]
+
+    run_day(stack.resources, day(1))
+    assert [len(stack.received(m)) for m in MEMBERS] == [0, 1, 0, 0, 1]
+    assert stack.ledger("S-SKIP")[:2] == ("skipped", "skipped_by_staff")
+    assert stack.ledger("S-HOLD")[:2] == ("held", "held_by_staff")
+    assert stack.ledger("S-MOVE") is None
+    (edited,) = stack.received("S-EDIT")
+    text, html = bodies(edited)
+    assert edited["Subject"] == "Your renewal, as we discussed <today>"
+    assert "As promised on the phone: the renewal form is attached." in text and "See you <soon> & thanks." in text
+    assert "Dear Primary of S-EDIT" in text, "inside the template's frame"
+    assert "See you &lt;soon&gt; &amp; thanks." in html and "<table" in html
+    assert stack.ledger("S-EDIT")[3] == "Your renewal, as we discussed <today>", "the ledger records what was sent"
+    with closing(connect(stack.console.ops_uri, autocommit=True)) as ops:
+        (reason,) = ops.execute(
+            "select reason from renewals.decisions where subscription_id = 'S-HOLD' and touchpoint = %s and as_of = %s",
+            (REMINDER, day(1)),
+        ).fetchone()
+    assert reason == f"held by staff until {day(3).isoformat()}"
+
+    status, answer = stack.api("POST", f"/members/S-EDIT/touchpoints/{REMINDER}", {"action": "skip", "reason": "x"})
+    assert status == 409, answer
+
+    run_day(stack.resources, day(2))
+    assert [len(stack.received(m)) for m in MEMBERS] == [0, 1, 0, 0, 1], "held and moved: nothing yet"
+    run_day(stack.resources, day(3))
+    assert [len(stack.received(m)) for m in MEMBERS] == [0, 1, 1, 1, 1], "the move's day, the hold's end"
+    assert stack.ledger("S-MOVE")[:3] == ("sent", None, day(3))
+    run_day(stack.resources, day(4))
+    assert [len(stack.received(m)) for m in MEMBERS] == [0, 1, 1, 1, 1], "once"
+
+
+def test_each_action_is_on_the_members_timeline_with_who_and_why(stack: Stack) -> None:
+    status, member = stack.api("GET", "/members/S-PLAIN", user="viewer")
+    assert status == 200
+    assert stack.api("POST", "/members/S-PLAIN/notes", {"text": "Client out of town until Wednesday"})[0] == 200
+    move = {"action": "move", "to": day(12).isoformat(), "reason": "after the board meeting"}
+    assert stack.api("POST", "/members/S-PLAIN/touchpoints/renewal_reminder_1", move)[0] == 200
+    status, member = stack.api("GET", "/members/S-PLAIN", user="viewer")
+    staff = [e for e in member["timeline"] if e["kind"] == "staff_action"]
+    assert [(e["detail"]["action"], e["detail"]["by"], e["detail"]["reason"]) for e in staff] == [
+        ("move", "admin", "after the board meeting"),
+        ("note", "admin", "Client out of town until Wednesday"),
+    ]
+    (reminder,) = [u for u in member["upcoming"] if u["touchpoint"] == "renewal_reminder_1"]
+    assert (reminder["state"], reminder["due_date"]) == ("moved", day(12).isoformat())
+    assert stack.api("POST", "/members/S-PLAIN/touchpoints/renewal_reminder_1", {"action": "restore"})[0] == 200
+    (reminder,) = [
+        u for u in stack.api("GET", "/members/S-PLAIN")[1]["upcoming"] if u["touchpoint"] == "renewal_reminder_1"
+    ]
+    assert (reminder["state"], reminder["due_date"]) == ("scheduled", (R - timedelta(days=1)).isoformat())
