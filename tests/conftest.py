@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devenv.mailbox import FileMailbox
 from renewals.config import PROJECT_ROOT
@@ -37,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def compose() -> dict:
+    """docker-compose.yaml as data (PyYAML resolves its anchors and merge keys as Compose does)."""
+    return yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text())
 
 
 @pytest.fixture
