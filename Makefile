@@ -68,7 +68,8 @@ bench: install
 	$(BIN)/python -m bench $(N)
 
 # The crash harness as a long run (tests/soak.py): CRASHES SIGKILLs over every point of a send, two
-# runs of the same day at once part of the time, then reruns and operator verdicts; one totals
+# runs of the same day at once part of the time, an older day's run between a crash and its retry,
+# then reruns and operator verdicts; one totals
 # line, exit 1 on any duplicate or loss. Not part of `make test`; `make soak CRASHES=20` for a short one.
 CRASHES ?= 200
 soak: install

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -154,7 +155,7 @@ def crash_world(world) -> None:
         world.subscription(f"S-OVER-{n:02}", CRASH_DAY - timedelta(days=15))  # overdue_notice_15
 
 
-def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1) -> int:
+def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1, as_of: date = CRASH_DAY) -> int:
     """tests/crash_worker.py delivering the run in a process of its own, killed (-9) the ``hit``-th
     time it reaches ``point`` (none: it finishes, 0)."""
     spec = {
@@ -162,7 +163,7 @@ def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1) -> 
         "ops_dsn": databases["ops"],
         "smtp_port": mailbox.port,
         "run_id": run_id,
-        "as_of": CRASH_DAY.isoformat(),
+        "as_of": as_of.isoformat(),
         "point": point,
         "hit": hit,
     }
@@ -173,3 +174,16 @@ def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1) -> 
     )  # fmt: skip
     assert result.returncode in (0, -9), result.stdout[-2000:] + result.stderr[-4000:]
     return result.returncode
+
+
+OLDER_DAYS = 30  # how far before CRASH_DAY the older runs between a crash and its retry are dated
+
+
+def older_day_run(resources: Resources, databases, mailbox, rng: random.Random, label: str) -> RunContext:
+    """A run dated a random day before CRASH_DAY (a backfill, a catch-up run, a retry of an older
+    day) coming between a crash and its retry: classified here, delivered by a worker of its own.
+    It must leave the crashed run's claims to that run: nothing lost, nothing sent twice."""
+    day = CRASH_DAY - timedelta(days=rng.randint(1, OLDER_DAYS))
+    run = classified(resources, f"backfill__{day.isoformat()}__{label}", day)
+    assert worker(databases, mailbox, run.run_id, None, as_of=day) == 0
+    return run

@@ -7,10 +7,12 @@ CRASHES SIGKILLs (default 200) are spread evenly over every point of a send
 (tests/reliability.crash_world), its day classified, then workers killed the n-th time they reach
 the round's point (n random) until its messages run out; in every other round a second run of the
 same day (classify and deliver, in this process) goes on at the same time as the killed workers.
+In every round, between one of the crashes (a random one) and its retry, a run dated a random older
+day comes in (tests/reliability.older_day_run: a backfill, a catch-up run).
 Each round then ends as the crash tests do: a last worker finishes, a rerun of the day, the
 operator's verdicts on what is left unknown (from the relay's log) and the run that applies them.
 
-Prints one totals line (crashes, duplicates, losses, unknown, due; then after the verdicts) and
+Prints one totals line (crashes, older runs, duplicates, losses, unknown, due; then after the verdicts) and
 exits non-zero on any duplicate or loss. Not part of ``make test``: minutes, not seconds.
 """
 
@@ -36,6 +38,7 @@ from tests.reliability import (
     crash_world,
     due_messages,
     full_run,
+    older_day_run,
     settle_unknown_from_mail_log,
     tally,
     worker,
@@ -63,12 +66,16 @@ def one_round(server: str, number: int, point: str, crashes_wanted: int, togethe
             if together:  # another run of the same day, classifying and delivering meanwhile
                 second = threading.Thread(target=full_run, args=(resources, f"manual__{number}__together", CRASH_DAY))
                 second.start()
+            older_after = rng.randint(1, min(crashes_wanted, 4))  # the crash an older day's run follows
             while figures["crashes"] < crashes_wanted:
                 pending = len(due_messages(ops))
                 if pending == 0:
                     break
                 if worker(databases, mailbox, run.run_id, point, hit=rng.randint(1, min(pending, 4))) == -9:
                     figures["crashes"] += 1
+                    if figures["crashes"] == older_after:
+                        older_day_run(resources, databases, mailbox, rng, f"{number}")
+                        figures["older_runs"] += 1
             if second is not None:
                 second.join()
             worker(databases, mailbox, run.run_id, None)  # the task's last retry finishes
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 break  # the point is never reached, even alone: no use trying again
     bad = totals["duplicates"] + totals["losses"] + totals["final_duplicates"] + totals["final_losses"]
     print(
-        f"SOAK TOTALS crashes={totals['crashes']} duplicates={totals['duplicates']} losses={totals['losses']}"
+        f"SOAK TOTALS crashes={totals['crashes']} older_runs={totals['older_runs']}"
+        f" duplicates={totals['duplicates']} losses={totals['losses']}"
         f" unknown={totals['unknown']} due={totals['due']} rounds={rounds}; after operator verdicts:"
         f" duplicates={totals['final_duplicates']} losses={totals['final_losses']} unknown={totals['final_unknown']}"
     )

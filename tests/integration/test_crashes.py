@@ -4,6 +4,8 @@ A worker (tests/crash_worker.py, a separate process) delivers the day's messages
 with SIGKILL the n-th time it reaches one point of a send, n random. Workers are started again and
 again, as Airflow's task retries would, each killed at the same point at a new random position,
 then one finishes normally (the task's last retry) and a new run of the same day follows (a rerun).
+Between one of the crashes (a random one) and its retry, a run dated a random older day comes in
+(a backfill, a catch-up run): it must leave the crashed run's claims to that run.
 Then the mailbox and the ledger are counted:
 
 - a duplicate is a Message-ID the mailbox received twice;
@@ -37,6 +39,7 @@ from tests.reliability import (
     crash_world,
     due_messages,
     full_run,
+    older_day_run,
     settle_unknown_from_mail_log,
     tally,
     worker,
@@ -55,8 +58,9 @@ def print_totals():
     yield
     if TOTALS:
         print(
-            f"\nCRASH TOTALS crashes={TOTALS['crashes']} duplicates={TOTALS['duplicates']}"
-            f" losses={TOTALS['losses']} unknown={TOTALS['unknown']} due={TOTALS['due']}"
+            f"\nCRASH TOTALS crashes={TOTALS['crashes']} older_runs={TOTALS['older_runs']}"
+            f" duplicates={TOTALS['duplicates']} losses={TOTALS['losses']}"
+            f" unknown={TOTALS['unknown']} due={TOTALS['due']}"
             f" after operator verdicts: duplicates={TOTALS['final_duplicates']} losses={TOTALS['final_losses']}"
         )
 
@@ -72,6 +76,8 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
 
     rng = random.Random(f"{SEED}-{point}")
     crashes = 0
+    older_after = rng.randint(1, min(CRASHES_PER_POINT, 6))  # the crash an older day's run follows
+    older = None
     for _attempt in range(CRASHES_PER_POINT * 3):
         if crashes == CRASHES_PER_POINT:
             break
@@ -81,7 +87,10 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
         # a worker killed at the hit-th time it reaches the point (a position in the remaining work)
         if worker(databases, mailbox, run.run_id, point, hit=rng.randint(1, min(pending, 4))) == -9:
             crashes += 1
+            if crashes == older_after:
+                older = older_day_run(resources, databases, mailbox, rng, point)
     assert crashes >= min(CRASHES_PER_POINT, 6), f"only {crashes} crashes injected at {point}"
+    assert older is not None
 
     assert worker(databases, mailbox, run.run_id, None) == 0  # the task's last retry finishes
     rerun = full_run(resources, "manual__2026-12-01T15:00", AS_OF)  # and a new run of the same day
@@ -89,9 +98,10 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
     figures = tally(ops, mailbox, due, settings)
     expected_unknown = crashes if point in ("before_handoff", "after_handoff") else 0
     summary = run_summary(ops, rerun.run_id)
-    print(f"\nSIGKILL at {point}: crashes={crashes} {figures.line()}")
-    TOTALS.update(crashes=crashes, duplicates=figures.duplicates, losses=figures.losses, unknown=figures.unknown,
-                  due=figures.due)  # fmt: skip
+    print(f"\nSIGKILL at {point}: crashes={crashes}, a run as of {older.as_of} after crash {older_after};"
+          f" {figures.line()}")  # fmt: skip
+    TOTALS.update(crashes=crashes, older_runs=1, duplicates=figures.duplicates, losses=figures.losses,
+                  unknown=figures.unknown, due=figures.due)  # fmt: skip
     assert figures.duplicates == 0, "a Message-ID was received twice"
     assert figures.losses == 0, figures.lost
     assert figures.unexpected == 0
