@@ -40,6 +40,10 @@ TEAM_DEFAULTS = {
 }
 
 
+# How long an unsubscribe link may stay valid: ten years is more than any reminder is kept.
+MAX_UNSUBSCRIBE_DAYS = 3650
+
+
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot work with."""
 
@@ -120,7 +124,9 @@ class Settings:
             list_unsubscribe=_flag(env, "RENEWALS_LIST_UNSUBSCRIBE", cls.list_unsubscribe),
             public_url=_text(env, "RENEWALS_PUBLIC_URL", cls.public_url),
             unsubscribe_mailto=_text(env, "RENEWALS_UNSUBSCRIBE_MAILTO", cls.unsubscribe_mailto),
-            unsubscribe_days=_positive_int(env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days),
+            unsubscribe_days=_positive_int(
+                env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days, maximum=MAX_UNSUBSCRIBE_DAYS
+            ),  # fmt: skip
         )
 
 
@@ -144,7 +150,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw in ("true", "1", "yes", "on")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
+def _positive_int(
+    env: Mapping[str, str], name: str, default: int, allow_zero: bool = False, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -154,6 +162,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: b
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
 
 
