@@ -40,11 +40,13 @@ def warehouse_source(conn_id: str) -> Warehouse:
     conn = BaseHook.get_connection(conn_id)
     if conn.conn_type in ("postgres", "postgresql"):
         return Warehouse(dsn=postgres_dsn(conn_id))
+    hook_params = None
     if conn.conn_type == "mysql" and "client" not in conn.extra_dejson and not _installed("MySQLdb"):
         # The provider's default client, mysqlclient, is a C build the lock leaves out (Makefile:
         # install); a connection that names no client is read with the one installed.
         conn.extra = json.dumps({**conn.extra_dejson, "client": "mysql-connector-python"})
-    hook = conn.get_hook(hook_params={"connection": conn})
+        hook_params = {"connection": conn}
+    hook = conn.get_hook(hook_params=hook_params)
     if not isinstance(hook, DbApiHook):
         raise TypeError(
             f"connection {conn_id!r} is of type {conn.conn_type!r}, whose hook {type(hook).__name__} is not a "
