@@ -73,6 +73,9 @@ class Settings:
     approvals: frozenset[str] = frozenset()
     approval_timeout: float = 86400.0  # seconds; no answer by then holds every step asked about
     approval_email: str = TEAM_DEFAULTS["membership_staff"]
+    # Who may answer an approval request: (user id as the auth manager knows it, name shown);
+    # none: anyone who may edit renewals_daily (Airflow's default for a Required Action).
+    approvers: tuple[tuple[str, str], ...] = ()
     # suppressions apply to transactional emails (receipts) too; by default they are still sent
     suppress_transactional: bool = False
     # import the mail provider's bounces and complaints (include/sql/extract/bounces.sql) each run
@@ -119,6 +122,7 @@ class Settings:
             approvals=frozenset(name.strip() for name in env.get("RENEWALS_APPROVALS", "").split(",") if name.strip()),
             approval_timeout=_seconds(env, "RENEWALS_APPROVAL_TIMEOUT", cls.approval_timeout, maximum=30 * 86400),
             approval_email=_text(env, "RENEWALS_APPROVAL_EMAIL", teams["membership_staff"]),
+            approvers=_approvers(env.get("RENEWALS_APPROVERS", "")),
             suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
             bounces_query=_flag(env, "RENEWALS_BOUNCES_QUERY", cls.bounces_query),
             list_unsubscribe=_flag(env, "RENEWALS_LIST_UNSUBSCRIBE", cls.list_unsubscribe),
@@ -139,6 +143,17 @@ def _holidays(env: Mapping[str, str]) -> HolidayCalendar:
         return HolidayCalendar(parse_holidays(env.get("RENEWALS_HOLIDAYS", "").split(",")), country, subdivision)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _approvers(raw: str) -> tuple[tuple[str, str], ...]:
+    """``id`` or ``id=name`` entries, comma-separated: ``alice, 7=Alice Smith``."""
+    approvers = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        user_id, _, name = (part.strip() for part in entry.partition("="))
+        if not user_id:
+            raise ConfigError(f"RENEWALS_APPROVERS: {entry!r} names no user id (id or id=name)")
+        approvers.append((user_id, name or user_id))
+    return tuple(approvers)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
