@@ -3,6 +3,7 @@ databases, which SMTP server, and the Airflow environment pointing at them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -17,12 +18,27 @@ DEMO_SENDER = "Membership Services <renewals@example.org>"
 
 @dataclass(frozen=True)
 class LocalStack:
-    """Databases on one server: the demo warehouse, the ops schema and Airflow's metadata."""
+    """Databases on one server: the demo warehouse, the ops schema and Airflow's metadata, named
+    for this checkout (its state folder): two checkouts on one machine share the system PostgreSQL,
+    and one's `make reset` must not drop the other's databases mid-run."""
 
     state_dir: Path
-    warehouse_db: str = "renewals_warehouse"
-    ops_db: str = "renewals_ops"
-    airflow_db: str = "renewals_airflow"
+
+    @property
+    def checkout(self) -> str:
+        return hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:10]
+
+    @property
+    def warehouse_db(self) -> str:
+        return f"renewals_warehouse_{self.checkout}"
+
+    @property
+    def ops_db(self) -> str:
+        return f"renewals_ops_{self.checkout}"
+
+    @property
+    def airflow_db(self) -> str:
+        return f"renewals_airflow_{self.checkout}"
 
     @property
     def outbox(self) -> Path:

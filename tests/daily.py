@@ -3,6 +3,8 @@ databases and SMTP server: two shards and no waiting between SMTP retries."""
 
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Any
 
 from devenv.inprocess import local_resources
@@ -23,3 +25,9 @@ def resources_for(databases: dict[str, str], mailbox: FileMailbox, **settings: A
     return local_resources(
         warehouse, databases["ops"], mailbox.port, **{"shards": 2, "smtp_retry_delays": (0.0,), **settings}
     )
+
+
+def unsubscribe_connection() -> str:
+    """The renewals_unsubscribe connection of a test's Airflow (AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE):
+    a secret made up per call; prepare_run refuses List-Unsubscribe (on by default) without one."""
+    return json.dumps({"conn_type": "generic", "password": secrets.token_hex(32)})

@@ -3,6 +3,8 @@ contract (settable as AIRFLOW_CONN_<ID> environment variables) and the settings.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import smtplib
 from collections.abc import Callable
 
@@ -38,7 +40,13 @@ def warehouse_source(conn_id: str) -> Warehouse:
     conn = BaseHook.get_connection(conn_id)
     if conn.conn_type in ("postgres", "postgresql"):
         return Warehouse(dsn=postgres_dsn(conn_id))
-    hook = conn.get_hook()
+    hook_params = None
+    if conn.conn_type == "mysql" and "client" not in conn.extra_dejson and not _installed("MySQLdb"):
+        # The provider's default client, mysqlclient, is a C build the lock leaves out (Makefile:
+        # install); a connection that names no client is read with the one installed.
+        conn.extra = json.dumps({**conn.extra_dejson, "client": "mysql-connector-python"})
+        hook_params = {"connection": conn}
+    hook = conn.get_hook(hook_params=hook_params)
     if not isinstance(hook, DbApiHook):
         raise TypeError(
             f"connection {conn_id!r} is of type {conn.conn_type!r}, whose hook {type(hook).__name__} is not a "
@@ -46,6 +54,10 @@ def warehouse_source(conn_id: str) -> Warehouse:
         )
     dialects = tuple(dict.fromkeys(name for name in (conn.conn_type, hook.dialect_name) if name and name != "default"))
     return Warehouse(open_dbapi=hook.get_conn, dialects=dialects, placeholder=hook.placeholder)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:

@@ -78,8 +78,14 @@ def request_subject(items: Sequence[ApprovalItem]) -> str:
     return f"Approve {len(items)} irreversible renewal step(s)"
 
 
-def request_body(items: Sequence[ApprovalItem], timeout_hours: float) -> str:
-    """The Required Action's text (Markdown): every member whose irreversible step is due."""
+def request_body(items: Sequence[ApprovalItem], timeout_hours: float, approvers: Sequence[tuple[str, str]] = ()) -> str:
+    """The Required Action's text (Markdown): who may answer, and every member whose
+    irreversible step is due."""
+    who = (
+        "Only " + ", ".join(_cell(name) for _user_id, name in approvers) + " may answer (RENEWALS_APPROVERS)."
+        if approvers
+        else "Anyone who may edit renewals_daily may answer: set RENEWALS_APPROVERS to name the approvers."
+    )
     rows = "\n".join(
         f"| {_cell(item.subscription_id)} | {_cell(item.account_name or '')} | {item.playbook} | {item.touchpoint}"
         f" | {item.due_date.isoformat()} |"
@@ -88,7 +94,7 @@ def request_body(items: Sequence[ApprovalItem], timeout_hours: float) -> str:
     return (
         "These steps cannot be undone. **Approve** carries out every step below except for the members "
         "listed in *hold*; **Hold all** carries out none. Held steps are asked about again on the next run.\n\n"
-        f"No answer within {timeout_hours:g} hour(s) holds every step.\n\n"
+        f"No answer within {timeout_hours:g} hour(s) holds every step. {who}\n\n"
         "| Subscription | Account | Playbook | Step | Due |\n|---|---|---|---|---|\n"
         f"{rows}\n"
     )
@@ -96,7 +102,7 @@ def request_body(items: Sequence[ApprovalItem], timeout_hours: float) -> str:
 
 def _cell(text: str) -> str:
     """Warehouse text in a Markdown table cell: no cell breaks, no markup."""
-    return "".join("\\" + char if char in "|*_`[]<>\\" else char for char in text.replace("\n", " "))
+    return "".join("\\" + char if char in "|*_`[]<>\\" else char for char in " ".join(text.splitlines()))
 
 
 def answer_from_response(items: Sequence[ApprovalItem], response: Mapping[str, Any]) -> Answer:

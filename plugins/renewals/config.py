@@ -40,6 +40,10 @@ TEAM_DEFAULTS = {
 }
 
 
+# How long an unsubscribe link may stay valid: ten years is more than any reminder is kept.
+MAX_UNSUBSCRIBE_DAYS = 3650
+
+
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot work with."""
 
@@ -69,6 +73,9 @@ class Settings:
     approvals: frozenset[str] = frozenset()
     approval_timeout: float = 86400.0  # seconds; no answer by then holds every step asked about
     approval_email: str = TEAM_DEFAULTS["membership_staff"]
+    # Who may answer an approval request: (user id as the auth manager knows it, name shown);
+    # none: anyone who may edit renewals_daily (Airflow's default for a Required Action).
+    approvers: tuple[tuple[str, str], ...] = ()
     # suppressions apply to transactional emails (receipts) too; by default they are still sent
     suppress_transactional: bool = False
     # import the mail provider's bounces and complaints (include/sql/extract/bounces.sql) each run
@@ -115,12 +122,15 @@ class Settings:
             approvals=frozenset(name.strip() for name in env.get("RENEWALS_APPROVALS", "").split(",") if name.strip()),
             approval_timeout=_seconds(env, "RENEWALS_APPROVAL_TIMEOUT", cls.approval_timeout, maximum=30 * 86400),
             approval_email=_text(env, "RENEWALS_APPROVAL_EMAIL", teams["membership_staff"]),
+            approvers=_approvers(env.get("RENEWALS_APPROVERS", "")),
             suppress_transactional=_flag(env, "RENEWALS_SUPPRESS_TRANSACTIONAL", cls.suppress_transactional),
             bounces_query=_flag(env, "RENEWALS_BOUNCES_QUERY", cls.bounces_query),
             list_unsubscribe=_flag(env, "RENEWALS_LIST_UNSUBSCRIBE", cls.list_unsubscribe),
             public_url=_text(env, "RENEWALS_PUBLIC_URL", cls.public_url),
             unsubscribe_mailto=_text(env, "RENEWALS_UNSUBSCRIBE_MAILTO", cls.unsubscribe_mailto),
-            unsubscribe_days=_positive_int(env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days),
+            unsubscribe_days=_positive_int(
+                env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days, maximum=MAX_UNSUBSCRIBE_DAYS
+            ),  # fmt: skip
         )
 
 
@@ -135,6 +145,17 @@ def _holidays(env: Mapping[str, str]) -> HolidayCalendar:
         raise ConfigError(str(exc)) from None
 
 
+def _approvers(raw: str) -> tuple[tuple[str, str], ...]:
+    """``id`` or ``id=name`` entries, comma-separated: ``alice, 7=Alice Smith``."""
+    approvers = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        user_id, _, name = (part.strip() for part in entry.partition("="))
+        if not user_id:
+            raise ConfigError(f"RENEWALS_APPROVERS: {entry!r} names no user id (id or id=name)")
+        approvers.append((user_id, name or user_id))
+    return tuple(approvers)
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _text(env, name, "").lower()
     if not raw:
@@ -144,7 +165,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw in ("true", "1", "yes", "on")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
+def _positive_int(
+    env: Mapping[str, str], name: str, default: int, allow_zero: bool = False, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -154,6 +177,8 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, allow_zero: b
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}={raw!r} must be {'zero or more' if allow_zero else 'positive'}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
 
 

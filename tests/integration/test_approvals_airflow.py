@@ -25,6 +25,7 @@ from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
 from tests.conftest import moment
 from tests.console import CHROMIUM, Console, browser_page, free_port, log_in, shot, start_console, token
+from tests.daily import unsubscribe_connection
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,6 +68,7 @@ def airflow_stack(world, databases, mailbox, tmp_path):
         "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "3",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
         "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
+        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": (
             f'{{"conn_type": "smtp", "host": "127.0.0.1", "port": {mailbox.port},'
             ' "extra": {"disable_ssl": true, "disable_tls": true}}'

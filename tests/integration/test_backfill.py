@@ -28,7 +28,7 @@ import pytest
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
-from tests.daily import resources_for
+from tests.daily import resources_for, unsubscribe_connection
 from tests.reliability import full_run, handed_over, received, tally
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -102,6 +102,7 @@ def test_a_backfill_over_30_days_after_the_daily_runs_sends_nothing_twice(
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
         "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
+        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
             {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
              "extra": {"disable_ssl": True, "disable_tls": True}}

@@ -25,7 +25,7 @@ import pytest
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
-from tests.daily import resources_for
+from tests.daily import resources_for, unsubscribe_connection
 from tests.reliability import handed_over, received, tally
 
 pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
@@ -48,6 +48,7 @@ def airflow_env(databases, mailbox) -> dict[str, str]:
         **os.environ,
         "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
+        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
             {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
              "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 180}}

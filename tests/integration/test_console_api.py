@@ -31,6 +31,11 @@ def ledger_row(console: Console, subscription_id: str, touchpoint: str) -> tuple
         ).fetchone()
 
 
+def verdict(outcome: str) -> dict[str, str]:
+    """A verdict on the send of the renewal cycle the unknown page shows."""
+    return {"verdict": outcome, "renewal_date": R_SENT.isoformat()}
+
+
 READS = [
     f"/renewals/api/members/{MEMBER}",
     "/renewals/api/members?q=acme",
@@ -77,7 +82,7 @@ def test_unknown_ids_answer_404_with_a_message(console: Console) -> None:
     status, body, _ = console.request("GET", "/renewals/api/runs/no_such_run", "admin")
     assert status == 404 and "no_such_run" in body["detail"]
     status, body, _ = console.request(
-        "POST", "/renewals/api/unknown/S-NOBODY/renewal_confirmation", "admin", {"verdict": "delivered"}
+        "POST", "/renewals/api/unknown/S-NOBODY/renewal_confirmation", "admin", verdict("delivered")
     )
     assert status == 404 and "S-NOBODY/renewal_confirmation" in body["detail"]
     status, page, _ = console.request("GET", "/renewals/members/S-NOBODY", "admin", cookie=True)
@@ -149,7 +154,7 @@ def test_a_run_summary_and_what_a_dry_run_would_have_sent(console: Console) -> N
 
 def test_a_viewer_cannot_settle_an_unknown_send(console: Console) -> None:
     status, body, _ = console.request(
-        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "viewer", {"verdict": "delivered"}
+        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "viewer", verdict("delivered")
     )
     assert status == 403, body
     assert ledger_row(console, MEMBER, "renewal_confirmation")[0] == "unknown"
@@ -157,7 +162,7 @@ def test_a_viewer_cannot_settle_an_unknown_send(console: Console) -> None:
 
 def test_a_bad_verdict_is_refused(console: Console) -> None:
     status, _, _ = console.request(
-        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", {"verdict": "maybe"}
+        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", verdict("maybe")
     )
     assert status == 422
     assert ledger_row(console, MEMBER, "renewal_confirmation")[0] == "unknown"
@@ -169,7 +174,7 @@ def test_delivered_marks_the_send_sent_records_who_and_shows_in_the_timeline(con
 
     # the UI's way: the login cookie, not a Bearer header
     status, body, _ = console.request(
-        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", {"verdict": "delivered"}, cookie=True
+        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", verdict("delivered"), cookie=True
     )
     assert status == 200 and body["decided_by"] == "admin"
     assert ledger_row(console, MEMBER, "renewal_confirmation") == ("sent", True, "console")
@@ -182,7 +187,7 @@ def test_delivered_marks_the_send_sent_records_who_and_shows_in_the_timeline(con
     _, body, _ = console.request("GET", "/renewals/api/unknown", "viewer")
     assert body["unknown"] == []
     status, _, _ = console.request(
-        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", {"verdict": "delivered"}
+        "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", verdict("delivered")
     )
     assert status == 404, "a settled send cannot be settled again"
 
@@ -196,7 +201,7 @@ def test_not_delivered_puts_the_send_back_to_pending(console: Console) -> None:
         )
     status, body, _ = console.request(
         "POST", f"/renewals/api/unknown/{quote(EVIL, safe='')}/renewal_confirmation", "admin",
-        {"verdict": "not_delivered"},
+        verdict("not_delivered"),
     )  # fmt: skip
     assert status == 200, body
     assert ledger_row(console, EVIL, "renewal_confirmation") == ("pending", False, "console")
@@ -250,3 +255,37 @@ def test_the_member_page_shows_suppressions_of_the_members_contacts(console: Con
     finally:
         with closing(connect(console.ops_uri, autocommit=True)) as ops:
             ops.execute("delete from renewals.suppressions")
+
+
+def test_a_verdict_for_a_blank_id_is_refused_not_a_server_error(console: Console) -> None:
+    for path in ("/renewals/api/unknown/%20/renewal_reminder_15", "/renewals/api/unknown/S-1/%20"):
+        status, body, _ = console.request("POST", path, "admin", verdict("delivered"))
+        assert status == 422 and "subscription id" in body["detail"], (path, body)
+
+
+def test_a_verdict_settles_the_send_of_the_cycle_shown_not_another_cycles(console: Console) -> None:
+    older = R_SENT.replace(year=R_SENT.year - 1)
+    with closing(connect(console.ops_uri, autocommit=True)) as ops:
+        ops.execute(
+            "create temp table other_cycle as select * from renewals.touchpoints "
+            "where subscription_id = %s and touchpoint = 'renewal_confirmation'",
+            (EVIL,),
+        )
+        ops.execute("update other_cycle set renewal_date = %s, status = 'unknown', message_id = null", (older,))
+        ops.execute("insert into renewals.touchpoints select * from other_cycle")
+        ops.execute(
+            "update renewals.touchpoints set status = 'unknown', sent_at = null "
+            "where subscription_id = %s and touchpoint = 'renewal_confirmation'",
+            (EVIL,),
+        )
+    status, body, _ = console.request(
+        "POST", f"/renewals/api/unknown/{quote(EVIL, safe='')}/renewal_confirmation", "admin", verdict("delivered")
+    )
+    assert status == 200 and body["renewal_date"] == R_SENT.isoformat(), body
+    with closing(connect(console.ops_uri, autocommit=True)) as ops:
+        statuses = dict(ops.execute(
+            "select renewal_date, status from renewals.touchpoints "
+            "where subscription_id = %s and touchpoint = 'renewal_confirmation'",
+            (EVIL,),
+        ).fetchall())  # fmt: skip
+    assert statuses == {R_SENT: "sent", older: "unknown"}

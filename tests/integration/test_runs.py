@@ -12,6 +12,7 @@ from pathlib import Path
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
+from tests.daily import unsubscribe_connection
 from tests.world import customer_emails
 
 D1 = date(2026, 12, 1)
@@ -145,6 +146,7 @@ def test_the_airflow_cli_runs_the_dag_with_conf(world, databases, mailbox):
         **os.environ,
         "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
+        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
             {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
              "extra": {"disable_ssl": True, "disable_tls": True}}

@@ -49,3 +49,11 @@ def test_list_unsubscribe_without_a_secret_is_refused_not_silent(world, airflow,
     assert airflow.run(D1) == "success"
     [reminder] = customer_emails(mailbox)
     assert reminder["List-Unsubscribe"] is None
+
+
+def test_an_unsubscribe_link_validity_out_of_range_is_refused_not_a_crash(world, airflow, mailbox, capfd,
+                                                                          monkeypatch):  # fmt: skip
+    world.subscription("S-HERE", D1 + timedelta(days=15))
+    monkeypatch.setenv("RENEWALS_UNSUBSCRIBE_DAYS", "99999999999")
+    tries, output = refused_run(airflow, capfd)
+    assert_refused(tries, output, mailbox, "RENEWALS_UNSUBSCRIBE_DAYS='99999999999' must be at most 3650")

@@ -102,3 +102,17 @@ def test_ensure_server_returns_the_override_as_is(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("RENEWALS_PG_URI", "postgresql://someone@db.example.org:6543")
 
     assert ensure_server(tmp_path) == "postgresql://someone@db.example.org:6543"
+
+
+def test_two_checkouts_name_their_demo_databases_apart(tmp_path: Path) -> None:
+    """`make reset` in one checkout drops its own demo databases, never another checkout's."""
+    from devenv.stack import LocalStack
+
+    def names(state_dir: Path) -> set[str]:
+        stack = LocalStack(state_dir)
+        return {stack.warehouse_db, stack.ops_db, stack.airflow_db}
+
+    first, second = names(tmp_path / "a" / ".demo"), names(tmp_path / "b" / ".demo")
+    assert len(first) == 3 and not first & second
+    assert names(tmp_path / "a" / ".demo") == first  # the same checkout finds its databases again
+    assert all(len(name) <= 63 and name.replace("_", "").isalnum() for name in first | second)

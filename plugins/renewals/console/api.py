@@ -104,6 +104,9 @@ api = APIRouter(prefix="/api", dependencies=[CanRead])
 
 class Verdict(BaseModel):
     verdict: Literal["delivered", "not_delivered"]
+    # The renewal cycle of the send the operator looked at: a verdict settles that send, never
+    # another cycle's send of the same touchpoint.
+    renewal_date: date
 
 
 def _json(data: Any, status_code: int = 200) -> JSONResponse:
@@ -152,13 +155,16 @@ def api_unknown(ops: Ops) -> JSONResponse:
 @api.post("/unknown/{subscription_id:path}/{touchpoint}", dependencies=[CanEdit])
 def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, user: Any = CurrentUser) -> JSONResponse:
     """Delivered -> 'sent'; not delivered -> 'pending' (the next run sends it if still due)."""
+    if not subscription_id.strip() or not touchpoint.strip():
+        raise HTTPException(status_code=422, detail="a verdict names a subscription id and a touchpoint")
     decided_by = user_name(user)
     try:
-        queries.settle_unknown(ops, subscription_id, touchpoint, body.verdict == "delivered", decided_by)
+        queries.settle_unknown(ops, subscription_id, touchpoint, body.renewal_date, body.verdict == "delivered",
+                               decided_by)  # fmt: skip
     except queries.NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    return _json({"subscription_id": subscription_id, "touchpoint": touchpoint, "verdict": body.verdict,
-                  "decided_by": decided_by})  # fmt: skip
+    return _json({"subscription_id": subscription_id, "touchpoint": touchpoint, "renewal_date": body.renewal_date,
+                  "verdict": body.verdict, "decided_by": decided_by})  # fmt: skip
 
 
 # --- staff steering: the outbox, holds, and actions on one touchpoint --------------------------

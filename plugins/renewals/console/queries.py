@@ -153,12 +153,16 @@ def unknown_sends(ops: psycopg.Connection) -> list[dict[str, Any]]:
     return _rows(ops, "unknown.sql", {"limit": LIST_LIMIT})
 
 
-def settle_unknown(ops: psycopg.Connection, subscription_id: str, touchpoint: str, delivered: bool, user: str) -> None:
-    """The operator's verdict, exactly as the DAG's confirm_unknown / release_unknown apply it,
-    with the operator's name on the audit row."""
-    unmatched = ledger.resolve_unknown(ops, CONSOLE_RUN_ID, [f"{subscription_id}/{touchpoint}"], delivered, user)
-    if unmatched:
-        raise NotFound(f"no unknown send {subscription_id}/{touchpoint}: it is settled already, or never existed")
+def settle_unknown(
+    ops: psycopg.Connection, subscription_id: str, touchpoint: str, renewal_date: date, delivered: bool, user: str
+) -> None:
+    """The operator's verdict on the send of one renewal cycle, as the DAG's confirm_unknown /
+    release_unknown apply it, with the operator's name on the audit row."""
+    if not ledger.settle_unknown_send(ops, CONSOLE_RUN_ID, subscription_id, touchpoint, delivered, user, renewal_date):
+        raise NotFound(
+            f"no unknown send {subscription_id}/{touchpoint} of the renewal of {renewal_date.isoformat()}: "
+            "it is settled already, or never existed"
+        )
 
 
 def quarantine(ops: psycopg.Connection, run_id: str | None = None) -> dict[str, Any]:

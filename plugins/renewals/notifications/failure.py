@@ -6,6 +6,10 @@ level (that would notify a second time for the same failure). Each notifier is i
 Slack outage does not stop the email, and an absent Slack connection writes the notice to the
 task log instead, saying so.
 
+A manual run refused for its input (``renewals.manual_runs.ManualRunRefused``: a mistyped
+subscription id, a contradictory param) is not an incident: the operator who triggered it sees
+the failed task and its message; staff are not notified.
+
 Light to import (the DAG file imports it at parse time): the providers are imported when a
 notification is sent.
 """
@@ -13,11 +17,24 @@ notification is sent.
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
 from renewals.notifications.channels import post_to_slack, send_email
+
+log = logging.getLogger(__name__)
+
+
+def refused_input(context: dict[str, Any]) -> bool:
+    """The task failed because the run's input was refused: the operator's to fix, not staff's."""
+    from renewals.manual_runs import ManualRunRefused
+
+    if isinstance(context.get("exception"), ManualRunRefused):
+        log.info("The run's input was refused (see the error above); staff are not notified.")
+        return True
+    return False
 
 
 def failure_details(context: dict[str, Any]) -> dict[str, str]:
@@ -64,6 +81,8 @@ class SlackFailureNotifier(BaseNotifier):
     def notify(self, context) -> None:
         from renewals.slack.messages import failure_message
 
+        if refused_input(context):
+            return
         post_to_slack(context, *failure_message(failure_details(context)))
 
 
@@ -75,6 +94,8 @@ class EmailFailureNotifier(BaseNotifier):
     def notify(self, context) -> None:
         from renewals.config import Settings
 
+        if refused_input(context):
+            return
         send_email(context, Settings.from_env().failure_email, *failure_email(failure_details(context)))
 
 

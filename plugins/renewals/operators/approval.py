@@ -19,7 +19,8 @@ from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowSkipException
 
-from renewals.approvals import HOLD_ALL, OPTIONS, request_body, request_subject
+from renewals.approvals import HOLD_ALL, OPTIONS, ApprovalItem, request_body, request_subject
+from renewals.config import Settings
 from renewals.notifications.approval import approval_notifiers
 
 HOLD_DESCRIPTION = "Subscription ids whose step is NOT carried out now (asked again on the next run)."
@@ -62,10 +63,15 @@ class StaffApprovalOperator(HITLOperator):
         items = awaiting_approval(resources, RunContext.from_xcom(self.run))
         if not items:
             raise AirflowSkipException("No irreversible step awaits approval in this run")
-        timeout = resources.settings.approval_timeout
-        self.subject = request_subject(items)
-        self.body = request_body(items, timeout / 3600)
-        self.params = ParamsDict(answer_params(sorted({item.subscription_id for item in items})))
-        self.response_timeout = timedelta(seconds=timeout)
+        self.ask(items, resources.settings)
         self.log.info("Asking staff to approve %d step(s): %s", len(items), [item.label for item in items])
         return super().execute(context)
+
+    def ask(self, items: list[ApprovalItem], settings: Settings) -> None:
+        """Fill in the request for ``items``: who may answer (RENEWALS_APPROVERS, Airflow's
+        assigned users: the api-server refuses anyone else's answer), what and by when."""
+        self.subject = request_subject(items)
+        self.body = request_body(items, settings.approval_timeout / 3600, settings.approvers)
+        self.params = ParamsDict(answer_params(sorted({item.subscription_id for item in items})))
+        self.assigned_users = [{"id": user_id, "name": name} for user_id, name in settings.approvers] or None
+        self.response_timeout = timedelta(seconds=settings.approval_timeout)

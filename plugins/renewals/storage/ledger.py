@@ -254,26 +254,43 @@ def resolve_unknown(
         subscription_id, slash, touchpoint = ref.strip().rpartition("/")
         if not slash or not subscription_id or not touchpoint:
             raise ValueError(f"{ref!r}: expected SUBSCRIPTION_ID/TOUCHPOINT")
-        with ops.transaction():
-            rows = ops.execute(
-                """
-                update renewals.touchpoints
-                set status = %(status)s, reason = null, last_run_id = %(run_id)s, updated_at = now(),
-                    sent_at = case when %(status)s = 'sent' then updated_at end
-                where subscription_id = %(subscription_id)s and touchpoint = %(touchpoint)s and status = 'unknown'
-                returning renewal_date
-                """,
-                {
-                    "status": "sent" if delivered else "pending",
-                    "run_id": run_id,
-                    "subscription_id": subscription_id,
-                    "touchpoint": touchpoint,
-                },
-            ).fetchall()
-            for (renewal_date,) in rows:
-                _attempt(ops, LedgerKey(subscription_id, renewal_date, touchpoint), run_id,
-                         "confirmed" if delivered else "released", "operator verdict on an unknown send",
-                         decided_by)  # fmt: skip
-        if not rows:
+        if not settle_unknown_send(ops, run_id, subscription_id, touchpoint, delivered, decided_by):
             unmatched.append(ref)
     return unmatched
+
+
+def settle_unknown_send(
+    ops: psycopg.Connection,
+    run_id: str,
+    subscription_id: str,
+    touchpoint: str,
+    delivered: bool,
+    decided_by: str | None = None,
+    renewal_date: date | None = None,
+) -> bool:
+    """One verdict of :func:`resolve_unknown`: of the renewal cycle ``renewal_date`` only when
+    given (the console names the send its page showed), else of every cycle's unknown send of
+    that touchpoint. False: no such send is unknown."""
+    with ops.transaction():
+        rows = ops.execute(
+            """
+            update renewals.touchpoints
+            set status = %(status)s, reason = null, last_run_id = %(run_id)s, updated_at = now(),
+                sent_at = case when %(status)s = 'sent' then updated_at end
+            where subscription_id = %(subscription_id)s and touchpoint = %(touchpoint)s and status = 'unknown'
+              and (%(renewal_date)s::date is null or renewal_date = %(renewal_date)s::date)
+            returning renewal_date
+            """,
+            {
+                "status": "sent" if delivered else "pending",
+                "run_id": run_id,
+                "subscription_id": subscription_id,
+                "touchpoint": touchpoint,
+                "renewal_date": renewal_date,
+            },
+        ).fetchall()
+        for (settled_date,) in rows:
+            _attempt(ops, LedgerKey(subscription_id, settled_date, touchpoint), run_id,
+                     "confirmed" if delivered else "released", "operator verdict on an unknown send",
+                     decided_by)  # fmt: skip
+    return bool(rows)
