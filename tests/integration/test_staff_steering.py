@@ -5,6 +5,8 @@ send, and the contract's errors."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -129,6 +131,21 @@ def test_errors_of_the_contract(stack: Stack) -> None:
     assert stack.api("POST", "/members/S-PLAIN/hold", {"until": None})[0] == 422
     assert stack.api("DELETE", "/members/S-PLAIN/hold")[0] == 404, "no hold to lift"
     assert stack.ledger("S-PLAIN") is None, "nothing was changed"
+
+
+def test_a_cross_site_form_cannot_act_with_the_login_cookie(stack: Stack) -> None:
+    """What a page of another site can send without CORS: a form post (text/plain or urlencoded)
+    with the browser's cookie. The API reads only JSON bodies: refused, nothing changed."""
+    url = f"{stack.console.url}{API}/members/S-PLAIN/hold"
+    for content_type, body in (("text/plain", '{"until": null, "reason": "csrf"}'),
+                               ("application/x-www-form-urlencoded", "until=&reason=csrf")):  # fmt: skip
+        request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+            "Content-Type": content_type, "Cookie": f"_token={stack.console.tokens['admin']}"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 422
+    status, member = stack.api("GET", "/members/S-PLAIN")
+    assert member["facts"]["hold"] is None
 
 
 def test_each_action_is_honoured_by_the_next_runs_once(stack: Stack) -> None:
