@@ -95,7 +95,8 @@ def member(
         facts["facts_from_run"] = run_id
         playbook = playbooks.get(row["playbook"])
         if playbook is not None:
-            due_rows = member_ahead(ops, table, subscription_id, playbooks, settings, today)
+            # the member's own playbook only: a quarter of the rule's targets
+            due_rows = member_ahead(ops, table, subscription_id, {playbook.name: playbook}, settings, today)
             ahead = upcoming(row, contacts, due_rows, playbook, settings, renderer)
             if ahead:
                 facts["gate"] = ahead[0]["gate"]
