@@ -1,11 +1,14 @@
-"""``python -m bench.console [N]``: the console's member page and search at N subscriptions.
+"""``python -m bench.console [N]``: the console's member page, search and outbox at N subscriptions.
 
 Builds a throwaway ops database (``renewals_bench_console``) in SQL: N renewal cycles, a year of
 ledger (8 rows a subscription, two delivery attempts for half of them), CTAs with events and
 tasks and health scores for one in five, quarantine rows, 365 runs, and the latest run's staging
 tables (N subscriptions, 2N contacts). Then times ``renewals.console.queries.member`` (what
 ``GET /renewals/api/members/{id}`` does, without HTTP) and ``search`` for random members, and
-shows the member queries' plans, which must use indexes only. Prints median and worst times.
+shows the member queries' plans, which must use indexes only. With 10,000 staff actions in place
+(skips, moves, edits, holds), times the outbox (``queries.outbox``, what ``GET /renewals/api/outbox``
+does) over a month: its first page, a later page, and one state across the month. Prints median
+and worst times.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import statistics
 import sys
 import time
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT, Settings
@@ -68,6 +71,18 @@ insert into renewals.cta_tasks (cta_id, touchpoint, title, assignee_email)
 select cta_id, 'risk_cta', 'Call the member', 'm@example.org' from renewals.ctas;
 insert into renewals.health_scores (subscription_id, renewal_date, score, label, reason, touchpoint, run_id)
 select subscription_id, renewal_date, 40, 'at_risk', 'no response', 'risk_cta', 'r' from renewals.ctas;
+
+-- 10,000 staff actions: a skip, a move or an edit of the next reminder for 7,500 members, 2,500 holds
+insert into renewals.touchpoint_overrides
+    (subscription_id, renewal_date, touchpoint, skip_reason, move_to, edit_subject, edit_text, updated_by)
+select 'S-' || lpad(i::text, 7, '0'), current_date + (i %% 365) - 60, 'renewal_reminder_1',
+       case when i %% 3 = 0 then 'bench' end, case when i %% 3 = 1 then current_date + (i %% 30) end,
+       case when i %% 3 = 2 then 'Edited ' || i end, case when i %% 3 = 2 then 'Edited text ' || i end, 'bench'
+from generate_series(1, %(n)s, greatest(%(n)s / 7500, 1)) i;
+insert into renewals.member_holds (subscription_id, held_until, reason, held_by)
+select 'S-' || lpad(i::text, 7, '0'), current_date + (i %% 20), 'bench', 'bench'
+from generate_series(2, %(n)s, greatest(%(n)s / 2500, 1)) i
+on conflict do nothing;
 
 insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)
 select 'r', current_date, 'subscriptions', 'S-' || lpad(i::text, 7, '0'), 'S-' || lpad(i::text, 7, '0'),
@@ -148,8 +163,27 @@ def timed(n: int, runs: int = 30) -> None:
               f"{len(page['upcoming'])} previews each): median {statistics.median(member_ms):.1f} ms, "
               f"worst {max(member_ms):.1f} ms")  # fmt: skip
         print(f"search by contact email: median {statistics.median(search_ms):.1f} ms, worst {max(search_ms):.1f} ms")
+        outbox_timed(dsn, playbooks, settings, renderer, today)
     finally:
         drop_database(server, DATABASE)
+
+
+def outbox_timed(dsn: str, playbooks: dict, settings: Settings, renderer: Renderer, today: date, runs: int = 5) -> None:
+    """The outbox over a month: its first page, a page further on, and the held ones only."""
+    last = today + timedelta(days=30)
+    cases = {"first page": ({}, 0), "page 100": ({}, 99 * 50), "state=held": ({"state": "held"}, 0)}
+    with closing(connect(dsn, autocommit=True)) as ops:
+        for name, (filters, offset) in cases.items():
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                page = queries.outbox(ops, playbooks, settings, renderer, today, today, last, filters, 50, offset)
+                times.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"outbox {today}..{last}, {name}: {page['total']:,} in all, {len(page['items'])} shown: "
+                f"median {statistics.median(times):.0f} ms, worst {max(times):.0f} ms",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

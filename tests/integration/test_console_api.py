@@ -232,8 +232,12 @@ def test_the_run_tab_and_the_lists_render(console: Console) -> None:
     assert status == 200 and "Messages this dry run would have sent" in page and DRY in page
     status, page, _ = console.request("GET", "/renewals/quarantine", "viewer", cookie=True)
     assert status == 200 and "S-BAD" in page
-    status, page, _ = console.request("GET", "/renewals/?q=acme", "viewer", cookie=True)
+    status, page, _ = console.request("GET", "/renewals/members?q=acme", "viewer", cookie=True)
     assert status == 200 and f"/renewals/members/{MEMBER}" in page
+    status, _, headers = console.request("GET", "/renewals/?q=acme", "viewer", cookie=True)
+    assert status == 303 and headers["location"].endswith("/renewals/members?q=acme"), "an older search link"
+    status, page, _ = console.request("GET", "/renewals/", "viewer", cookie=True)
+    assert status == 200 and "<h1>Outbox</h1>" in page
 
 
 def test_the_member_page_shows_suppressions_of_the_members_contacts(console: Console) -> None:

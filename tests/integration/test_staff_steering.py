@@ -5,6 +5,9 @@ send, and the contract's errors."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -63,7 +66,8 @@ MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
 @pytest.fixture(scope="module")
 def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = Path(tmp_path_factory.mktemp("steering"))
-    names = {"warehouse": "t_wh_steer_" + tmp.name[-8:], "ops": "t_ops_steer_" + tmp.name[-8:]}
+    suffix = uuid.uuid4().hex[:10]  # per test process: two runs at once never share a database
+    names = {"warehouse": f"t_wh_{suffix}", "ops": f"t_ops_{suffix}"}
     databases = {role: ensure_database(pg_server, name) for role, name in names.items()}
     try:
         with closing(connect(databases["warehouse"], autocommit=True)) as conn:
@@ -131,6 +135,21 @@ def test_errors_of_the_contract(stack: Stack) -> None:
     assert stack.ledger("S-PLAIN") is None, "nothing was changed"
 
 
+def test_a_cross_site_form_cannot_act_with_the_login_cookie(stack: Stack) -> None:
+    """What a page of another site can send without CORS: a form post (text/plain or urlencoded)
+    with the browser's cookie. The API reads only JSON bodies: refused, nothing changed."""
+    url = f"{stack.console.url}{API}/members/S-PLAIN/hold"
+    for content_type, body in (("text/plain", '{"until": null, "reason": "csrf"}'),
+                               ("application/x-www-form-urlencoded", "until=&reason=csrf")):  # fmt: skip
+        request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+            "Content-Type": content_type, "Cookie": f"_token={stack.console.tokens['admin']}"})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 422
+    status, member = stack.api("GET", "/members/S-PLAIN")
+    assert member["facts"]["hold"] is None
+
+
 def test_each_action_is_honoured_by_the_next_runs_once(stack: Stack) -> None:
     ok = [
         stack.api("POST", f"/members/S-SKIP/touchpoints/{REMINDER}", {"action": "skip", "reason": "in a call"}),
@@ -147,6 +166,9 @@ def test_each_action_is_honoured_by_the_next_runs_once(stack: Stack) -> None:
     expected = {"S-SKIP": "skipped", "S-EDIT": "edited", "S-MOVE": "moved", "S-HOLD": "held", "S-PLAIN": "scheduled"}
     assert {sid: i["state"] for sid, i in states.items()} == expected
     assert states["S-MOVE"]["due_date"] == day(3).isoformat()
+    for state, members in (("held", {"S-HOLD"}), ("skipped", {"S-SKIP"}), ("scheduled", {"S-PLAIN"})):
+        page = stack.api("GET", f"/outbox?touchpoint={REMINDER}&state={state}")[1]
+        assert {i["subscription_id"] for i in page["items"]} == members, state
     assert states["S-EDIT"]["subject"] == "Your renewal, as we discussed <today>"
     assert "As promised on the phone" in states["S-EDIT"]["preview"]["text"]
 

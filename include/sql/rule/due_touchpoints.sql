@@ -13,7 +13,8 @@
 -- subscriptions' anchor dates instead of computing every touchpoint's due date for every
 -- subscription (a million subscriptions times twenty touchpoints).
 with targets as materialized (
-    select d.*, day.due_date,
+    -- narrow: the touchpoints' other columns are joined once per due pair, in facts
+    select d.playbook, d.touchpoint, d.anchor, day.due_date,
            case d.anchor when 'assigned' then day.due_date - (d.days - 1) else day.due_date - d.days end as anchor_date
     from touchpoint_defs d
     cross join lateral (
@@ -22,7 +23,7 @@ with targets as materialized (
     ) day
     where d.anchor in ('renewal_date', 'intent_confirmed', 'paid', 'assigned')
     union all
-    select d.*, n.notice_day, n.renewal_month
+    select d.playbook, d.touchpoint, d.anchor, n.notice_day, n.renewal_month
     from touchpoint_defs d
     join notice_days n on n.months_before = d.months_before
     where d.anchor = 'notice_month' and n.notice_day between %(first)s and %(last)s

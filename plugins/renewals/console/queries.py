@@ -95,7 +95,8 @@ def member(
         facts["facts_from_run"] = run_id
         playbook = playbooks.get(row["playbook"])
         if playbook is not None:
-            due_rows = member_ahead(ops, table, subscription_id, playbooks, settings, today)
+            # the member's own playbook only: a quarter of the rule's targets
+            due_rows = member_ahead(ops, table, subscription_id, {playbook.name: playbook}, settings, today)
             ahead = upcoming(row, contacts, due_rows, playbook, settings, renderer)
             if ahead:
                 facts["gate"] = ahead[0]["gate"]
@@ -199,9 +200,17 @@ def outbox(
     params = {"first": first, "last": last, "as_of": today, "limit": limit, "offset": offset,
               **{name: filters.get(name) for name in OUTBOX_FILTERS}}  # fmt: skip
     with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
-        load_rule_tables(ops, tables["subscriptions"], playbooks, settings.holidays, settings.teams)
+        subscriptions = tables["subscriptions"]
+        if filters.get("state") not in (None, "scheduled"):
+            # only members staff steered can be held, skipped, moved or edited: the rule over them
+            # alone (their staged rows by key), not over everyone
+            subscriptions = sql.Identifier("console_steered")
+            cur.execute(
+                sql.SQL(sql_text("console/steered.sql")).format(steered=subscriptions, staged=tables["subscriptions"])
+            )
+        load_rule_tables(ops, subscriptions, playbooks, settings.holidays, settings.teams)
         query = sql.SQL(sql_text("console/outbox.sql")).format(
-            ahead=ahead_query(tables["subscriptions"]), subscriptions=tables["subscriptions"]
+            ahead=ahead_query(subscriptions), subscriptions=tables["subscriptions"]
         )
         rows = cur.execute(query, params).fetchall()
         ids = sorted({row["subscription_id"] for row in rows})
