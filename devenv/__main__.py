@@ -33,7 +33,11 @@ STATE_DIR = PROJECT_ROOT / ".demo"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DEMO_APPROVAL_TIMEOUT = 20  # seconds, for `run`; `airflow` (a person in the UI) gets an hour
 # `airflow dags test` resolves no timed-out approval request: the scheduler does. One pass of the
-# scheduler's own sweep, run beside the test while a request waits, stands in for it.
+# scheduler's own sweep, run beside the test once a request has timed out, stands in for it. It
+# runs only once every other task of the run has finished: a sweep in another process while
+# `dags test` was finishing a deliver task once left that task "not found" and the run failed.
+APPROVAL_TASKS = ("approve_irreversible_steps", "carry_out_approvals")  # the request, what waits on it
+FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
 SWEEP_TIMED_OUT_REQUESTS = (
     "from airflow.jobs.job import Job; from airflow.jobs.scheduler_job_runner import SchedulerJobRunner;"
     " SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()"
@@ -110,7 +114,7 @@ def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> 
         told = False
         while test.poll() is None:
             time.sleep(3)
-            waiting, timed_out = approval_requests(metadata_uri)
+            waiting, timed_out = approval_requests(run_tasks(metadata_uri))
             if waiting and not told:
                 print(f"  The run asks staff to approve irreversible steps (Required Actions). No UI runs in "
                       f"`make run`: after {env['RENEWALS_APPROVAL_TIMEOUT']} s they are held, as nobody answered; "
@@ -122,13 +126,25 @@ def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> 
         return test.returncode
 
 
-def approval_requests(metadata_uri: str) -> tuple[bool, bool]:
-    """Whether an approval request of renewals_daily waits, and whether one is past its timeout."""
+def run_tasks(metadata_uri: str) -> list[tuple[str, str | None, bool]]:
+    """(task id, state, past its approval timeout) of each task instance of the newest run."""
     with closing(connect(metadata_uri, autocommit=True)) as metadata:
         return metadata.execute(
-            "select count(*) > 0, coalesce(bool_or(trigger_timeout < now()), false) from task_instance"
-            " where dag_id = 'renewals_daily' and state = 'awaiting_input'"
-        ).fetchone()
+            """
+            select task_id, state, coalesce(state = 'awaiting_input' and trigger_timeout < now(), false)
+            from task_instance
+            where dag_id = 'renewals_daily'
+              and run_id = (select run_id from dag_run where dag_id = 'renewals_daily' order by id desc limit 1)
+            """
+        ).fetchall()
+
+
+def approval_requests(tasks: list[tuple[str, str | None, bool]]) -> tuple[bool, bool]:
+    """Whether the run's approval request waits, and whether it is due to be resolved: past its
+    timeout, with every other task of the run finished (so that nothing else is running)."""
+    waiting = any(state == "awaiting_input" for _task, state, _late in tasks)
+    others_done = all(state in FINISHED for task, state, _late in tasks if task not in APPROVAL_TASKS)
+    return waiting, others_done and any(late for _task, _state, late in tasks)
 
 
 def airflow(env: dict[str, str], args: list[str], log: Path, check: bool = True) -> int:

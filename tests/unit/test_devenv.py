@@ -116,3 +116,19 @@ def test_two_checkouts_name_their_demo_databases_apart(tmp_path: Path) -> None:
     assert len(first) == 3 and not first & second
     assert names(tmp_path / "a" / ".demo") == first  # the same checkout finds its databases again
     assert all(len(name) <= 63 and name.replace("_", "").isalnum() for name in first | second)
+
+
+def test_the_demo_resolves_a_timed_out_approval_only_once_every_other_task_has_finished() -> None:
+    """`make run` resolves the timed-out request in a second process: never while `dags test` is
+    still running another task of the run (that raced a finishing deliver task)."""
+    from devenv.__main__ import approval_requests
+
+    request = ("approve_irreversible_steps", "awaiting_input", True)
+    waiting_for_it = ("carry_out_approvals", None, False)
+    assert approval_requests([request, waiting_for_it, ("deliver_upcoming", "running", False)]) == (True, False)
+    assert approval_requests([request, waiting_for_it, ("publish", None, False)]) == (True, False)
+    done = [request, waiting_for_it, ("deliver_upcoming", "success", False), ("publish", "success", False)]
+    assert approval_requests(done) == (True, True)
+    not_yet = [("approve_irreversible_steps", "awaiting_input", False), ("deliver_upcoming", "success", False)]
+    assert approval_requests(not_yet) == (True, False)
+    assert approval_requests([("deliver_upcoming", "running", False)]) == (False, False)
