@@ -25,7 +25,7 @@ def assert_refused(tries: dict, output: str, mailbox, message: str) -> None:
 @pytest.mark.parametrize(
     ("conn", "message"),
     [
-        ({"password": "s3cret"}, "connection 'renewals_unsubscribe': its password is 6 bytes long"),
+        ({"password": "short"}, "connection 'renewals_unsubscribe': its password is 5 bytes long"),
         ({"password": "x" * 40, "extra": {"previous_password": "old"}},
          "connection 'renewals_unsubscribe': its previous_password is 3 bytes long"),
     ],
