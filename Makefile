@@ -33,6 +33,7 @@ reset: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The console's browser tests drive Debian's chromium through Playwright (never a browser
 # download: `playwright install` is not used). Installed with apt when missing (needs root).
@@ -93,4 +94,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache site
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

@@ -77,7 +77,10 @@ def smtp_connect(conn_id: str) -> Callable[[], smtplib.SMTP]:
             raise
         except Exception as exc:  # the hook wraps connection failures in AirflowException
             raise ConnectionError(str(exc)) from exc
-        return hook._smtp_client
+        client = hook._smtp_client
+        if not isinstance(client, smtplib.SMTP):  # the hook's async client is never asked for here
+            raise ConnectionError(f"the SMTP hook opened no smtplib session ({type(client).__name__})")
+        return client
 
     return connect
 

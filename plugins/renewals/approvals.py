@@ -113,6 +113,7 @@ def answer_from_response(items: Sequence[ApprovalItem], response: Mapping[str, A
     timed_out = bool(response.get("timedout")) or not user
     decided_by = TIMEOUT if timed_out else str(user.get("name") or user.get("id"))
     hold = {str(value).strip() for value in params.get("hold") or []}
+    approved: tuple[ApprovalItem, ...]
     if timed_out or HOLD_ALL in chosen:
         approved, held = (), tuple(items)
     else:

@@ -7,7 +7,7 @@ real connections. ``Resources`` says where the warehouse, the ops schema and SMT
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +56,7 @@ def resolve_run(
 
 
 def prepare(
-    resources: Resources, run: RunContext, release_unknown: list[str] = (), confirm_unknown: list[str] = ()
+    resources: Resources, run: RunContext, release_unknown: Sequence[str] = (), confirm_unknown: Sequence[str] = ()
 ) -> list[str]:
     """Migrate the ops schema, register the run (idempotent) and apply the operator's verdicts on
     'unknown' sends; returns the verdict references that matched no unknown send."""

@@ -20,6 +20,7 @@ from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook
 from renewals.reports.summary import run_summary  # the one import of the run summary
 from renewals.storage import ledger, suppressions
+from renewals.storage.db import one_row
 from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.sql_files import WorkTables, sql_text
 
@@ -49,7 +50,7 @@ def _staged_tables(ops: psycopg.Connection, subscription_id: str | None) -> Iter
     for run in _rows(ops, "staged_runs.sql", {"subscription_id": subscription_id}):
         work = WorkTables(run["run_key"])
         table = work.identifiers()["subscriptions"]
-        if ops.execute("select to_regclass(%s) is not null", (table.as_string(ops),)).fetchone()[0]:
+        if one_row(ops.execute("select to_regclass(%s) is not null", (table.as_string(ops),)))[0]:
             yield run, work
 
 

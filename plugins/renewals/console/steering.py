@@ -16,6 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from renewals.storage.db import one_row
+
 # Ledger states past which a touchpoint can no longer be steered: handed over, or settled.
 SETTLED = ("unknown", "sent", "failed", "skipped")
 OVERRIDE_COLUMNS = ("skip_reason", "move_to", "edit_subject", "edit_text")
@@ -35,7 +37,7 @@ def _audit(
     touchpoint: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     with ops.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        cur.execute(
             """
             insert into renewals.staff_actions
                 (subscription_id, renewal_date, touchpoint, action, before, after, reason, actor)
@@ -43,7 +45,8 @@ def _audit(
             returning action_id, subscription_id, renewal_date, touchpoint, action, before, after, reason, actor, at
             """,
             (subscription_id, renewal_date, touchpoint, action, _json(before), _json(after), reason, actor),
-        ).fetchone()
+        )
+        return one_row(cur)
 
 
 def _json(value: dict[str, Any] | None) -> Jsonb | None:
@@ -111,7 +114,7 @@ def steer_touchpoint(
         return _audit(ops, subscription_id, action, actor, reason, before, after or None, renewal_date, touchpoint)
 
 
-def _hold_of(cur: psycopg.Cursor, subscription_id: str) -> dict[str, Any] | None:
+def _hold_of(cur: psycopg.Cursor[dict[str, Any]], subscription_id: str) -> dict[str, Any] | None:
     return cur.execute(
         "select held_until, reason from renewals.member_holds where subscription_id = %s for update",
         (subscription_id,),

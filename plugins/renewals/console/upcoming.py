@@ -5,7 +5,7 @@ uses (renewals.delivery.deliver.compose_message)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -51,7 +51,7 @@ def member_ahead(
 
 
 def recipients_of(
-    touchpoint: Touchpoint, staged: Mapping[str, Any], contacts: list[Mapping[str, Any]], settings: Settings
+    touchpoint: Touchpoint, staged: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]], settings: Settings
 ) -> list[str]:
     """Who the message would go to, as classification addresses it (opted-out contacts left out)."""
     if touchpoint.channel == "email":
@@ -70,8 +70,8 @@ def recipients_of(
 
 def upcoming(
     staged: Mapping[str, Any],
-    contacts: list[Mapping[str, Any]],
-    due_rows: list[Mapping[str, Any]],
+    contacts: Sequence[Mapping[str, Any]],
+    due_rows: Sequence[Mapping[str, Any]],
     playbook: Playbook,
     settings: Settings,
     renderer: Renderer,
@@ -112,7 +112,7 @@ def upcoming(
 def preview(
     touchpoint: Touchpoint,
     staged: Mapping[str, Any],
-    contacts: list[Mapping[str, Any]],
+    contacts: Sequence[Mapping[str, Any]],
     recipients: list[str],
     settings: Settings,
     renderer: Renderer,
@@ -136,6 +136,7 @@ def preview(
     if edit is not None and edit.text is not None:
         body = edit.text
     else:
+        assert touchpoint.template is not None  # compose_message has rendered it
         body = renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
     return {
         "subject": message["Subject"],

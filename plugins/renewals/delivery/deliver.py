@@ -10,11 +10,12 @@ a record (closing CTAs, deactivating contacts, ...) settles at once.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, assert_never
 
 import psycopg
 
@@ -25,11 +26,12 @@ from renewals.delivery.messages import bodies, build_email, message_id, recipien
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
-from renewals.delivery.smtp import RETRY, Mailer
+from renewals.delivery.smtp import Mailer
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import Message, cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message
+from renewals.statuses import HandoffOutcome, SkipReason, SuppressionReason, TouchpointStatus
 from renewals.storage import ctas, ledger, offboarding, previews, suppressions
 from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
@@ -49,10 +51,26 @@ class ShardReport:
     previewed: int = 0
     taken_elsewhere: int = 0
     still_pending: int = 0
-    skip_reasons: dict[str, int] = field(default_factory=dict)
+    skip_reasons: Counter[SkipReason] = field(default_factory=Counter)
 
-    def count(self, status: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
+    def count_skip(self, reason: SkipReason) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] += 1
+
+    def count_handoff(self, outcome: HandoffOutcome) -> None:
+        """A hand-off settled for this run: sent, failed or unknown (a retry is counted when it
+        settles, or as still pending)."""
+        match outcome:
+            case HandoffOutcome.SENT:
+                self.sent += 1
+            case HandoffOutcome.FAILED:
+                self.failed += 1
+            case HandoffOutcome.UNKNOWN:
+                self.unknown += 1
+            case HandoffOutcome.RETRY:
+                pass
+            case _:
+                assert_never(outcome)
 
 
 @dataclass
@@ -88,7 +106,7 @@ class ShardDelivery:
                 if self._honours_suppressions(touchpoint):
                     row = without_suppressed(row, suppressed)
                 if not row["recipients"] and row.get("suppressed"):
-                    self._skip(key, touchpoint, "suppressed", report, row["suppressed"])
+                    self._skip(key, touchpoint, SkipReason.SUPPRESSED, report, row["suppressed"])
                     continue
                 if self.run.dry_run:
                     self._preview(key, row, touchpoint, report)
@@ -118,15 +136,14 @@ class ShardDelivery:
         return touchpoint.channel == "email" and (not touchpoint.transactional or self.settings.suppress_transactional)
 
     def _skip(
-        self, key: LedgerKey, touchpoint: Touchpoint, reason: str, report: ShardReport,
+        self, key: LedgerKey, touchpoint: Touchpoint, reason: SkipReason, report: ShardReport,
         suppressed: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         """Settle a row unsent (a dry run only reports it: its ledger rows are previews)."""
         if not self.run.dry_run:
             ledger.skip(self.ops, key, self.run, reason, suppressed)
-        log_outcome(key, touchpoint, "skipped", detail=reason)
-        report.skipped += 1
-        report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+        log_outcome(key, touchpoint, TouchpointStatus.SKIPPED, detail=reason)
+        report.count_skip(reason)
 
     def _carry_out(
         self,
@@ -160,30 +177,27 @@ class ShardDelivery:
         if set_aside is not None:
             status, reason = set_aside
             log_outcome(key, touchpoint, status, detail=reason)
-            report.skipped += 1
-            report.skip_reasons[reason] = report.skip_reasons.get(reason, 0) + 1
+            report.count_skip(reason)
             return None
         if message is None:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
             log_outcome(key, touchpoint, "recorded")
             return None
-        status = self._send(key, message, report)
-        log_outcome(key, touchpoint, "retry_later" if status == RETRY else status, message)
-        return message if status == RETRY else None
+        outcome = self._send(key, message, report)
+        log_outcome(key, touchpoint, "retry_later" if outcome == HandoffOutcome.RETRY else outcome, message)
+        return message if outcome == HandoffOutcome.RETRY else None
 
-    def _send(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> str:
-        """Hand a claimed message to the relay and record the outcome; returns its status."""
+    def _send(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> HandoffOutcome:
+        """Hand a claimed message to the relay and record the outcome; returns it."""
         self.checkpoint("before_handoff")
         outcome = self.mailer.send(message)
         self.checkpoint("after_handoff")
         if outcome.bounced:  # refused for good at RCPT: no more customer mail to them
-            suppressions.add(self.ops, outcome.bounced, "bounced", source="smtp", detail=outcome.detail,
+            suppressions.add(self.ops, outcome.bounced, SuppressionReason.BOUNCED, source="smtp", detail=outcome.detail,
                              created_by=f"run {self.run.run_id}")  # fmt: skip
-        ledger.settle(self.ops, key, self.run.run_id, "pending" if outcome.status == RETRY else outcome.status,
-                      outcome.detail)  # fmt: skip
+        ledger.settle(self.ops, key, self.run.run_id, outcome.status, outcome.detail)
         self.checkpoint("after_record")
-        if outcome.status != RETRY:
-            report.count(outcome.status)
+        report.count_handoff(outcome.status)
         return outcome.status
 
     def _compose_for(
@@ -368,31 +382,31 @@ def receipt_of(row: Mapping[str, Any], organisation: str) -> Receipt:
     )
 
 
-def set_aside_by_staff(steering: Mapping[str, Any], as_of: date) -> tuple[str, str] | None:
+def set_aside_by_staff(steering: Mapping[str, Any], as_of: date) -> tuple[TouchpointStatus, SkipReason] | None:
     """What staff said of a claimed touchpoint since it was decided, read under its claim: skipped,
     held (the member is on hold) or moved to a later day; None: send it."""
     if steering["skip_reason"] is not None:
-        return "skipped", "skipped_by_staff"
+        return TouchpointStatus.SKIPPED, SkipReason.SKIPPED_BY_STAFF
     if steering["has_hold"] and (steering["held_until"] is None or steering["held_until"] > as_of):
-        return "held", "held_by_staff"
+        return TouchpointStatus.HELD, SkipReason.HELD_BY_STAFF
     if steering["move_to"] is not None and steering["move_to"] > as_of:
-        return "held", "moved_by_staff"
+        return TouchpointStatus.HELD, SkipReason.MOVED_BY_STAFF
     return None
 
 
-def no_longer_due(row: Mapping[str, Any], touchpoint: Touchpoint, facts: CurrentFacts | None) -> str | None:
+def no_longer_due(row: Mapping[str, Any], touchpoint: Touchpoint, facts: CurrentFacts | None) -> SkipReason | None:
     """Why the warehouse, read right now, says this touchpoint must not go out (None: send it).
 
     Every fact recorded so far counts, even one dated after the run's as-of date: a backfill
     must not remind someone who has paid since.
     """
     if facts is None:
-        return "not_in_warehouse"
+        return SkipReason.NOT_IN_WAREHOUSE
     if facts.paused:
-        return "paused"
+        return SkipReason.PAUSED
     if facts.renewal_date != row["renewal_date"]:
-        return "cycle_changed"
+        return SkipReason.CYCLE_CHANGED
     gate = gate_on(GateFacts(facts.intent_confirmed_at, facts.paid_at, facts.declined_at, row["timezone"]), date.max)
     if gate not in touchpoint.gates:
-        return "gate_changed"
+        return SkipReason.GATE_CHANGED
     return None

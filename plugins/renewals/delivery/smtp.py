@@ -16,8 +16,9 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from renewals.delivery.messages import WIRE_POLICY, recipients
+from renewals.statuses import HandoffOutcome
 
-SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
+SENT, RETRY, FAILED, UNKNOWN = HandoffOutcome.SENT, HandoffOutcome.RETRY, HandoffOutcome.FAILED, HandoffOutcome.UNKNOWN
 
 
 class MailerUnavailable(RuntimeError):
@@ -26,7 +27,7 @@ class MailerUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str
+    status: HandoffOutcome
     detail: str | None = None
     bounced: tuple[str, ...] = ()  # recipients refused for good (5xx at RCPT): to suppress
 

@@ -44,7 +44,7 @@ def failure_details(context: dict[str, Any]) -> dict[str, str]:
     map_index = getattr(ti, "map_index", -1)
     task = getattr(ti, "task_id", "?") + (f"[{map_index}]" if map_index is not None and map_index >= 0 else "")
     try:
-        log_url = ti.log_url
+        log_url = ti.log_url if ti is not None else ""
     except Exception:  # an older or partial context
         log_url = ""
     return {

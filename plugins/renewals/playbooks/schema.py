@@ -29,7 +29,7 @@ SCHEMA_PATH = INCLUDE_DIR / "playbooks" / "playbook.schema.json"
 # The allowed values come from the domain's own constants (a new gate or team needs no edit here).
 Gate = Literal[GATES]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
-Team = Literal[tuple(TEAM_DEFAULTS)]  # type: ignore[valid-type]
+Team = Literal[(*TEAM_DEFAULTS,)]  # type: ignore[valid-type]
 Staff = Literal[(*TEAM_DEFAULTS, OWNER)]  # type: ignore[valid-type]
 StaffRecipient = Literal[(*TEAM_DEFAULTS, OWNER, OFFBOARDING_GROUP)]  # type: ignore[valid-type]
 Name = Annotated[str, Field(min_length=1, pattern=r"^\S(.*\S)?$", description="a name without surrounding spaces")]

@@ -16,7 +16,7 @@ from renewals.reports.summary import format_summary, run_summary
 from renewals.slack.messages import summary_message
 from renewals.slack.outbox import flush_outbox
 from renewals.slack.transport import SENT, SlackPolicy, SlackResult, post_message
-from renewals.storage.db import connect
+from renewals.storage.db import connect, one_row
 from renewals.storage.publications import publication_status, record_publication
 from renewals.storage.runs import RunContext
 
@@ -99,9 +99,9 @@ def spreadsheet_target(ops: psycopg.Connection, run: RunContext, path: str) -> s
     """Where the run's book goes: ``path``, unless a full run for a later as-of date exists (a
     backfill, a rerun of an older day): then beside it, named after the run's as-of date
     (``renewals.as-of-2026-11-02.xlsx``), so that the book at ``path`` stays the newest day's."""
-    newest = ops.execute(
-        "select max(as_of) from renewals.runs where not dry_run and subscription_id is null"
-    ).fetchone()[0]
+    (newest,) = one_row(
+        ops.execute("select max(as_of) from renewals.runs where not dry_run and subscription_id is null")
+    )
     if newest is None or run.as_of >= newest:
         return path
     folder, slash, name = path.rpartition("/")

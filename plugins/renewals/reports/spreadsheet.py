@@ -152,7 +152,7 @@ def build_spreadsheet(
             *([("Rows", f"Each sheet shows its first {max_rows:,} rows, in its order; a last row gives the total "
                         "and where the rest is.")] if max_rows else []),
         ]  # fmt: skip
-        queries = {
+        queries: dict[str, sql.SQL | sql.Composed] = {
             "pipeline": work.statement("report/sheet_pipeline.sql"),
             "review": work.statement("report/sheet_review.sql"),
             "paid": sql.SQL(sql_text("report/sheet_paid.sql")),
@@ -238,7 +238,9 @@ def _load_review_offsets(ops: psycopg.Connection, playbooks: Mapping[str, Playbo
             copy.write_row((name, days))
 
 
-def _stream(ops: psycopg.Connection, name: str, query: sql.Composable, params: dict[str, Any]) -> Iterator[tuple]:
+def _stream(
+    ops: psycopg.Connection, name: str, query: sql.SQL | sql.Composed, params: dict[str, Any]
+) -> Iterator[tuple]:
     """Rows of ``query`` through a server-side cursor, fetched in pages when the sheet is written."""
     with ops.cursor(name=f"report_{name}") as cursor:
         cursor.itersize = 2000

@@ -10,6 +10,8 @@ from typing import Any
 
 import psycopg
 
+from renewals.statuses import TouchpointStatus
+from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
 
@@ -67,11 +69,11 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
         summary.cohorts[f"{playbook} / {gate} / {cohort}"] += rows
     for reason, rows in ops.execute(sql_text("report/run_no_action.sql"), params):
         summary.left_alone[reason] += rows
-    staff = ops.execute(sql_text("report/run_staff_actions.sql"), params).fetchone()
+    staff = one_row(ops.execute(sql_text("report/run_staff_actions.sql"), params))
     summary.ctas_opened, summary.ctas_escalated, summary.offboardings_started, summary.deactivations = staff
-    summary.unknown_open = ops.execute("select count(*) from renewals.touchpoints where status = 'unknown'").fetchone()[
-        0
-    ]
+    summary.unknown_open = one_row(
+        ops.execute("select count(*) from renewals.touchpoints where status = %s", (TouchpointStatus.UNKNOWN,))
+    )[0]
     return summary
 
 

@@ -118,8 +118,8 @@ def staff_digest_message(posts: Sequence[tuple[str, str, Sequence[dict[str, Any]
     without blocks: its text), a divider between two posts, and a notification text that counts
     them by kind ("3 renewal updates: 2 payments received, 1 CTA change"). One post is itself."""
     if len(posts) == 1:
-        _kind, text, blocks = posts[0]
-        return text, list(blocks or [])
+        _kind, text, only_blocks = posts[0]
+        return text, list(only_blocks or [])
     counts = Counter(kind for kind, _text, _blocks in posts)
     parts = []
     for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):

@@ -23,6 +23,7 @@ import psycopg
 from renewals.config import SLACK_CONN_ID
 from renewals.slack.messages import staff_digest_message
 from renewals.slack.transport import FAILED, SlackPolicy, SlackWebhook
+from renewals.storage.db import one_row
 
 OUTBOX_MAX_ATTEMPTS = 5  # publish runs that try a queued staff post before it is marked failed
 SLACK_MAX_BLOCKS = 50  # Slack refuses a message with more blocks
@@ -144,7 +145,7 @@ def flush_outbox(
                     if status != "pending":
                         setattr(report, status, getattr(report, status) + 1)
                 if result.status == FAILED:  # Slack is down: leave the rest of the queue for the next run
-                    report.still_pending = ops.execute(
-                        "select count(*) from renewals.slack_outbox where status = 'pending'"
-                    ).fetchone()[0]
+                    report.still_pending = one_row(
+                        ops.execute("select count(*) from renewals.slack_outbox where status = 'pending'")
+                    )[0]
                     return report

@@ -97,7 +97,7 @@ def retry_handlers(
     """slack_sdk retry handlers for a webhook client (the hook's or a notifier's ``retry_handlers``)."""
     from slack_sdk.http_retry.handler import RetryHandler
 
-    budget = budget if budget is not None else _RetryBudget()
+    spent = budget if budget is not None else _RetryBudget()
 
     class RetryAfterHandler(RetryHandler):
         """429: wait what Retry-After says; 5xx and refused connections: a short backoff.
@@ -118,8 +118,8 @@ def retry_handlers(
                 wait = min(0.5 * 2**state.current_attempt, 5.0)
             else:
                 return False
-            if budget.waited + wait > policy.max_wait:
-                budget.gave_up = f"not retried: a wait of {wait:g}s would exceed the {policy.max_wait:g}s budget"
+            if spent.waited + wait > policy.max_wait:
+                spent.gave_up = f"not retried: a wait of {wait:g}s would exceed the {policy.max_wait:g}s budget"
                 return False
             self._wait = wait
             return True
@@ -128,9 +128,9 @@ def retry_handlers(
             state.next_attempt_requested = True
             log.info("Slack answered %s; retrying in %.1fs", getattr(response, "status_code", error), self._wait)
             sleep(self._wait)
-            budget.waited += self._wait
-            budget.retries += 1
-            budget.sleeps.append(self._wait)
+            spent.waited += self._wait
+            spent.retries += 1
+            spent.sleeps.append(self._wait)
             state.increment_current_attempt()
 
     return [RetryAfterHandler()]

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from renewals.playbooks.model import OWNER, CtaChange
+from renewals.storage.db import one_row
 from renewals.storage.ledger import LedgerKey
 
 DEFAULT_OWNER_TEAM = "membership_staff"
@@ -175,7 +176,7 @@ def record_health(ops: psycopg.Connection, key: LedgerKey, score: int, label: st
 def cta_context(ops: psycopg.Connection, cta_id: str, touchpoint: str, previous_owner: str | None) -> dict[str, Any]:
     """The CTA as templates see it; ``change`` lists what ``touchpoint`` changed, from the timeline."""
     with ops.cursor(row_factory=dict_row) as cur:
-        cta = cur.execute("select * from renewals.ctas where cta_id = %s", (cta_id,)).fetchone()
+        cta = one_row(cur.execute("select * from renewals.ctas where cta_id = %s", (cta_id,)))
         events = cur.execute(
             "select kind, from_value, to_value from renewals.cta_events where cta_id = %s and touchpoint = %s"
             " order by event_id",

@@ -16,6 +16,7 @@ from psycopg import sql
 from renewals.dates import months_between, notice_day
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
+from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
 RENEWAL_MONTHS = "select min(renewal_date), max(renewal_date) from {}"
@@ -94,7 +95,7 @@ def optional_list(values: tuple[str, ...] | None) -> list[str] | None:
 
 def load_notice_days(
     ops: psycopg.Connection,
-    renewal_months_query: sql.Composable,
+    renewal_months_query: sql.Composed,
     playbooks: Mapping[str, Playbook],
     holidays: Container[date],
     table: str = "notice_days",
@@ -113,7 +114,7 @@ def load_notice_days(
         for tp in playbook.touchpoints
         if tp.due.anchor == "notice_month"
     }
-    first, last = ops.execute(renewal_months_query).fetchone()
+    first, last = one_row(ops.execute(renewal_months_query))
     if not offsets or first is None:
         return
     with ops.cursor().copy(sql.SQL("copy {} from stdin").format(name)) as copy:

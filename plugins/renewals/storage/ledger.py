@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from renewals.statuses import HandoffOutcome, SkipReason, TouchpointStatus
 from renewals.storage.runs import RunContext
 
 
@@ -45,7 +46,7 @@ def status_is(status: str) -> str:
     primary key can serve it: a plain ``status = 'pending'`` also matches the partial index of open
     rows, which the planner picks whenever the ledger's statistics predate the day's claims, and
     every claim then scans all the pending rows of the day (milliseconds each, at scale)."""
-    assert status in ("pending", "unknown", "dry_run")
+    assert status in (TouchpointStatus.PENDING, TouchpointStatus.UNKNOWN, TouchpointStatus.DRY_RUN)
     return f"coalesce(status, '') = '{status}'"
 
 
@@ -84,10 +85,10 @@ class Claim:
     def __init__(self, ops: psycopg.Connection, key: LedgerKey, run_id: str, steering: dict[str, Any]) -> None:
         self.ops, self.key, self.run_id, self.steering = ops, key, run_id, steering
 
-    def set_aside(self, status: str, reason: str) -> None:
+    def set_aside(self, status: TouchpointStatus, reason: SkipReason) -> None:
         """Settle the claim unsent because staff said so: 'skipped', or 'held' (decided again by
         the runs after the hold or on the day it was moved to)."""
-        assert status in ("skipped", "held")
+        assert status in (TouchpointStatus.SKIPPED, TouchpointStatus.HELD)
         self.ops.execute(
             f"""
             update renewals.touchpoints
@@ -112,7 +113,7 @@ class Claim:
             """,
             {
                 **self.key.params(),
-                "status": "unknown" if handoff.external else "sent",
+                "status": TouchpointStatus.UNKNOWN if handoff.external else TouchpointStatus.SENT,
                 "message_id": handoff.message_id,
                 "subject": handoff.subject,
                 "recipients": handoff.recipients,
@@ -151,8 +152,8 @@ def claim(ops: psycopg.Connection, key: LedgerKey, run: RunContext) -> Iterator[
         yield None if held is None else Claim(ops, key, run.run_id, held)
 
 
-def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, detail: str | None) -> None:
-    """Record the outcome of a hand-off (sent, failed, or pending again) and its audit row.
+def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: HandoffOutcome, detail: str | None) -> None:
+    """Record the outcome of a hand-off (sent, failed, or pending again after a retry) and its audit row.
 
     One statement, sent in one round trip, and committed without waiting for the WAL flush: the
     claim before the hand-off is the durable step. Only a crash of the database server itself
@@ -178,10 +179,10 @@ def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, status: str, de
             """,
             {
                 **key.params(),
-                "status": status,
-                "reason": detail if status != "sent" else None,
+                "status": TouchpointStatus.PENDING if outcome == HandoffOutcome.RETRY else TouchpointStatus(outcome),
+                "reason": detail if outcome != HandoffOutcome.SENT else None,
                 "run_id": run_id,
-                "outcome": "retry" if status == "pending" else status,
+                "outcome": outcome,
                 "detail": detail,
             },
         )
@@ -207,7 +208,11 @@ def _attempt(
 
 
 def skip(
-    ops: psycopg.Connection, key: LedgerKey, run: RunContext, reason: str, suppressed: dict[str, str] | None = None
+    ops: psycopg.Connection,
+    key: LedgerKey,
+    run: RunContext,
+    reason: SkipReason,
+    suppressed: dict[str, str] | None = None,
 ) -> None:
     """Settle a pending row without sending it (the gate changed since classification, every
     recipient is suppressed (``suppressed``: who, and why), ...), unless a later-dated run has
@@ -282,7 +287,7 @@ def settle_unknown_send(
             returning renewal_date
             """,
             {
-                "status": "sent" if delivered else "pending",
+                "status": TouchpointStatus.SENT if delivered else TouchpointStatus.PENDING,
                 "run_id": run_id,
                 "subscription_id": subscription_id,
                 "touchpoint": touchpoint,

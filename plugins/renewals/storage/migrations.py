@@ -36,7 +36,9 @@ def migrate(conn: psycopg.Connection, directory: Path | None = None) -> list[str
             )
             """
         )
-        applied = dict(conn.execute("select version, checksum from renewals.schema_migrations").fetchall())
+        applied: dict[str, str] = dict(
+            conn.execute("select version, checksum from renewals.schema_migrations").fetchall()
+        )
         for path in migration_files(directory):
             text = path.read_text()
             checksum = hashlib.sha256(text.encode()).hexdigest()

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from renewals.storage.db import one_row
 from renewals.storage.sql_files import WORK_SCHEMA, WorkTables
 
 FIRST_RUN_LOOKBACK_DAYS = 366  # a first run settles a year of history (as stale or superseded)
@@ -67,17 +68,19 @@ def lookback_start(conn: psycopg.Connection, run: RunContext, catch_up_days: int
     Touchpoints that fell due in a gap between runs are decided (sent, superseded or stale)
     by the first run after the gap; a first-ever run looks back a year.
     """
-    previous = conn.execute(
-        """
-        select max(as_of) from renewals.runs
-        where as_of < %s and not dry_run and classified_at is not null and run_id <> %s
-        """,
-        (run.as_of, run.run_id),
-    ).fetchone()[0]
+    previous = one_row(
+        conn.execute(
+            """
+            select max(as_of) from renewals.runs
+            where as_of < %s and not dry_run and classified_at is not null and run_id <> %s
+            """,
+            (run.as_of, run.run_id),
+        )
+    )[0]
     if previous is None:
         return run.as_of - timedelta(days=FIRST_RUN_LOOKBACK_DAYS)
     return min(previous, run.as_of) - timedelta(days=catch_up_days)
 
 
 def work_schema_exists(conn: psycopg.Connection) -> bool:
-    return conn.execute("select to_regnamespace(%s) is not null", (WORK_SCHEMA,)).fetchone()[0]
+    return one_row(conn.execute("select to_regnamespace(%s) is not null", (WORK_SCHEMA,)))[0]

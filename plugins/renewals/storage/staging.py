@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from renewals.playbooks import ROLES, Playbook
+from renewals.storage.db import one_row
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import Warehouse, as_text, scoped_query, streaming_cursor
 
@@ -136,7 +137,7 @@ def stage_and_validate(
             ops.execute(work.statement("stage/index_subscriptions.sql"))
         contacts_processed = contacts_validated.result()
     with ops.transaction():
-        quarantined = dict(
+        quarantined: dict[str, int] = dict(
             ops.execute(
                 "select source_table, count(*) from renewals.quarantine where run_id = %s group by 1",
                 (run.run_id,),
@@ -242,7 +243,7 @@ def _copy(
         else:
             _copy_dbapi_rows(warehouse, source, query_file, subscription_id, tuple(columns), into)
         source.commit()
-    return target.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+    return one_row(target.execute(sql.SQL("select count(*) from {}").format(table)))[0]
 
 
 def _relay(out: psycopg.Copy, into: psycopg.Copy) -> None:
@@ -274,7 +275,7 @@ def _copy_dbapi_rows(
         while rows := cursor.fetchmany(FETCH_ROWS):
             for row in rows:
                 # a collation may match ids that differ by case: the scope is exact, as on PostgreSQL
-                if subscription_id is None or as_text(row[id_column]).strip(" ") == subscription_id:
+                if subscription_id is None or (as_text(row[id_column]) or "").strip(" ") == subscription_id:
                     into.write_row([as_text(value) for value in row])
     finally:
         cursor.close()

@@ -139,7 +139,8 @@ def has_subscription(warehouse: Warehouse, subscription_id: str) -> bool:
         query, params = scoped_query(warehouse, "subscriptions.sql", wanted)
         cursor = streaming_cursor(conn)
         cursor.execute(query, params)
-        found = any(as_text(row[0]).strip(" ") == wanted for row in cursor.fetchall())  # exact, whatever the collation
+        # exact, whatever the collation
+        found = any((as_text(row[0]) or "").strip(" ") == wanted for row in cursor.fetchall())
         cursor.close()
         return found
     finally:
