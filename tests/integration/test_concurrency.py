@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -54,8 +53,6 @@ def airflow_env(databases, mailbox) -> dict[str, str]:
             {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
              "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 180}}
         ),
-        # signs the reminders' unsubscribe links (a run refuses to send reminders without it)
-        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": json.dumps({"conn_type": "generic", "password": secrets.token_hex(32)}),
     }  # fmt: skip
 
 
