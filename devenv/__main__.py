@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from devenv.demo_data import seed_warehouse
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devenv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", choices=["run", "airflow", "reset"])
-    parser.add_argument("--date", help="as-of date of the run (default: today in the business timezone)")
+    parser.add_argument(
+        "--date", type=_iso_date, help="as-of date of the run, YYYY-MM-DD (default: today in the business timezone)"
+    )
     parser.add_argument("--subscriptions", type=int, default=3000, help="demo warehouse size (first seed)")
     args = parser.parse_args(argv)
     stack = LocalStack(STATE_DIR)
@@ -72,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_today(stack, databases, env, today, mailbox)
 
 
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def seed_if_empty(warehouse_uri: str, as_of: str, subscriptions: int) -> dict[str, int] | None:
     """The demo warehouse is seeded once, so that later days see the same world move on."""
-    from datetime import date
-
     with closing(connect(warehouse_uri)) as conn:
         exists = conn.execute("select to_regclass('warehouse.subscriptions') is not null").fetchone()[0]
         if exists and conn.execute("select exists (select from warehouse.subscriptions)").fetchone()[0]:
@@ -100,7 +107,8 @@ def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str],
         ).fetchone()[0]
         print(format_summary(run_summary(ops, run_id)))
     after = len(list(stack.outbox.glob("*.eml")))
-    print(f"Messages: {after - before} new this run, {after} in all, as .eml files in {stack.outbox}")
+    print(f"Outbox: {after - before} new .eml file(s) this run (one per customer or staff email above),"
+          f" {after} in all, in {stack.outbox}")  # fmt: skip
     return 0
 
 
