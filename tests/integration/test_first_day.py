@@ -34,8 +34,8 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 
 
 def by_touchpoint(mailbox, touchpoint: str, subscription_id: str) -> EmailMessage:
-    [message] = [m for m in mailbox.messages
-                 if m["X-Renewal-Touchpoint"] == touchpoint and m["X-Renewal-Subscription"] == subscription_id]  # fmt: skip
+    key = (touchpoint, subscription_id)
+    [message] = [m for m in mailbox.messages if (m["X-Renewal-Touchpoint"], m["X-Renewal-Subscription"]) == key]
     return message
 
 
@@ -89,8 +89,9 @@ def test_the_approval_email_is_html_a_mail_client_shows_and_says_its_timeout_in_
     )
     item = ApprovalItem("S-000042", date(2026, 11, 30), "deactivate_contacts", "membership", "declined",
                         date(2026, 12, 1), "Acme <Widgets> & Co", 0)  # fmt: skip
+    link = lambda context, base_url: f"{base_url}/required"  # noqa: E731
     task = SimpleNamespace(subject="Approve 1 irreversible renewal step(s)", body=request_body([item], 20),
-                           generate_link_to_ui_from_context=lambda context, base_url: f"{base_url}/required")  # fmt: skip
+                           generate_link_to_ui_from_context=link)  # fmt: skip
     EmailApprovalNotifier().notify({"task": task})
 
     [message] = mailbox.messages
@@ -150,7 +151,8 @@ def test_paused_members_are_in_the_decisions_only_and_the_history_view_shows_cha
         run_day(resources, AS_OF + timedelta(days=day), finish=True)
 
     held = ops.execute(
-        "select distinct action, reason from renewals.decisions where subscription_id = 'S-PAUSED' and touchpoint is not null"
+        "select distinct action, reason from renewals.decisions"
+        " where subscription_id = 'S-PAUSED' and touchpoint is not null"
     ).fetchall()
     assert held == [("hold", "paused")]
     assert (
@@ -169,4 +171,5 @@ def test_paused_members_are_in_the_decisions_only_and_the_history_view_shows_cha
     paused = ops.execute(
         "select touchpoint, action, reason from renewals.v_renewal_history where subscription_id = 'S-PAUSED'"
     ).fetchall()
-    assert paused == [("renewal_reminder_15", "hold", "paused")], "a hold shows once, not once per run"
+    assert {(action, reason) for _tp, action, reason in paused} == {("hold", "paused")}
+    assert len({tp for tp, _action, _reason in paused}) == len(paused), "a hold shows once, not once per run"
