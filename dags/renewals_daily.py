@@ -195,15 +195,21 @@ def publish(run: dict, dag_run=None) -> dict:
             None,
             type=["null", "string"],
             format="date",
-            description="Process the world as of this date (YYYY-MM-DD). Not after the run's date unless "
-            "dry_run or allow_future_as_of.",
+            # The picker shows dates the browser's way (mm/dd/yyyy in en-US) and sends YYYY-MM-DD.
+            description="Process the world as of this date instead of the run's date: pick it (shown in your "
+            "browser's date format); in --conf, YYYY-MM-DD. Not after the run's date unless dry_run or "
+            "allow_future_as_of.",
         ),
+        # Switches may be null: the form marks a param required (a red asterisk) unless its type
+        # allows null, and an on/off switch always has a value; null counts as off.
         "allow_future_as_of": Param(
-            False, type="boolean", description="Send as of an as_of after the run's date (messages go out early)."
+            False,
+            type=["boolean", "null"],
+            description="Send as of an as_of after the run's date (messages go out early).",
         ),
         "dry_run": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             description="Decide and render everything without sending; the ledger keeps preview rows "
             "(status dry_run) that the next real run replaces.",
         ),
