@@ -39,13 +39,14 @@ from renewals.config import Settings
 from renewals.delivery.deliver import compose_message, deactivation_post, payment_post
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
+from renewals.labels import label
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
 from renewals.reports.summary import RunSummary, count_settled
 from renewals.slack.messages import Message, cta_change_message, summary_message
 from renewals.slack.outbox import StaffPost, digest_messages
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
-from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
+from renewals.storage.ctas import DEFAULT_OWNER_TEAM, change_text, cta_id_for
 from renewals.storage.runs import RunContext
 
 DUE_TODAY = """
@@ -136,9 +137,9 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
     return {
         "cta_id": cta_id_for(row["subscription_id"], row["renewal_date"], change.type),
         "type": change.type,
-        "type_label": change.type.replace("_", " ").capitalize(),
+        "type_label": label(change.type),
         "stage": change.stage,
-        "stage_label": change.stage.replace("_", " ").capitalize(),
+        "stage_label": label(change.stage),
         "priority": change.priority or "medium",
         "owner_team": owner_team,
         "owner_email": owner_email,
@@ -147,7 +148,7 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
         "due_date": due + timedelta(days=change.due_days) if change.due_days is not None else None,
         "previous_owner_email": None,
         "tasks": tasks,
-        "change": "; ".join([f"opened {change.stage}", *(f"task {task.title}" for task in change.tasks)]),
+        "change": change_text([("opened", None, change.stage), *(("task", None, task.title) for task in change.tasks)]),
         "notify": True,
     }
 

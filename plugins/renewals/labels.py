@@ -1,11 +1,17 @@
-"""Words for the codes people read in the console: gates, cohorts, tiers, reasons, channels.
+"""Words for the codes people read (the console, staff emails): gates, cohorts, tiers, reasons, CTAs.
 
 The audit schema keeps the codes (``no_response``, ``high_contributing_individual``); pages show
 the label, with the code beside it where the data team needs it to write a query."""
 
 from __future__ import annotations
 
-from renewals.delivery.render import TIER_LABELS
+TIER_LABELS = {  # the membership tiers, as members read them
+    "cosai_sponsor": "CoSAI Sponsor",
+    "premier": "Premier",
+    "high_value": "High Value",
+    "high_contributing_individual": "High Contributing Individual",
+    "standard": "Standard",
+}
 
 LABELS = {
     **TIER_LABELS,
@@ -27,6 +33,15 @@ LABELS = {
     "staff_email": "Email to staff",
     "cta": "CTA for staff",
     "record": "Recorded",
+    # CTA types and stages whose words are not their code's
+    "bizdev_opportunity": "BizDev opportunity",
+    "checkin_call": "Check-in call",
+    "renewal_calls": "Renewal calls",
+    # staff notices named after their touchpoint
+    "sales_no_activity_flag": "No activity logged since the hand-over",
+    "sales_move_out_notice": "Moved out of the renewal queue",
+    "offboarding_group_notice": "Offboarding",
+    "offboarding_alert": "Member deactivation",
     # why not sent
     "superseded": "Superseded by a later message",
     "stale": "Too late to send",

@@ -18,14 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from renewals.dates import term_end
-
-TIER_LABELS = {
-    "cosai_sponsor": "CoSAI Sponsor",
-    "premier": "Premier",
-    "high_value": "High Value",
-    "high_contributing_individual": "High Contributing Individual",
-    "standard": "Standard",
-}
+from renewals.labels import TIER_LABELS, label
 
 
 @dataclass(frozen=True)
@@ -83,6 +76,7 @@ class Renderer:
         )
         self._env.filters["long_date"] = long_date
         self._env.filters["money"] = money
+        self._env.filters["label"] = label
         self._env.filters["mailto"] = mailto
 
     def render(self, template: str, context: dict[str, Any]) -> RenderedMessage:
