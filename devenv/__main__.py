@@ -18,6 +18,7 @@ import sys
 import time
 from contextlib import closing
 from datetime import UTC, date, datetime
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from devenv.demo_data import seed_warehouse
@@ -93,7 +94,7 @@ def seed_if_empty(warehouse_uri: str, as_of: str, subscriptions: int) -> dict[st
 
 
 def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str], today: str, mailbox) -> int:
-    before = len(list(stack.outbox.glob("*.eml")))
+    before = set(stack.outbox.glob("*.eml"))
     log = stack.state_dir / "logs" / f"renewals_daily-{today}.log"
     print(f"Running renewals_daily for {today} through `airflow dags test` (log: {log}) ...")
     code = dags_test(env, today, log, databases[stack.airflow_db])
@@ -106,10 +107,19 @@ def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str],
             "select run_id from renewals.runs where as_of = %s order by finished_at desc nulls last limit 1", (today,)
         ).fetchone()[0]
         print(format_summary(run_summary(ops, run_id)))
-    after = len(list(stack.outbox.glob("*.eml")))
-    print(f"Outbox: {after - before} new .eml file(s) this run (one per customer or staff email above),"
-          f" {after} in all, in {stack.outbox}")  # fmt: skip
+    after = set(stack.outbox.glob("*.eml"))
+    print(outbox_line(sorted(after - before), len(after), stack.outbox))
     return 0
+
+
+def outbox_line(new: list[Path], total: int, outbox: Path) -> str:
+    """The run's new .eml files: its emails carry X-Renewal-Touchpoint (the summary counts them);
+    notices about the run itself (an approval request, a task's failure) do not."""
+    emails = sum(BytesHeaderParser().parsebytes(path.read_bytes())["X-Renewal-Touchpoint"] is not None for path in new)
+    return (
+        f"Outbox: {len(new)} new .eml file(s): {emails} customer and staff email(s) counted above,"
+        f" {len(new) - emails} notice(s) about the run (approval request, failure); {total} in all, in {outbox}"
+    )
 
 
 def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> int:

@@ -159,3 +159,17 @@ def test_devenv_runs_without_pythonpath() -> None:
     assert answer.returncode == 2, answer.stderr
     assert "ModuleNotFoundError" not in answer.stderr
     assert "'2026-13-01' is not a date (YYYY-MM-DD)" in answer.stderr
+
+
+def test_make_runs_last_line_counts_the_runs_emails_apart_from_notices_about_the_run(smtp_box: FileMailbox) -> None:
+    from devenv.__main__ import outbox_line
+
+    notice = EmailMessage()
+    notice["From"], notice["To"], notice["Subject"] = "renewals@example.org", "ms@example.org", "[renewals] Approve 1"
+    notice.set_content("An approval request: no X-Renewal-Touchpoint header.\n")
+    with smtplib.SMTP(smtp_box.host, smtp_box.port) as client:
+        client.send_message(_message())
+        client.send_message(notice)
+    files = sorted(smtp_box.outbox.glob("*.eml"))
+    line = outbox_line(files, len(files), smtp_box.outbox)
+    assert line.startswith("Outbox: 2 new .eml file(s): 1 customer and staff email(s) counted above, 1 notice(s)")
