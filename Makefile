@@ -21,8 +21,11 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements.txt
 	touch $(STAMP)
 
+# `make run DATE=2026-12-06`: another day over the same demo warehouse (default: today).
+DATE ?=
 run: install
-	$(BIN)/python -m devenv run
+	$(if $(ARGS),$(error make run takes DATE=YYYY-MM-DD, not ARGS))
+	$(BIN)/python -m devenv run $(if $(DATE),--date $(DATE))
 
 airflow: install
 	$(BIN)/python -m devenv airflow

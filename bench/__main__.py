@@ -16,8 +16,8 @@ server in a thread of this process, tests/slack_server.py):
 
 Each side runs in a process of its own (its peak RSS is its own); the two must send the same emails
 (Message-ID, recipients and Subject compared), write the same spreadsheet rows, post the same
-Slack summary figures (sent, sent by touchpoint) and the same staff posts (however grouped into
-digests). A table per N with each step's seconds, then the
+Slack summary figures (customer emails, staff emails, steps recorded, each by touchpoint) and the same
+staff posts (however grouped into digests). A table per N with each step's seconds, then the
 time per subscription across N, the DAG file's parse time, the peak RSS, and last
 ``ratio_to_floor=X`` for the largest N. "load" is the machine's 1-minute load average when each
 side finished: the figures are only comparable on an otherwise idle machine.
@@ -168,14 +168,18 @@ def staff_post_blocks(bodies: list[dict]) -> list[str]:
 
 
 def summary_figures(bodies: list[dict]) -> tuple[str, str] | None:
-    """The run summary's "Sent" figure and its sent-by-touchpoint table, from the posts received."""
+    """The run summary's figures (customer emails, staff emails, staff steps recorded) and their
+    by-touchpoint tables, from the posts received."""
+    from renewals.reports.summary import KIND_LABELS, KINDS
+
     for body in bodies:
         blocks = body.get("blocks") or []
         if is_summary(body):
             fields = {f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1]
                       for block in blocks if "fields" in block for f in block["fields"]}  # fmt: skip
-            table = next(b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Sent by"))
-            return fields["Sent"], table
+            titles = tuple(f"*{KIND_LABELS[kind]} by touchpoint" for kind in KINDS)
+            tables = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith(titles)]
+            return " / ".join(fields[KIND_LABELS[kind]] for kind in KINDS), "\n".join(tables)
     return None
 
 

@@ -39,13 +39,14 @@ from renewals.config import Settings
 from renewals.delivery.deliver import compose_message, deactivation_post, payment_post
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
+from renewals.labels import label
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
-from renewals.reports.summary import RunSummary
+from renewals.reports.summary import RunSummary, count_settled
 from renewals.slack.messages import Message, cta_change_message, summary_message
 from renewals.slack.outbox import StaffPost, digest_messages
 from renewals.storage.classify import load_notice_days, load_touchpoint_defs
-from renewals.storage.ctas import DEFAULT_OWNER_TEAM, cta_id_for
+from renewals.storage.ctas import DEFAULT_OWNER_TEAM, change_text, cta_id_for
 from renewals.storage.runs import RunContext
 
 DUE_TODAY = """
@@ -136,9 +137,9 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
     return {
         "cta_id": cta_id_for(row["subscription_id"], row["renewal_date"], change.type),
         "type": change.type,
-        "type_label": change.type.replace("_", " ").capitalize(),
+        "type_label": label(change.type),
         "stage": change.stage,
-        "stage_label": change.stage.replace("_", " ").capitalize(),
+        "stage_label": label(change.stage),
         "priority": change.priority or "medium",
         "owner_team": owner_team,
         "owner_email": owner_email,
@@ -147,7 +148,7 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
         "due_date": due + timedelta(days=change.due_days) if change.due_days is not None else None,
         "previous_owner_email": None,
         "tasks": tasks,
-        "change": "; ".join([f"opened {change.stage}", *(f"task {task.title}" for task in change.tasks)]),
+        "change": change_text([("opened", None, change.stage), *(("task", None, task.title) for task in change.tasks)]),
         "notify": True,
     }
 
@@ -182,7 +183,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     playbooks: dict[str, Playbook] = load_playbooks(settings.playbook_dir)
     renderer = Renderer(settings.template_dir)
     smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
-    by_touchpoint: Counter = Counter()
+    by_channel: dict[str, Counter] = {}
     posts: list[StaffPost] = []
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
         load_touchpoint_defs(conn, playbooks, settings.teams)
@@ -200,7 +201,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
             cur.itersize = 2000
             cur.execute(DUE_TODAY, params)
             for row in cur:
-                by_touchpoint[row["touchpoint"]] += 1
+                by_channel.setdefault(row["channel"], Counter())[row["touchpoint"]] += 1
                 touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 if row["channel"] == "record":  # recorded, nothing to send
                     post = deactivation_of(row, touchpoint)
@@ -211,7 +212,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
                     kind, (text, blocks) = post
                     posts.append(StaffPost(kind, text, blocks))
     smtp.quit()
-    return dict(by_touchpoint), posts
+    return by_channel, posts
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
@@ -231,18 +232,21 @@ def run_floor(config: dict) -> dict:
     shards = range(config["shards"])
     with ProcessPoolExecutor(max_workers=max(config["workers"], 1)) as pool:
         results = list(pool.map(_floor_shard, [config] * len(shards), shards))
-    by_touchpoint = sum((Counter(counts) for counts, _posts in results), Counter())
+    summary = RunSummary(config["run_id"], config["as_of"], False, {})
+    for by_channel, _posts in results:
+        for channel, counts in by_channel.items():
+            for touchpoint, rows in counts.items():
+                # every CTA change of the floor's day tells its owner (it opens or moves the CTA)
+                count_settled(summary, touchpoint, channel, rows, emailed=rows if channel == "cta" else 0)
     emails = time.perf_counter() - started
     posts = [post for _counts, shard_posts in results for post in shard_posts]
     for _digest, (text, blocks) in digest_messages(posts):  # the pipeline's digests of the staff posts
         post_to_slack(config["slack_url"], text, blocks)
-    summary = RunSummary(config["run_id"], config["as_of"], False, {}, sent_by_touchpoint=by_touchpoint,
-                         status_totals=Counter(sent=by_touchpoint.total()))  # fmt: skip
     post_to_slack(config["slack_url"], *summary_message(summary))
     return {
         "wall": time.perf_counter() - started,
         "steps": {"emails": emails, "slack": time.perf_counter() - started - emails},
-        "sent": by_touchpoint.total(),
+        "sent": summary.emails,
         "staff_posts": len(posts),
         "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,

@@ -62,11 +62,13 @@ UNKNOWN_REF_PATTERN = r"^\s*\S.*/\s*[A-Za-z0-9_]+\s*$"
 def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
     from renewals.airflow_resources import airflow_resources
     from renewals.dates import as_of_date
-    from renewals.manual_runs import refuse_bad_params
+    from renewals.manual_runs import refusal_recorded, refuse_bad_params
     from renewals.pipeline import prepare, resolve_run
 
     run_date = as_of_date(logical_date or dag_run.run_after, BUSINESS_TIMEZONE)
-    refuse_bad_params(airflow_resources(), params, run_date)
+    as_registered = resolve_run(dag_run.run_id, run_date, None, params["dry_run"], params["subscription_id"])
+    with refusal_recorded(airflow_resources(), as_registered):
+        refuse_bad_params(airflow_resources(), params, run_date)
     run = resolve_run(dag_run.run_id, run_date, params["as_of"], params["dry_run"], params["subscription_id"])
     verdicts = [params[name] or [] for name in ("release_unknown", "confirm_unknown")]
     unmatched = prepare(airflow_resources(), run, *verdicts)
@@ -78,13 +80,14 @@ def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
 @task(multiple_outputs=False)
 def extract_and_validate(run: dict) -> dict:
     from renewals.airflow_resources import airflow_resources
-    from renewals.manual_runs import refuse_quarantined_member
+    from renewals.manual_runs import refusal_recorded, refuse_quarantined_member
     from renewals.pipeline import extract
     from renewals.storage.runs import RunContext
 
     resources, context = airflow_resources(), RunContext.from_xcom(run)
     counts = extract(resources, context)
-    refuse_quarantined_member(resources, context, counts.subscriptions_processed)
+    with refusal_recorded(resources, context):
+        refuse_quarantined_member(resources, context, counts.subscriptions_processed)
     if not counts.balanced():
         raise RuntimeError(f"row accounting does not balance: {counts}")
     return counts.__dict__
@@ -192,15 +195,21 @@ def publish(run: dict, dag_run=None) -> dict:
             None,
             type=["null", "string"],
             format="date",
-            description="Process the world as of this date (YYYY-MM-DD). Not after the run's date unless "
-            "dry_run or allow_future_as_of.",
+            # The picker shows dates the browser's way (mm/dd/yyyy in en-US) and sends YYYY-MM-DD.
+            description="Process the world as of this date instead of the run's date: pick it (shown in your "
+            "browser's date format); in --conf, YYYY-MM-DD. Not after the run's date unless dry_run or "
+            "allow_future_as_of.",
         ),
+        # Switches may be null: the form marks a param required (a red asterisk) unless its type
+        # allows null, and an on/off switch always has a value; null counts as off.
         "allow_future_as_of": Param(
-            False, type="boolean", description="Send as of an as_of after the run's date (messages go out early)."
+            False,
+            type=["boolean", "null"],
+            description="Send as of an as_of after the run's date (messages go out early).",
         ),
         "dry_run": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             description="Decide and render everything without sending; the ledger keeps preview rows "
             "(status dry_run) that the next real run replaces.",
         ),

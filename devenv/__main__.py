@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from devenv.demo_data import seed_warehouse
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devenv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("command", choices=["run", "airflow", "reset"])
-    parser.add_argument("--date", help="as-of date of the run (default: today in the business timezone)")
+    parser.add_argument(
+        "--date", type=_iso_date, help="as-of date of the run, YYYY-MM-DD (default: today in the business timezone)"
+    )
     parser.add_argument("--subscriptions", type=int, default=3000, help="demo warehouse size (first seed)")
     args = parser.parse_args(argv)
     stack = LocalStack(STATE_DIR)
@@ -72,10 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_today(stack, databases, env, today, mailbox)
 
 
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def seed_if_empty(warehouse_uri: str, as_of: str, subscriptions: int) -> dict[str, int] | None:
     """The demo warehouse is seeded once, so that later days see the same world move on."""
-    from datetime import date
-
     with closing(connect(warehouse_uri)) as conn:
         exists = conn.execute("select to_regclass('warehouse.subscriptions') is not null").fetchone()[0]
         if exists and conn.execute("select exists (select from warehouse.subscriptions)").fetchone()[0]:
@@ -86,7 +94,7 @@ def seed_if_empty(warehouse_uri: str, as_of: str, subscriptions: int) -> dict[st
 
 
 def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str], today: str, mailbox) -> int:
-    before = len(list(stack.outbox.glob("*.eml")))
+    before = set(stack.outbox.glob("*.eml"))
     log = stack.state_dir / "logs" / f"renewals_daily-{today}.log"
     print(f"Running renewals_daily for {today} through `airflow dags test` (log: {log}) ...")
     code = dags_test(env, today, log, databases[stack.airflow_db])
@@ -99,9 +107,19 @@ def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str],
             "select run_id from renewals.runs where as_of = %s order by finished_at desc nulls last limit 1", (today,)
         ).fetchone()[0]
         print(format_summary(run_summary(ops, run_id)))
-    after = len(list(stack.outbox.glob("*.eml")))
-    print(f"Messages: {after - before} new this run, {after} in all, as .eml files in {stack.outbox}")
+    after = set(stack.outbox.glob("*.eml"))
+    print(outbox_line(sorted(after - before), len(after), stack.outbox))
     return 0
+
+
+def outbox_line(new: list[Path], total: int, outbox: Path) -> str:
+    """The run's new .eml files: its emails carry X-Renewal-Touchpoint (the summary counts them);
+    notices about the run itself (an approval request, a task's failure) do not."""
+    emails = sum(BytesHeaderParser().parsebytes(path.read_bytes())["X-Renewal-Touchpoint"] is not None for path in new)
+    return (
+        f"Outbox: {len(new)} new .eml file(s): {emails} customer and staff email(s) counted above,"
+        f" {len(new) - emails} notice(s) about the run (approval request, failure); {total} in all, in {outbox}"
+    )
 
 
 def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> int:

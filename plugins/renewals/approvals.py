@@ -78,7 +78,21 @@ def request_subject(items: Sequence[ApprovalItem]) -> str:
     return f"Approve {len(items)} irreversible renewal step(s)"
 
 
-def request_body(items: Sequence[ApprovalItem], timeout_hours: float, approvers: Sequence[tuple[str, str]] = ()) -> str:
+def duration_words(seconds: float) -> str:
+    """A timeout as people say it: "20 seconds", "1 hour", "1 day", "36 hours"."""
+    seconds = round(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def request_body(
+    items: Sequence[ApprovalItem], timeout_seconds: float, approvers: Sequence[tuple[str, str]] = ()
+) -> str:
     """The Required Action's text (Markdown): who may answer, and every member whose
     irreversible step is due."""
     who = (
@@ -94,7 +108,7 @@ def request_body(items: Sequence[ApprovalItem], timeout_hours: float, approvers:
     return (
         "These steps cannot be undone. **Approve** carries out every step below except for the members "
         "listed in *hold*; **Hold all** carries out none. Held steps are asked about again on the next run.\n\n"
-        f"No answer within {timeout_hours:g} hour(s) holds every step. {who}\n\n"
+        f"No answer within {duration_words(timeout_seconds)} holds every step. {who}\n\n"
         "| Subscription | Account | Playbook | Step | Due |\n|---|---|---|---|---|\n"
         f"{rows}\n"
     )

@@ -8,8 +8,9 @@ with the same params can only be refused again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from renewals.playbooks import Playbook
 from renewals.storage.db import connect
-from renewals.storage.runs import RunContext
+from renewals.storage.migrations import migrate
+from renewals.storage.runs import RunContext, record_refusal, register_run
 from renewals.storage.warehouse import Warehouse, has_subscription
 
 if TYPE_CHECKING:
     from renewals.pipeline import Resources
 
 VERDICT_PARAMS = ("release_unknown", "confirm_unknown")
+log = logging.getLogger(__name__)
 
 
 class ManualRunRefused(AirflowFailException):
@@ -129,3 +132,20 @@ def refuse_quarantined_member(resources: Resources, run: RunContext, processed: 
     if run.subscription_id:
         with closing(connect(resources.ops_dsn)) as ops:
             check_subscription_staged(ops, run.run_id, run.subscription_id, processed)
+
+
+@contextmanager
+def refusal_recorded(resources: Resources, run: RunContext) -> Iterator[None]:
+    """A refusal raised inside is also kept on the run's row (``renewals.runs.refusal``), so that
+    the run's note and its Renewals tab say why in one sentence, not only the task log."""
+    try:
+        yield
+    except ManualRunRefused as refused:
+        try:
+            with closing(connect(resources.ops_dsn)) as ops:
+                migrate(ops)
+                register_run(ops, run)
+                record_refusal(ops, run.run_id, str(refused))
+        except Exception:  # the refusal itself must still fail the task, with its own message
+            log.exception("Could not record the refusal of run %s", run.run_id)
+        raise

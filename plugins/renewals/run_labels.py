@@ -3,7 +3,9 @@ dry run, a one-member run, an as-of run, or a run that settles unknown sends.
 
 Airflow 3.3 lets no task write its own run's note, so a listener of the renewals plugin labels
 the run when the scheduler starts it (``on_dag_run_running``), from the run's conf. A note the
-operator typed at trigger time is kept after the label. (``airflow dags test`` runs no
+operator typed at trigger time is kept after the label. A run refused for its params
+(``renewals.manual_runs``) gets the refusal in front of its note when the scheduler marks it failed
+(``on_dag_run_failed``), read from the run's row in the ops schema. (``airflow dags test`` runs no
 listeners: its runs are not labelled.)
 """
 
@@ -41,6 +43,37 @@ def labelled_note(label: str, note: str | None) -> str:
     if not note:
         return label
     return note if note.startswith(label) else f"{label}{SEPARATOR}{note}"
+
+
+def refused_note(refusal: str, note: str | None) -> str:
+    """The refusal first: it is what the operator has to act on."""
+    return labelled_note(f"Refused: {refusal}", note)
+
+
+def run_refusal(run_id: str) -> str | None:
+    """Why the run was refused (``renewals.runs.refusal``), or None."""
+    from contextlib import closing
+
+    from renewals.airflow_resources import postgres_dsn
+    from renewals.config import OPS_CONN_ID
+    from renewals.storage.db import connect
+
+    # The scheduler waits on this: a few seconds at most for an ops database that does not answer.
+    with closing(connect(f"{postgres_dsn(OPS_CONN_ID)} connect_timeout=5", autocommit=True)) as ops:
+        found = ops.execute("select refusal from renewals.runs where run_id = %s", (run_id,)).fetchone()
+    return found[0] if found else None
+
+
+@hookimpl
+def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+    if dag_run.dag_id != DAG_ID:
+        return
+    try:
+        refusal = run_refusal(dag_run.run_id)
+        if refusal:
+            dag_run.note = refused_note(refusal, dag_run.note)[:1000]
+    except Exception:  # a note is never worth a scheduler error
+        log.exception("Could not note the refusal of run %s", dag_run.run_id)
 
 
 @hookimpl

@@ -129,6 +129,8 @@ def test_search_by_subscription_id_account_name_and_contact_email(console: Conso
     assert found("aCmE wid") == [MEMBER], "account name prefix, any case"
     assert found("PRIMARY.s-console-1@members.example.com") == [MEMBER]
     assert found(DRY) == [DRY] and found("Dry Run") == [DRY]
+    assert found("s-console-d") == [DRY], "the start of an id, any case"
+    assert found("Primary of S-CONSOLE-1") == [MEMBER], "a contact's name, from the latest staged contacts"
     assert found("%") == [] and found("nobody") == []
 
 
@@ -137,7 +139,7 @@ def test_a_run_summary_and_what_a_dry_run_would_have_sent(console: Console) -> N
     assert status == 200
     assert real["run"]["dry_run"] is False and real["previews"] == []
     # DRY's and EVIL's confirmations went out; MEMBER's is the unknown one (settled below)
-    assert real["summary"]["sent_by_touchpoint"] == {"renewal_confirmation": 2}
+    assert real["summary"]["sent"]["customer_emails"] == {"renewal_confirmation": 2}
     assert real["summary"]["status_totals"]["unknown"] == 1 and real["summary"]["unknown_open"] == 1
     assert real["summary"]["counts"]["subscriptions_quarantined"] == 1 and real["summary"]["quarantined"] == 1
 

@@ -185,3 +185,73 @@ def test_steer_a_renewal_from_the_outbox_and_see_it_on_the_timeline(console: Con
     page.goto(f"/renewals/?to={TODAY + timedelta(days=20)}&state=edited")
     expect(page.locator("#outbox tr", has_text=MEMBER)).to_contain_text("A personal word about your renewal")
     shot(page, "13-outbox-edited")
+
+
+def test_a_first_day_in_the_console(console: Console, page) -> None:
+    """What a new operator tripped over: a contact's name found, labels instead of codes (the
+    tier on one line), a bad row counted once however many runs found it, a refused run that
+    says why, a dry run with nothing due that says where to look next."""
+    from playwright.sync_api import expect
+    from psycopg import sql
+
+    from renewals.storage.runs import RunContext, record_refusal, register_run
+
+    with closing(connect(console.ops_uri, autocommit=True)) as ops:
+        staged = RunContext(console.real_run_id, TODAY).work.identifiers()["subscriptions"]
+        ops.execute(sql.SQL("update {} set tier = 'high_contributing_individual' where subscription_id = %s")
+                    .format(staged), (DRY,))  # fmt: skip
+        ops.execute(
+            "insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)"
+            " select 'scheduled__yesterday', as_of - 1, source_table, record_id, subscription_id, reasons, raw"
+            " from renewals.quarantine where record_id = 'S-BAD'"
+        )
+        register_run(ops, RunContext("manual__refused", TODAY, subscription_id="S-999999"))
+        record_refusal(ops, "manual__refused", "subscription_id='S-999999': no such subscription in the warehouse")
+        register_run(ops, RunContext("manual__nothing_due", TODAY, dry_run=True, subscription_id=MEMBER))
+        ops.execute("update renewals.runs set classified_at = now(), finished_at = now() where dry_run")
+
+    log_in(page, "admin", "/renewals/members")
+    page.locator("#member-search").fill(f"primary of {DRY.lower()}")
+    page.locator("#member-search").press("Enter")
+    row = page.locator("#results tr", has_text=DRY)
+    expect(row).to_contain_text("contact name")
+    expect(row).to_contain_text("No response yet")
+    assert accessibility_violations(page) == []
+    shot(page, "30-search-contact-name")
+    page.locator("#member-search").fill("s-console-d")  # the start of an id, any case
+    page.locator("#member-search").press("Enter")
+    expect(page.locator("#results tr", has_text=DRY)).to_contain_text("subscription id")
+
+    page.goto(f"/renewals/members/{DRY}")
+    tier = page.locator("#facts div", has_text="Tier").locator("dd")
+    expect(tier).to_have_text("High Contributing Individual")
+    words = tier.evaluate("dd => dd.innerText.split(/\\s+/)")
+    lines = tier.evaluate("dd => { const r = document.createRange(); r.selectNodeContents(dd);"
+                          " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }")  # fmt: skip
+    assert lines <= len(words), "wrapped between words only"
+    expect(page.locator("#facts")).not_to_contain_text("_")
+    assert accessibility_violations(page) == []
+    shot(page, "31-member-labels")
+
+    page.goto("/renewals/quarantine")
+    bad = page.locator("#rows tr", has_text="S-BAD")
+    expect(bad).to_have_count(1)
+    expect(bad).to_contain_text("found by 2 runs")
+    expect(page.locator("#reasons tr", has_text="unknown_playbook").locator("td").nth(2)).to_have_text("1")
+    assert accessibility_violations(page) == []
+    shot(page, "32-quarantine-once")
+
+    page.goto("/renewals/runs/manual__refused")
+    expect(page.locator("#refusal")).to_contain_text(
+        "Refused: subscription_id='S-999999': no such subscription in the warehouse"
+    )
+    expect(page.locator("#summary")).to_have_count(0)
+    assert accessibility_violations(page) == []
+    shot(page, "33-refused-run")
+
+    page.goto("/renewals/runs/manual__nothing_due")
+    expect(page.locator("#nothing-due")).to_contain_text("this dry run would have sent nothing")
+    assert accessibility_violations(page) == []
+    shot(page, "34-dry-run-nothing-due")
+    page.locator("#nothing-due a", has_text=f"What comes next for {MEMBER}").click()
+    expect(page.locator("#upcoming")).to_contain_text("Renewal risk → At risk (medium priority)")

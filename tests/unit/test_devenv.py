@@ -3,7 +3,10 @@ servers themselves and the demo data: tests/integration/test_devenv_postgres.py)
 
 from __future__ import annotations
 
+import os
 import smtplib
+import subprocess
+import sys
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -16,6 +19,7 @@ from devenv.mailbox import FileMailbox
 from devenv.postgres import (
     ensure_server,
 )
+from renewals.config import PROJECT_ROOT
 
 
 def _message(to: str = "primary.s000042@members.example.com") -> EmailMessage:
@@ -132,3 +136,40 @@ def test_the_demo_resolves_a_timed_out_approval_only_once_every_other_task_has_f
     not_yet = [("approve_irreversible_steps", "awaiting_input", False), ("deliver_upcoming", "success", False)]
     assert approval_requests(not_yet) == (True, False)
     assert approval_requests([("deliver_upcoming", "running", False)]) == (False, False)
+
+
+def test_make_run_takes_a_date_and_refuses_args() -> None:
+    """`make run DATE=...` runs that day; ARGS (which it never used) is refused, not ignored."""
+    dry = subprocess.run(["make", "-n", "run", "DATE=2026-12-06"], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert "-m devenv run --date 2026-12-06" in dry.stdout
+    today = subprocess.run(["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert "-m devenv run" in today.stdout and "--date" not in today.stdout
+    refused = subprocess.run(["make", "-n", "run", "ARGS=--date 2026-12-06"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode != 0 and "DATE=YYYY-MM-DD" in refused.stderr
+
+
+def test_devenv_runs_without_pythonpath() -> None:
+    """`python -m devenv` from a fresh shell (no PYTHONPATH=plugins) finds the renewals package and
+    refuses a date that is not one before touching anything."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    answer = subprocess.run([sys.executable, "-m", "devenv", "run", "--date", "2026-13-01"], cwd=PROJECT_ROOT,
+                            env=env, capture_output=True, text=True)  # fmt: skip
+    assert answer.returncode == 2, answer.stderr
+    assert "ModuleNotFoundError" not in answer.stderr
+    assert "'2026-13-01' is not a date (YYYY-MM-DD)" in answer.stderr
+
+
+def test_make_runs_last_line_counts_the_runs_emails_apart_from_notices_about_the_run(smtp_box: FileMailbox) -> None:
+    from devenv.__main__ import outbox_line
+
+    notice = EmailMessage()
+    notice["From"], notice["To"], notice["Subject"] = "renewals@example.org", "ms@example.org", "[renewals] Approve 1"
+    notice.set_content("An approval request: no X-Renewal-Touchpoint header.\n")
+    with smtplib.SMTP(smtp_box.host, smtp_box.port) as client:
+        client.send_message(_message())
+        client.send_message(notice)
+    files = sorted(smtp_box.outbox.glob("*.eml"))
+    line = outbox_line(files, len(files), smtp_box.outbox)
+    assert line.startswith("Outbox: 2 new .eml file(s): 1 customer and staff email(s) counted above, 1 notice(s)")

@@ -138,8 +138,9 @@ def summary(**overrides) -> RunSummary:
         dry_run=False,
         counts={"subscriptions_in": 12, "subscriptions_processed": 10, "subscriptions_quarantined": 2,
                 "contacts_in": 20, "contacts_processed": 19, "contacts_quarantined": 1},
-        sent_by_touchpoint=Counter({"renewal_reminder_15": 3, "overdue_notice_1": 1}),
-        status_totals=Counter({"sent": 4, "skipped": 2, "failed": 1, "unknown": 1}),
+        sent={"customer_emails": Counter({"renewal_reminder_15": 3, "overdue_notice_1": 1}),
+              "staff_emails": Counter({"risk_cta": 1}), "steps_recorded": Counter({"risk_cta": 2})},
+        status_totals=Counter({"sent": 6, "skipped": 2, "failed": 1, "unknown": 1}),
         skipped_by_reason=Counter({"superseded": 1, "opted_out": 1}),
         failed=[("renewal_notice", "550 mailbox unavailable")],
         quarantined_by_reason=Counter({"subscriptions: unknown_playbook": 2, "contacts: invalid_email": 1}),
@@ -158,7 +159,10 @@ def test_the_summary_message_has_every_count_and_a_link_to_the_run():
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Renewals run as of 2026-11-21",
                                                    "emoji": True}}  # fmt: skip
     fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1] for f in blocks[2]["fields"]}
-    assert fields["Sent"] == "4" and fields["Skipped"] == "2" and fields["Failed"] == "1"
+    # Emails to customers, emails to staff and staff steps recorded are counted apart, never summed.
+    assert fields["Customer emails"] == "4" and fields["Staff emails"] == "1"
+    assert fields["Staff steps recorded"] == "2" and "Sent" not in fields
+    assert fields["Skipped"] == "2" and fields["Failed"] == "1"
     assert fields["Unknown"].startswith("1") and fields["Quarantined"] == "3 row(s)"
     assert fields["CTAs"] == "2 opened · 1 escalated" and fields["Offboardings started"].startswith("1")
     rendered = str(blocks)
@@ -166,8 +170,18 @@ def test_the_summary_message_has_every_count_and_a_link_to_the_run():
                      "unknown_playbook", "renewal_reminder_15", "Spreadsheet updated"):  # fmt: skip
         assert expected in rendered
     assert blocks[-1]["elements"][0]["url"] == url
-    assert "sent 4" in text and url in text
+    assert "customer emails 4, staff emails 1, staff steps recorded 2, skipped 2" in text and url in text
+    assert "from history" not in text
     assert len(blocks) <= 50 and all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
+
+
+def test_history_a_first_run_settles_is_shown_apart_from_todays_skips():
+    text, blocks = summary_message(summary(history_by_reason=Counter({"superseded": 900, "stale": 283})), None)
+    fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1] for f in blocks[2]["fields"]}
+    assert fields["Skipped"] == "2"  # today's decisions only
+    assert "skipped 2 (and 1183 from history)" in text
+    (history,) = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith("*Settled")]
+    assert "before the pipeline's first run" in history and "900" in history and "283" in history
 
 
 def test_a_huge_summary_stays_within_slack_limits():

@@ -1,9 +1,14 @@
--- Members by subscription id (exact), account name (prefix, case-insensitive) or a contact's
--- email (exact, as the ledger addressed it). Each arm is an index lookup: the renewal cycles'
--- primary key, lower(account_name) text_pattern_ops and the ledger's recipients GIN index.
+-- Members by subscription id (its start, any case), account name (prefix, case-insensitive), a
+-- contact's email (exact, as the ledger addressed it), or a contact's name or email found in the
+-- latest staged contacts (console/search_contacts.sql, passed in). Each arm here is an index
+-- lookup: upper(subscription_id) and lower(account_name) text_pattern_ops, the ledger's
+-- recipients GIN index.
 with hits as (
     select subscription_id, 'subscription id' as matched
-    from renewals.renewal_cycles where subscription_id = %(q)s
+    from renewals.renewal_cycles where upper(subscription_id) like %(id_prefix)s
+    union
+    select subscription_id, matched
+    from unnest(%(contact_ids)s::text[], %(contact_matched)s::text[]) as c(subscription_id, matched)
     union
     select subscription_id, 'account name'
     from renewals.renewal_cycles where lower(account_name) like %(prefix)s

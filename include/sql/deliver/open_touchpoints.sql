@@ -8,6 +8,11 @@ select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t
        (select c.name from {contacts} c
         where c.subscription_id = t.subscription_id and c.role = 'primary' and c.name is not null
         order by c.contact_id limit 1) as contact_name,
+       -- the names of everyone the message is addressed to, for its greeting (primary first)
+       array(select c.name from {contacts} c
+             where c.subscription_id = t.subscription_id and c.email = any(t.recipients) and c.name is not null
+             group by c.name
+             order by min(case when c.role = 'primary' then 0 else 1 end), min(c.contact_id)) as contact_names,
        -- staff emails list the member's contacts (e.g. for deactivation)
        case when t.channel = 'staff_email' then (
            select coalesce(jsonb_agg(jsonb_build_object('role', c.role, 'name', c.name, 'email', c.email)

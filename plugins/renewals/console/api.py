@@ -33,7 +33,9 @@ from renewals.console import queries, steering
 from renewals.dates import as_of_date
 from renewals.delivery import unsubscribe
 from renewals.delivery.render import Renderer
+from renewals.labels import label
 from renewals.playbooks import Playbook, load_playbooks
+from renewals.reports import summary
 from renewals.storage import suppressions
 from renewals.storage.db import connect
 
@@ -337,7 +339,9 @@ def api_quarantine(ops: Ops, run_id: str | None = None) -> JSONResponse:
 
 pages = APIRouter(dependencies=[CanRead])
 _jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-_jinja.globals["root"] = URL_PREFIX
+_jinja.globals.update(root=URL_PREFIX, kinds=summary.KINDS, kind_labels=summary.KIND_LABELS,
+                     kind_notes=summary.KIND_NOTES, history_note=summary.HISTORY_NOTE)  # fmt: skip
+_jinja.filters["label"] = label
 
 
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

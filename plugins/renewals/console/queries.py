@@ -112,11 +112,33 @@ def member(
 
 
 def search(ops: psycopg.Connection, q: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Members by the start of their subscription id, the start of the account name, a contact's
+    email, or part of a contact's name or email."""
     q = q.strip()
     if not q:
         return []
     escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return _rows(ops, "search.sql", {"q": q, "prefix": escaped + "%", "email": q.lower(), "limit": limit})
+    contacts = staged_contact_hits(ops, f"%{escaped}%")
+    params = {
+        "id_prefix": escaped.upper() + "%",
+        "prefix": escaped + "%",
+        "email": q.lower(),
+        "contact_ids": [hit["subscription_id"] for hit in contacts],
+        "contact_matched": [hit["matched"] for hit in contacts],
+        "limit": limit,
+    }
+    return _rows(ops, "search.sql", params)
+
+
+def staged_contact_hits(ops: psycopg.Connection, contains: str) -> list[dict[str, Any]]:
+    """Contacts whose name or email contains the pattern, in the latest full run's staging."""
+    for run in _rows(ops, "staged_runs.sql", {"subscription_id": None}):
+        work = WorkTables(run["run_key"])
+        table = work.identifiers()["contacts"]
+        if one_row(ops.execute("select to_regclass(%s) is not null", (table.as_string(ops),)))[0]:
+            with ops.cursor(row_factory=dict_row) as cur:
+                return cur.execute(work.statement("console/search_contacts.sql"), {"contains": contains}).fetchall()
+    return []
 
 
 def run(ops: psycopg.Connection, run_id: str) -> dict[str, Any]:

@@ -129,6 +129,13 @@ def preview(
         "recipients": recipients,
         "cc": cc,
         "contact_name": primary[0]["name"] if primary else None,
+        "contact_names": list(
+            dict.fromkeys(
+                c["name"]
+                for c in sorted(contacts, key=lambda c: (c["role"] != "primary", c["contact_id"]))
+                if c["name"] and c["email"] in recipients
+            )
+        ),  # fmt: skip
         "contacts": [{"role": c["role"], "name": c["name"], "email": c["email"]} for c in contacts],
     }
     message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)

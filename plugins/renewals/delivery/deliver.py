@@ -274,7 +274,9 @@ def template_context(
 ) -> dict[str, Any]:
     """The template variables of a touchpoint's message for one subscription."""
     return {
-        **message_context(dict(row), as_of, touchpoint.key, sender_name(settings.sender), settings.support_line),
+        **message_context(
+            dict(row), as_of, touchpoint.key, sender_name(settings.sender), settings.support_line, settings.public_url
+        ),
         "cta": cta,
     }
 

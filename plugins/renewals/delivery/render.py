@@ -18,14 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from renewals.dates import term_end
-
-TIER_LABELS = {
-    "cosai_sponsor": "CoSAI Sponsor",
-    "premier": "Premier",
-    "high_value": "High Value",
-    "high_contributing_individual": "High Contributing Individual",
-    "standard": "Standard",
-}
+from renewals.labels import TIER_LABELS, label
 
 
 @dataclass(frozen=True)
@@ -83,6 +76,7 @@ class Renderer:
         )
         self._env.filters["long_date"] = long_date
         self._env.filters["money"] = money
+        self._env.filters["label"] = label
         self._env.filters["mailto"] = mailto
 
     def render(self, template: str, context: dict[str, Any]) -> RenderedMessage:
@@ -117,17 +111,36 @@ class Renderer:
         return "".join(text.blocks["content"](text.new_context(context))).strip()
 
 
+def greeting_names(names: list[str] | None) -> str | None:
+    """Everyone a message is addressed to, by name: "Kemi Kowalski and Jane Doe"."""
+    names = [name for name in names or [] if name]
+    if len(names) <= 1:
+        return names[0] if names else None
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def member_url(public_url: str, subscription_id: str) -> str:
+    """The member's page in the renewals console (the api-server's /renewals app)."""
+    return f"{public_url.rstrip('/')}/renewals/members/{quote(subscription_id, safe='')}"
+
+
 def message_context(
-    row: dict[str, Any], as_of: date, touchpoint: str, sender_name: str, support_line: str
+    row: dict[str, Any],
+    as_of: date,
+    touchpoint: str,
+    sender_name: str,
+    support_line: str,
+    public_url: str = "http://localhost:8080",
 ) -> dict[str, Any]:
-    """The template variables of one touchpoint for one subscription (see include/templates)."""
+    """The template variables of one touchpoint for one subscription (see include/templates).
+    ``contact_name`` greets every named recipient (``contact_names``), else the primary contact."""
     renewal_date: date = row["renewal_date"]
     days_to_renewal = (renewal_date - as_of).days
     term_months = row.get("term_months") or 12
     return {
         "subscription_id": row["subscription_id"],
         "account_name": row["account_name"],
-        "contact_name": row.get("contact_name"),
+        "contact_name": greeting_names(row.get("contact_names")) or row.get("contact_name"),
         "contacts": row.get("contacts") or [],
         "owner_email": row.get("owner_email"),
         "renewal_date": renewal_date,
@@ -147,5 +160,6 @@ def message_context(
         "support_line": support_line,
         "sender_name": sender_name,
         "touchpoint": touchpoint,
+        "member_url": member_url(public_url, row["subscription_id"]),
         "cta": None,
     }

@@ -71,7 +71,7 @@ class StaffApprovalOperator(HITLOperator):
         """Fill in the request for ``items``: who may answer (RENEWALS_APPROVERS, Airflow's
         assigned users: the api-server refuses anyone else's answer), what and by when."""
         self.subject = request_subject(items)
-        self.body = request_body(items, settings.approval_timeout / 3600, settings.approvers)
+        self.body = request_body(items, settings.approval_timeout, settings.approvers)
         self.params = ParamsDict(answer_params(sorted({item.subscription_id for item in items})))
         self.assigned_users = [{"id": user_id, "name": name} for user_id, name in settings.approvers] or None
         self.response_timeout = timedelta(seconds=settings.approval_timeout)

@@ -100,7 +100,9 @@ def spreadsheet_target(ops: psycopg.Connection, run: RunContext, path: str) -> s
     backfill, a rerun of an older day): then beside it, named after the run's as-of date
     (``renewals.as-of-2026-11-02.xlsx``), so that the book at ``path`` stays the newest day's."""
     (newest,) = one_row(
-        ops.execute("select max(as_of) from renewals.runs where not dry_run and subscription_id is null")
+        ops.execute(
+            "select max(as_of) from renewals.runs where not dry_run and subscription_id is null and refusal is null"
+        )
     )
     if newest is None or run.as_of >= newest:
         return path

@@ -14,6 +14,23 @@ from renewals.statuses import TouchpointStatus
 from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
+# What a run settled, counted apart: emails to customers, emails to staff (notices, and the CTA
+# changes that told their owner) and staff steps recorded (CTA changes and records). The same
+# three figures in the terminal, on Slack and in the console.
+CUSTOMER_EMAILS, STAFF_EMAILS, STEPS_RECORDED = "customer_emails", "staff_emails", "steps_recorded"
+KINDS = (CUSTOMER_EMAILS, STAFF_EMAILS, STEPS_RECORDED)
+KIND_LABELS = {CUSTOMER_EMAILS: "Customer emails", STAFF_EMAILS: "Staff emails", STEPS_RECORDED: "Staff steps recorded"}
+KIND_NOTES = {
+    CUSTOMER_EMAILS: "",
+    STAFF_EMAILS: "notices to teams, and CTA changes that told their owner",
+    STEPS_RECORDED: "CTAs opened or moved, records such as closing CTAs; an email only where counted above",
+}
+HISTORY_NOTE = "fell due before the pipeline's first run: settled as superseded or stale, never sent"
+
+
+def _by_kind() -> dict[str, Counter]:
+    return {kind: Counter() for kind in KINDS}
+
 
 @dataclass
 class RunSummary:
@@ -21,9 +38,10 @@ class RunSummary:
     as_of: str
     dry_run: bool
     counts: dict[str, Any]
-    sent_by_touchpoint: Counter = field(default_factory=Counter)
+    sent: dict[str, Counter] = field(default_factory=_by_kind)  # by kind (KINDS), then by touchpoint
     status_totals: Counter = field(default_factory=Counter)
     skipped_by_reason: Counter = field(default_factory=Counter)
+    history_by_reason: Counter = field(default_factory=Counter)
     failed: list[tuple[str, str]] = field(default_factory=list)
     quarantined_by_reason: Counter = field(default_factory=Counter)
     cohorts: Counter = field(default_factory=Counter)
@@ -37,6 +55,26 @@ class RunSummary:
     @property
     def quarantined(self) -> int:
         return (self.counts.get("subscriptions_quarantined") or 0) + (self.counts.get("contacts_quarantined") or 0)
+
+    def total(self, kind: str) -> int:
+        return self.sent[kind].total()
+
+    @property
+    def emails(self) -> int:
+        """Messages handed to the relay (or previewed): one per .eml file of the demo's outbox."""
+        return self.total(CUSTOMER_EMAILS) + self.total(STAFF_EMAILS)
+
+
+def count_settled(summary: RunSummary, touchpoint: str, channel: str, rows: int, emailed: int) -> None:
+    """One ledger group sent (or previewed) by the run, counted under its kind."""
+    if channel == "email":
+        summary.sent[CUSTOMER_EMAILS][touchpoint] += rows
+    elif channel == "staff_email":
+        summary.sent[STAFF_EMAILS][touchpoint] += rows
+    else:
+        summary.sent[STEPS_RECORDED][touchpoint] += rows
+        if emailed:
+            summary.sent[STAFF_EMAILS][touchpoint] += emailed
 
 
 def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
@@ -55,12 +93,17 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
              "contacts_in", "contacts_processed", "contacts_quarantined")  # fmt: skip
     summary = RunSummary(run_id, as_of.isoformat(), dry_run, dict(zip(names, numbers, strict=True)))
     params = {"run_id": run_id}
-    for touchpoint, _channel, status, reason, rows in ops.execute(sql_text("report/run_touchpoints.sql"), params):
+    for touchpoint, channel, status, reason, rows, emailed, history in ops.execute(
+        sql_text("report/run_touchpoints.sql"), params
+    ):
         summary.status_totals[status] += rows
         if status in ("sent", "dry_run"):
-            summary.sent_by_touchpoint[touchpoint] += rows
+            count_settled(summary, touchpoint, channel, rows, emailed)
         elif status == "skipped":
-            summary.skipped_by_reason[reason] += rows
+            if rows > history:
+                summary.skipped_by_reason[reason] += rows - history
+            if history:
+                summary.history_by_reason[reason] += history
         elif status == "failed":
             summary.failed.append((touchpoint, reason))
     for table, reason, rows in ops.execute(sql_text("report/run_quarantine.sql"), params):
@@ -86,12 +129,21 @@ def format_summary(summary: RunSummary) -> str:
         f" + {c['subscriptions_quarantined']} quarantined",
         f"  contacts:      {c['contacts_in']} in = {c['contacts_processed']} processed"
         f" + {c['contacts_quarantined']} quarantined",
-        "  ledger: "
-        + (", ".join(f"{status} {n}" for status, n in sorted(summary.status_totals.items())) or "no change"),
-        f"  {verb} by touchpoint:",
-        *_rows(summary.sent_by_touchpoint),
+    ]
+    for kind in KINDS:
+        label = KIND_LABELS[kind].lower() + ("" if kind == STEPS_RECORDED else f" {verb}")
+        note = f" ({KIND_NOTES[kind]})" if KIND_NOTES[kind] else ""
+        lines += [f"  {label}: {summary.total(kind)}{note}", *_rows(summary.sent[kind])]
+    lines += [
         "  skipped by reason:",
         *_rows(summary.skipped_by_reason),
+    ]
+    if summary.history_by_reason:
+        lines += [
+            f"  settled from history ({HISTORY_NOTE}): {summary.history_by_reason.total()}",
+            *_rows(summary.history_by_reason),
+        ]
+    lines += [
         "  due but left alone (settled by an earlier run, or held):",
         *_rows(summary.left_alone),
     ]

@@ -143,24 +143,31 @@ def _n(value: Any) -> str:
 
 
 def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence[str] = ()) -> Message:
-    """The run summary: the as-of date; counts by playbook, cohort and gate; sent, skipped by
-    reason, failed, unknown; quarantined rows; CTAs opened and escalated; offboardings started;
-    a button to the run in the Airflow UI."""
+    """The run summary: the as-of date; counts by playbook, cohort and gate; customer emails, staff
+    emails and staff steps recorded, each by touchpoint; skipped by reason, history settled apart,
+    failed, unknown; quarantined rows; CTAs opened and escalated; offboardings started; a button to
+    the run in the Airflow UI."""
+    from renewals.reports.summary import HISTORY_NOTE, KIND_LABELS, KINDS, STEPS_RECORDED
+
     c = summary.counts
     totals = summary.status_totals
-    sent = totals.get("dry_run" if summary.dry_run else "sent", 0)
     skipped = sum(summary.skipped_by_reason.values())
+    history = sum(summary.history_by_reason.values())
     failed = totals.get("failed", 0)
     unknown = totals.get("unknown", 0)
     title = f"Renewals run as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")
     about = f"Run `{escape(summary.run_id)}`" + (" · dry run: nothing was sent" if summary.dry_run else "")
+
+    def label(kind: str) -> str:
+        return KIND_LABELS[kind] + (" (would send)" if summary.dry_run and kind != STEPS_RECORDED else "")
+
     blocks: list[dict[str, Any]] = [
         header(title),
         context(about),
         fields([
             ("Subscriptions", f"{_n(c.get('subscriptions_in'))} in · {_n(c.get('subscriptions_processed'))} processed"),
             ("Quarantined", f"{summary.quarantined} row(s)"),
-            ("Would send (dry run)" if summary.dry_run else "Sent", str(sent)),
+            *((label(kind), str(summary.total(kind))) for kind in KINDS),
             ("Skipped", str(skipped)),
             ("Failed", str(failed)),
             ("Unknown", f"{unknown} this run · {summary.unknown_open} open"),
@@ -169,9 +176,11 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
              f"{summary.offboardings_started} ({summary.deactivations} contact(s) to deactivate)"),
         ]),
         listing("By playbook / gate / cohort", summary.cohorts),
-        listing("Would send by touchpoint" if summary.dry_run else "Sent by touchpoint", summary.sent_by_touchpoint),
+        *(listing(f"{label(kind)} by touchpoint", summary.sent[kind]) for kind in KINDS),
         listing("Skipped by reason", summary.skipped_by_reason),
     ]  # fmt: skip
+    if history:
+        blocks.append(listing(f"Settled from history ({HISTORY_NOTE})", summary.history_by_reason))
     if summary.failed:
         blocks.append(listing("Failed", Counter(f"{tp}: {reason}" for tp, reason in summary.failed)))
     if summary.quarantined_by_reason:
@@ -186,9 +195,12 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
     blocks.extend(context(escape(note)) for note in notes)
     if url:
         blocks.append(button("Open the run in Airflow", url, "open_run"))
+    figures = ", ".join(f"{KIND_LABELS[kind].lower()} {summary.total(kind)}" for kind in KINDS)
     text = (
-        f"{escape(title)}: sent {sent}, skipped {skipped}, failed {failed}, unknown {unknown}, "
-        f"quarantined {summary.quarantined}, CTAs opened {summary.ctas_opened} / escalated {summary.ctas_escalated}, "
+        f"{escape(title)}: {figures}, skipped {skipped}"
+        + (f" (and {history} from history)" if history else "")
+        + f", failed {failed}, unknown {unknown}, quarantined {summary.quarantined}, "
+        f"CTAs opened {summary.ctas_opened} / escalated {summary.ctas_escalated}, "
         f"offboardings started {summary.offboardings_started}" + (f" · {escape(url)}" if url else "")
     )
     return text, blocks

@@ -8,7 +8,7 @@ and health entries are keyed by the touchpoint that caused them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from renewals.labels import label
 from renewals.playbooks.model import OWNER, CtaChange
 from renewals.storage.db import one_row
 from renewals.storage.ledger import LedgerKey
@@ -173,6 +174,24 @@ def record_health(ops: psycopg.Connection, key: LedgerKey, score: int, label: st
     )
 
 
+def change_text(events: Iterable[tuple[str, str | None, str | None]]) -> str:
+    """What a touchpoint changed on a CTA (its timeline events: kind, from, to) in words, for the
+    owner's email and the Slack post: "opened at stage At risk; new task: Call the member"."""
+    parts = []
+    for kind, before, after in events:
+        if kind == "opened":
+            parts.append("opened" if after in (None, "opened") else f"opened at stage {label(after)}")
+        elif kind == "task":
+            parts.append(f"new task: {after}")
+        elif kind == "note":
+            parts.append(f"note: {after}")
+        elif kind == "stage":
+            parts.append(f"stage {label(before) if before else '—'} → {label(after)}")
+        else:
+            parts.append(f"{kind.replace('_', ' ')} {before or '—'} → {after}")
+    return "; ".join(parts) or "no change"
+
+
 def cta_context(ops: psycopg.Connection, cta_id: str, touchpoint: str, previous_owner: str | None) -> dict[str, Any]:
     """The CTA as templates see it; ``change`` lists what ``touchpoint`` changed, from the timeline."""
     with ops.cursor(row_factory=dict_row) as cur:
@@ -187,21 +206,16 @@ def cta_context(ops: psycopg.Connection, cta_id: str, touchpoint: str, previous_
             " order by due_date nulls last, task_id",
             (cta_id,),
         ).fetchall()
-    change = "; ".join(
-        f"{event['kind']} {event['from_value'] or '—'} → {event['to_value']}"
-        if event["kind"] not in ("opened", "task", "note")
-        else f"{event['kind']} {event['to_value'] or ''}".strip()
-        for event in events
-    )
+    change = change_text((event["kind"], event["from_value"], event["to_value"]) for event in events)
     return {
         **cta,
         # the owner hears of a CTA when it opens or moves; a task added on its own cadence is quiet
         "notify": any(event["kind"] in NOTIFIED_CHANGES for event in events),
-        "type_label": cta["type"].replace("_", " ").capitalize(),
-        "stage_label": cta["stage"].replace("_", " ").capitalize(),
+        "type_label": label(cta["type"]),
+        "stage_label": label(cta["stage"]),
         "previous_owner_email": previous_owner if previous_owner != cta["owner_email"] else None,
         "tasks": tasks,
-        "change": change or "no change",
+        "change": change,
     }
 
 

@@ -62,6 +62,12 @@ def register_run(conn: psycopg.Connection, run: RunContext) -> None:
             conn.execute(sql.SQL("drop table if exists {}").format(sql.SQL(", ").join(tables)))
 
 
+def record_refusal(conn: psycopg.Connection, run_id: str, refusal: str) -> None:
+    """Why the run was refused, in one sentence (the run's note and its Renewals tab show it)."""
+    with conn.transaction():
+        conn.execute("update renewals.runs set refusal = %s where run_id = %s", (refusal, run_id))
+
+
 def lookback_start(conn: psycopg.Connection, run: RunContext, catch_up_days: int) -> date:
     """First due date a run looks at: back to the previous real run, plus the catch-up window.
 
