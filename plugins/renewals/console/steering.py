@@ -21,6 +21,7 @@ from renewals.storage.db import one_row
 # Ledger states past which a touchpoint can no longer be steered: handed over, or settled.
 SETTLED = ("unknown", "sent", "failed", "skipped")
 OVERRIDE_COLUMNS = ("skip_reason", "move_to", "edit_subject", "edit_text")
+OVERRIDE_LIST = "skip_reason, move_to, edit_subject, edit_text"  # OVERRIDE_COLUMNS as a select list
 
 
 class AlreadySent(Exception):
@@ -77,7 +78,7 @@ def steer_touchpoint(
         if ledger is not None and ledger["status"] in SETTLED:
             raise AlreadySent(f"{touchpoint} of {subscription_id} is {ledger['status']} already: nothing was changed")
         found = cur.execute(
-            f"""select {", ".join(OVERRIDE_COLUMNS)} from renewals.touchpoint_overrides
+            f"""select {OVERRIDE_LIST} from renewals.touchpoint_overrides
                 where subscription_id = %s and renewal_date = %s and touchpoint = %s for update""",
             key,
         ).fetchone()
