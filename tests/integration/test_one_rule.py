@@ -79,3 +79,31 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     assert {"renewal_reminder_15", "renewal_notice", "payment_reminder_15", "sales_call_day_4", "renewal_review",
             "sales_followup_email", "contract_reminder", "low_touch_notice_30"} <= touchpoints  # fmt: skip
     assert not {sid for sid, _, _ in decided} & {"S-PAUSED", "S-SALES-MET"}
+
+
+def test_the_upcoming_sheet_shows_what_staff_made_of_each_touchpoint(world, resources, ops):
+    from renewals.console import steering
+
+    for member in ("S-SKIP", "S-MOVE", "S-EDIT", "S-HOLD", "S-PLAIN"):
+        world.subscription(member, D + timedelta(days=16))  # renewal_reminder_15 on D+1
+    run = run_day(resources, D)
+    renewal = D + timedelta(days=16)
+    steering.steer_touchpoint(ops, "S-SKIP", renewal, "renewal_reminder_15", "skip", "pat", "in a call")
+    steering.steer_touchpoint(ops, "S-MOVE", renewal, "renewal_reminder_15", "move", "pat", "later",
+                              move_to=D + timedelta(days=4))  # fmt: skip
+    steering.steer_touchpoint(ops, "S-EDIT", renewal, "renewal_reminder_15", "edit", "pat", "wording",
+                              subject="Personal")  # fmt: skip
+    steering.hold(ops, "S-HOLD", D + timedelta(days=3), "away", "pat")
+    with ops.transaction():
+        load_forecast(ops, run, resources.playbooks(), resources.settings.holidays)
+        rows = ops.execute(
+            run.work.statement("report/sheet_upcoming.sql"), {"as_of": D, "days": 30, "rows": None}
+        ).fetchall()
+    upcoming = {(row[6], row[0]): row[10] for row in rows if row[2] == "renewal_reminder_15"}
+    assert upcoming == {
+        ("S-SKIP", D + timedelta(days=1)): "skipped",
+        ("S-MOVE", D + timedelta(days=4)): "moved",
+        ("S-EDIT", D + timedelta(days=1)): "edited",
+        ("S-HOLD", D + timedelta(days=1)): "held",
+        ("S-PLAIN", D + timedelta(days=1)): "scheduled",
+    }
