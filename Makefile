@@ -51,7 +51,7 @@ test: lint docs browser
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
-# the calendar walk), which make test and CI still run.
+# the calendar walk, the Celery cluster), which make test and CI still run.
 test-quick: lint browser
 	$(BIN)/pytest -m "not slow"
 
@@ -80,9 +80,10 @@ soak: install
 	$(BIN)/python -m tests.soak $(CRASHES)
 
 # renewals_daily on the CeleryExecutor with two local workers, Redis and PostgreSQL
-# (scripts/celery_demo.py); shows which worker ran each shard. Not part of `make test`.
+# (devenv/celery_demo.py); shows which worker ran each shard. `make test` runs the same cluster as
+# tests/integration/test_celery_cluster.py (slow).
 celery-demo: install
-	$(BIN)/python scripts/celery_demo.py
+	$(BIN)/python -m devenv.celery_demo
 
 # Regenerate the one lock, requirements.txt, from requirements.in (runtime) and requirements-dev.in
 # (tests and tools) (a maintainer's step). The Docker image installs requirements.in under it. The
