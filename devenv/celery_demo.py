@@ -5,7 +5,7 @@ of its own).
 It starts everything itself and stops what it started at the end:
 
 * its own databases on the local PostgreSQL: a demo warehouse (seeded with the demo data), an ops
-  database and an Airflow metadata database (``renewals_celery_*``, recreated on every run);
+  database and an Airflow metadata database (``renewals_celery_<checkout>_*``, recreated on every run);
 * an SMTP server keeping every message as a file (``.demo/celery/outbox``);
 * Airflow 3 components with ``CeleryExecutor``: api-server (the workers' task SDK talks to its
   execution API), scheduler, dag-processor and two ``airflow celery worker`` processes with distinct
@@ -43,6 +43,7 @@ from pathlib import Path
 
 from devenv.demo_data import seed_warehouse
 from devenv.postgres import drop_database, ensure_database, ensure_server
+from devenv.stack import LocalStack
 from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
 
@@ -63,7 +64,7 @@ class Cluster:
     (``<prefix>_warehouse``, ``_ops``, ``_airflow``) and its Redis database as broker."""
 
     state: Path
-    database_prefix: str = "renewals_celery"
+    database_prefix: str
     broker: str = "redis://127.0.0.1:6379/11"
 
     def database(self, role: str) -> str:
@@ -340,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", default=Cluster.broker, help="Celery broker")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
     args = parser.parse_args(argv)
-    cluster = Cluster(state=PROJECT_ROOT / ".demo" / "celery", broker=args.redis)
+    # databases named for this checkout, as the other demo databases (devenv.stack.LocalStack)
+    checkout = LocalStack(PROJECT_ROOT / ".demo").checkout
+    cluster = Cluster(PROJECT_ROOT / ".demo" / "celery", f"renewals_celery_{checkout}", broker=args.redis)
     server = ensure_server(PROJECT_ROOT / ".demo")
     try:
         result = run_demo(cluster, server, date.fromisoformat(args.date), shards=args.shards,
