@@ -51,7 +51,7 @@ test: lint docs browser
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
-# the calendar walk), which make test and CI still run.
+# the calendar walk, the Celery cluster), which make test and CI still run.
 test-quick: lint browser
 	$(BIN)/pytest -m "not slow"
 
@@ -80,18 +80,25 @@ soak: install
 	$(BIN)/python -m tests.soak $(CRASHES)
 
 # renewals_daily on the CeleryExecutor with two local workers, Redis and PostgreSQL
-# (scripts/celery_demo.py); shows which worker ran each shard. Not part of `make test`.
+# (devenv/celery_demo.py); shows which worker ran each shard. `make test` runs the same cluster as
+# tests/integration/test_celery_cluster.py (slow).
 celery-demo: install
-	$(BIN)/python scripts/celery_demo.py
+	$(BIN)/python -m devenv.celery_demo
 
 # Regenerate the one lock, requirements.txt, from requirements.in (runtime) and requirements-dev.in
-# (tests and tools) (a maintainer's step). The Docker image installs requirements.in under it. The
-# mysql provider goes in without its dependencies (mysqlclient: see install); requirements.in lists the rest.
+# (tests and tools) under Airflow's constraints (constraints/airflow-3.11.txt, less the pins
+# constraints/overrides.txt replaces, each with its reason); a maintainer's step, see
+# constraints/README.md. The Docker image installs requirements.in under the lock. The mysql provider
+# goes in without its dependencies (mysqlclient: see install); requirements.in lists the rest.
+LOCK_CONSTRAINTS := constraints/airflow-3.11.txt
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	grep -v -E "^($$(grep -o '^[^ #]\+' constraints/overrides.txt | paste -sd'|'))==" $(LOCK_CONSTRAINTS) \
+		> .lock-venv/constraints.txt
 	grep -v '^apache-airflow-providers-mysql' requirements.in > .lock-venv/requirements.in
 	cp requirements-dev.in .lock-venv/
-	.lock-venv/bin/pip install --quiet -r .lock-venv/requirements-dev.in
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -r .lock-venv/requirements-dev.in -c .lock-venv/constraints.txt
 	.lock-venv/bin/pip install --quiet --no-deps $$(grep -o '^apache-airflow-providers-mysql==[^ ]*' requirements.in)
 	.lock-venv/bin/pip freeze --exclude-editable > requirements.txt
 	rm -rf .lock-venv

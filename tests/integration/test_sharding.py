@@ -1,6 +1,6 @@
 """The delivery splits into a bounded, configurable number of shards that any worker can take:
 RENEWALS_SHARDS sets how many, every subscription lands in exactly one of them, and the DAG maps one
-deliver task instance per shard with work (the Celery demo, scripts/celery_demo.py, runs them on
+deliver task instance per shard with work (the Celery demo, devenv/celery_demo.py, runs them on
 two workers)."""
 
 from __future__ import annotations
