@@ -14,6 +14,9 @@ none, the time it was triggered) as a date in the business timezone.
    log, update the Asset `renewals_audit` (downstream DAGs can be scheduled on it).
 7. **publish**: the renewal spreadsheet, the staff posts queued by the delivery and the run summary
    on Slack (`renewals_slack`; without it, in the task log). Slack never fails the run.
+8. **sync**: after the deliveries, however they ended, the day's changes (CTAs, call tasks, messages,
+   offboardings) go to the staff systems whose connection exists (`renewals_webhook`, ...); what a
+   system did not take waits for the next run. Emails never wait for a CRM.
 
 Beside them, where approvals are on (`RENEWALS_APPROVALS`): **approve_irreversible_steps** asks
 staff once, in Required Actions (and on Slack and by email), to approve the irreversible steps due
@@ -173,6 +176,23 @@ def publish(run: dict, dag_run=None) -> dict:
     return publish_run(airflow_resources(), RunContext.from_xcom(run), url)
 
 
+@task(retries=2, retry_delay=timedelta(minutes=2), trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+def sync(params: dict) -> dict:
+    """The day's events to the staff systems that are on; a system that is down or refuses an
+    event never fails this task (the event waits for the next run, or is parked for staff). Reads
+    no upstream result, so it runs however the deliveries ended."""
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import sync_run
+    from renewals.sync.setup import configured_targets
+
+    resources = airflow_resources()
+    report = sync_run(resources, configured_targets(resources.settings), dry_run=params["dry_run"])
+    if report is None:
+        return {"skipped": "dry run"}
+    log.info("Sync: %s event(s) queued; %s", report.queued, report.targets or "no target is on")
+    return {"queued": report.queued, **{name: vars(target) for name, target in report.targets.items()}}
+
+
 @dag(
     dag_id="renewals_daily",
     description="Renewal reminders, follow-ups and staff actions, once a day, exactly once.",
@@ -244,6 +264,8 @@ def renewals_daily():
     summary = summarize(run)
     branches >> deliveries >> summary
     summary >> publish(run)
+    # Off the emails' path: after every delivery however it ended (and the cycles summarize records).
+    [*deliveries, summary] >> sync()
     # Off the main path: waiting for staff never holds up the deliveries or the summary.
     # A failed request is asked again soon (a retry writes a new request); never executes anything.
     approval = StaffApprovalOperator(

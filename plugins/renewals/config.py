@@ -86,6 +86,9 @@ class Settings:
     public_url: str = "http://localhost:8080"
     unsubscribe_mailto: str = "unsubscribe@example.org"
     unsubscribe_days: int = 90
+    # the sync to staff systems (renewals.sync): seconds a run spends per target, the field mapping
+    sync_budget: float = 300.0
+    sync_mapping_path: Path = INCLUDE_DIR / "sync" / "mapping.yaml"
 
     def team_address(self, team: str) -> str:
         try:
@@ -131,6 +134,8 @@ class Settings:
             unsubscribe_days=_positive_int(
                 env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days, maximum=MAX_UNSUBSCRIBE_DAYS
             ),  # fmt: skip
+            sync_budget=_seconds(env, "RENEWALS_SYNC_BUDGET", cls.sync_budget),
+            sync_mapping_path=Path(_text(env, "RENEWALS_SYNC_MAPPING", str(cls.sync_mapping_path))),
         )
 
 

@@ -28,6 +28,8 @@ from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext, register_run
 from renewals.storage.staging import StageCounts, stage_and_validate
 from renewals.storage.warehouse import Warehouse, current_facts
+from renewals.sync.outbox import SyncReport, sync
+from renewals.sync.targets import Target
 
 
 class DeliveryIncomplete(RuntimeError):
@@ -158,3 +160,12 @@ def finish_run(resources: Resources, run: RunContext) -> str:
             ops.execute(run.work.statement("report/record_cycles.sql"), {"as_of": run.as_of, "run_id": run.run_id})
         ops.execute("update renewals.runs set finished_at = now() where run_id = %s", (run.run_id,))
         return format_summary(run_summary(ops, run.run_id))
+
+
+def sync_run(resources: Resources, targets: Sequence[Target], dry_run: bool = False) -> SyncReport | None:
+    """Queue the events of the changes the deliveries made and deliver them to the staff systems
+    that are on (None in a dry run: it changes nothing staff systems should hear of)."""
+    if dry_run:
+        return None
+    with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
+        return sync(ops, targets)

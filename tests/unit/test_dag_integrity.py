@@ -49,8 +49,15 @@ def test_every_cohort_is_a_branch_of_the_cohort_choice(dag):
     choose = dag.get_task("choose_cohorts")
     assert choose.downstream_task_ids == {f"deliver_{cohort}" for cohort in COHORTS}
     for cohort in COHORTS:
-        assert dag.get_task(f"deliver_{cohort}").downstream_task_ids == {"summarize", "carry_out_approvals"}
+        assert dag.get_task(f"deliver_{cohort}").downstream_task_ids == {"summarize", "carry_out_approvals", "sync"}
     assert [task.task_id for task in dag.get_task("prepare_run").get_flat_relatives(upstream=False)]
+
+
+def test_the_sync_to_staff_systems_waits_for_the_deliveries_and_holds_up_nothing(dag):
+    sync = dag.get_task("sync")
+    assert sync.upstream_task_ids == {"summarize", *(f"deliver_{cohort}" for cohort in COHORTS)}
+    assert sync.downstream_task_ids == set()  # nothing waits for a CRM
+    assert sync.trigger_rule == "all_done"  # a failed or skipped delivery does not stop it
 
 
 def test_waiting_for_an_approval_holds_up_no_delivery_and_no_summary(dag):

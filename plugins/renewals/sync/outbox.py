@@ -1,0 +1,176 @@
+"""The run's sync: queue the new events, then deliver each target's pending ones, oldest first.
+
+Exactly once in effect: a delivery row is locked while its target is called and settled in the
+same transaction, and every target writes by our keys (an upsert, a marker, a delivery id), so a
+crash after the call and before the record only means the same write again next run. One sync
+per target at a time (an advisory lock) keeps each target's events in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.rows import dict_row
+
+from renewals.sync import events
+from renewals.sync.events import Event
+from renewals.sync.http import ANSWER_CHARS, Rejected, Unavailable
+from renewals.sync.targets import Target
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20  # runs that meet an unavailable target before the event is parked
+
+
+@dataclass
+class TargetReport:
+    delivered: int = 0
+    parked: int = 0
+    still_pending: int = 0
+    unavailable: str = ""  # why the target was left for the next run
+
+
+@dataclass
+class SyncReport:
+    queued: int = 0
+    targets: dict[str, TargetReport] = field(default_factory=dict)
+
+
+def sync(
+    ops: psycopg.Connection, targets: Sequence[Target], checkpoint: Callable[[str], None] = lambda point: None
+) -> SyncReport:
+    """Queue the events of today's changes and deliver them to ``targets`` (``ops`` autocommit).
+    ``checkpoint`` is called after each target call and before its record (the crash tests)."""
+    for target in targets:  # first: a target just turned on takes the events queued from now
+        ops.execute("insert into renewals.sync_targets (target) values (%s) on conflict do nothing", (target.name,))
+    report = SyncReport(queued=events.derive(ops))
+    for target in targets:
+        report.targets[target.name] = deliver_target(ops, target, checkpoint)
+    return report
+
+
+def deliver_target(ops: psycopg.Connection, target: Target, checkpoint: Callable[[str], None]) -> TargetReport:
+    report = TargetReport()
+    lock = zlib.crc32(f"renewals.sync/{target.name}".encode())
+    if not ops.execute("select pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:
+        report.unavailable = "another sync is delivering to this target"
+        return report
+    try:
+        _plan(ops, target)
+        while _deliver_next(ops, target, report, checkpoint):
+            pass
+        report.still_pending = ops.execute(
+            "select count(*) from renewals.sync_deliveries where target = %s and status = 'pending'", (target.name,)
+        ).fetchone()[0]
+    finally:
+        ops.execute("select pg_advisory_unlock(%s)", (lock,))
+    return report
+
+
+def _plan(ops: psycopg.Connection, target: Target) -> None:
+    """A delivery row for each event of the target's kinds queued since its last plan."""
+    with ops.transaction():
+        ops.execute(
+            """
+            insert into renewals.sync_deliveries (event_id, target)
+            select e.event_id, t.target
+            from renewals.sync_targets t
+            join renewals.sync_events e
+              on e.created_at >= greatest(t.enabled_since, t.planned_until - %(overlap)s)
+            where t.target = %(target)s and e.kind = any(%(kinds)s)
+            order by e.event_id
+            on conflict do nothing
+            """,
+            {"target": target.name, "kinds": sorted(target.kinds), "overlap": events.DERIVE_OVERLAP},
+        )
+        ops.execute("update renewals.sync_targets set planned_until = now() where target = %s", (target.name,))
+
+
+def _deliver_next(
+    ops: psycopg.Connection, target: Target, report: TargetReport, checkpoint: Callable[[str], None]
+) -> bool:
+    """Deliver the target's oldest pending event; False when there is none or the target is down."""
+    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            """
+            select d.delivery_id, d.attempts, e.event_id, e.event_key, e.kind, e.subscription_id, e.renewal_date,
+                   e.occurred_at, e.payload
+            from renewals.sync_deliveries d join renewals.sync_events e using (event_id)
+            where d.target = %s and d.status = 'pending'
+            order by d.event_id
+            limit 1
+            for update of d
+            """,
+            (target.name,),
+        ).fetchone()
+        if row is None:
+            return False
+        event = Event(row["event_id"], row["event_key"], row["kind"], row["subscription_id"], row["renewal_date"],
+                      row["occurred_at"], row["payload"])  # fmt: skip
+        settle = {"event_id": event.event_id, "target": target.name}
+        try:
+            delivered = target.deliver(event, str(row["delivery_id"]))
+        except Unavailable as exc:
+            parked = row["attempts"] + 1 >= MAX_ATTEMPTS
+            _settle(cur, **settle, status="parked" if parked else "pending", http_status=exc.status, answer=str(exc))
+            report.parked += parked
+            report.unavailable = str(exc)
+            log.warning("%s unavailable, left for the next run: %s", target.name, exc)
+            return False
+        except Rejected as exc:
+            _settle(cur, **settle, status="parked", http_status=exc.status, answer=exc.answer)
+            report.parked += 1
+            log.warning("%s refused %s (%s); parked: %s", target.name, event.event_key, event.kind, exc)
+            return True
+        except Exception as exc:  # a bad mapping value or an answer we cannot read: parked, with why
+            log.exception("%s could not deliver %s", target.name, event.event_key)
+            _settle(cur, **settle, status="parked", http_status=None, answer=f"{type(exc).__name__}: {exc}")
+            report.parked += 1
+            return True
+        checkpoint("after_call")
+        _settle(cur, **settle, status="delivered", http_status=None, answer=None, remote_id=delivered.remote_id,
+                remote_url=delivered.remote_url)  # fmt: skip
+        if delivered.record_key and delivered.remote_id:
+            cur.execute(
+                """
+                insert into renewals.sync_records (target, record_key, remote_id, remote_url)
+                values (%s, %s, %s, %s)
+                on conflict (target, record_key) do update
+                set remote_id = excluded.remote_id, remote_url = excluded.remote_url, updated_at = now()
+                """,
+                (target.name, delivered.record_key, delivered.remote_id, delivered.remote_url),
+            )
+        report.delivered += 1
+        return True
+
+
+def _settle(
+    cur: psycopg.Cursor, event_id: int, target: str, status: str, http_status: int | None, answer: str | None,
+    remote_id: str | None = None, remote_url: str | None = None,
+) -> None:  # fmt: skip
+    cur.execute(
+        """
+        update renewals.sync_deliveries
+        set status = %(status)s, attempts = attempts + 1, last_status = %(http_status)s,
+            last_answer = %(answer)s, remote_id = coalesce(%(remote_id)s, remote_id),
+            remote_url = coalesce(%(remote_url)s, remote_url), updated_at = now(),
+            delivered_at = case when %(status)s = 'delivered' then now() end
+        where event_id = %(event_id)s and target = %(target)s
+        """,
+        {"status": status, "http_status": http_status, "answer": answer[:ANSWER_CHARS] if answer else None,
+         "remote_id": remote_id, "remote_url": remote_url, "event_id": event_id, "target": target},
+    )  # fmt: skip
+
+
+def record_url(ops: psycopg.Connection, record_key: str) -> dict[str, str]:
+    """The records a CTA (or other key) has in each target, as target -> URL (the console's links)."""
+    return dict(
+        ops.execute(
+            "select target, remote_url from renewals.sync_records where record_key = %s and remote_url is not null",
+            (record_key,),
+        ).fetchall()
+    )

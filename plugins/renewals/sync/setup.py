@@ -1,0 +1,27 @@
+"""The sync targets that are on: each one whose Airflow connection exists."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from renewals.config import Settings
+from renewals.sync.http import Budget, Client
+from renewals.sync.targets import WEBHOOK_CONN_ID, ConnectionInfo, Target, connection
+from renewals.sync.webhook import WebhookTarget
+
+Connections = Callable[[str], ConnectionInfo | None]
+
+
+def configured_targets(
+    settings: Settings, connections: Connections = connection, sleep: Callable[[float], None] = time.sleep
+) -> list[Target]:
+    """The targets whose connection exists, each with its own time budget for this run."""
+
+    def client() -> Client:
+        return Client(Budget(settings.sync_budget), sleep=sleep)
+
+    targets: list[Target] = []
+    if conn := connections(WEBHOOK_CONN_ID):
+        targets.append(WebhookTarget.from_connection(conn, client()))
+    return targets

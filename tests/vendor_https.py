@@ -1,0 +1,183 @@
+"""Local HTTPS servers that answer as a vendor's API reference says, for the sync targets' tests.
+
+TLS comes from a test CA made with ``cryptography`` for this session; the ``test_ca`` fixture
+trusts it through REQUESTS_CA_BUNDLE, as a deployment trusts a private CA. A server records every
+request and, before its normal answer, gives any answers queued with :meth:`VendorServer.fail_next`
+(a 500, a 429 with Retry-After, ...). A test module imports the fixtures it uses, e.g.
+``from tests.vendor_https import test_ca_files_fixture, test_ca_fixture  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class TestCA:
+    bundle: Path  # the CA certificate (what REQUESTS_CA_BUNDLE names)
+    server_cert: Path  # 127.0.0.1 and localhost, signed by the CA
+    server_key: Path
+
+
+def make_test_ca(directory: Path) -> TestCA:
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "renewals test CA")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])).issuer_name(ca_name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    ca = TestCA(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    ca.bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    ca.server_key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca
+
+
+@pytest.fixture(scope="session", name="test_ca_files")
+def test_ca_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return make_test_ca(tmp_path_factory.mktemp("test-ca"))
+
+
+@pytest.fixture(name="test_ca")
+def test_ca_fixture(test_ca_files: TestCA, monkeypatch: pytest.MonkeyPatch) -> TestCA:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_ca_files.bundle))
+    return test_ca_files
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # JSON, or str as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class VendorServer:
+    """An HTTPS server in a thread; subclasses answer in :meth:`handle` as their vendor does."""
+
+    def __init__(self, ca: TestCA) -> None:
+        self.requests: list[Request] = []
+        self._queued: list[Reply] = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers),
+                                  self.rfile.read(length))  # fmt: skip
+                with server.lock:
+                    server.requests.append(request)
+                    reply = server._queued.pop(0) if server._queued else server.handle(request)
+                as_json = not isinstance(reply.body, str | bytes | None)
+                body = json.dumps(reply.body) if as_json else reply.body
+                payload = body.encode() if isinstance(body, str) else body or b""
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json" if as_json else "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(ca.server_cert, ca.server_key)
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def handle(self, request: Request) -> Reply:  # pragma: no cover - subclasses answer
+        return Reply(404, [{"message": "no such resource"}])
+
+    def fail_next(self, status: int, body: Any = None, retry_after: str | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status`` (before answering normally again)."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self._queued.extend(Reply(status, body, headers) for _ in range(times))
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> VendorServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class WebhookReceiver(VendorServer):
+    """A webhook consumer as the contract expects one: takes each POST with 200, and does what a
+    receiver does with a delivery id it has seen: answers 200 and keeps the first."""
+
+    def __init__(self, ca: TestCA) -> None:
+        super().__init__(ca)
+        self.accepted: dict[str, Request] = {}  # by X-Renewals-Delivery
+
+    def handle(self, request: Request) -> Reply:
+        self.accepted.setdefault(request.headers.get("X-Renewals-Delivery", ""), request)
+        return Reply(200, {"ok": True})
+
+
+@pytest.fixture(name="webhook_receiver")
+def webhook_receiver_fixture(test_ca: TestCA) -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(test_ca) as server:
+        yield server
