@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from cryptography import x509
@@ -180,4 +180,70 @@ class WebhookReceiver(VendorServer):
 @pytest.fixture(name="webhook_receiver")
 def webhook_receiver_fixture(test_ca: TestCA) -> Iterator[WebhookReceiver]:
     with WebhookReceiver(test_ca) as server:
+        yield server
+
+
+class SalesforceServer(VendorServer):
+    """Salesforce's REST API as its reference describes the calls the target makes: the OAuth 2.0
+    client credentials token, and upsert by External ID (201 created, 200 updated, 300 when the
+    value matches several records, 404 for a field that is not an External ID, 401 for an expired
+    session, errors as a JSON list of {message, errorCode})."""
+
+    API = "/services/data/v62.0/sobjects/"
+    CLIENT_ID, CLIENT_SECRET = "consumer-key", "consumer-secret"
+
+    def __init__(self, ca: TestCA, external_id_fields: tuple[str, ...] = ("Renewal_Key__c",)) -> None:
+        super().__init__(ca)
+        self.records: dict[str, list[dict[str, Any]]] = {}  # by SObject
+        self.external_id_fields = external_id_fields
+        self.tokens: set[str] = set()
+        self._ids = 0
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "salesforce", "host": self.base_url, "login": self.CLIENT_ID,
+                "password": self.CLIENT_SECRET}  # fmt: skip
+
+    def add(self, sobject: str, **fields: Any) -> str:
+        self._ids += 1
+        record_id = f"{'00T' if sobject == 'Task' else '006'}{self._ids:015d}"
+        self.records.setdefault(sobject, []).append({"Id": record_id, **fields})
+        return record_id
+
+    def expire_sessions(self) -> None:
+        self.tokens.clear()
+
+    def handle(self, request: Request) -> Reply:
+        if request.path == "/services/oauth2/token" and request.method == "POST":
+            form = parse_qs(request.body.decode())
+            if form.get("client_id") != [self.CLIENT_ID] or form.get("client_secret") != [self.CLIENT_SECRET]:
+                return Reply(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+            token = f"00D!token{len(self.tokens) + 1}"
+            self.tokens.add(token)
+            return Reply(200, {"access_token": token, "instance_url": self.base_url, "token_type": "Bearer"})
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return Reply(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+        if not request.path.startswith(self.API) or request.method != "PATCH":
+            return Reply(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+        sobject, field_name, value = request.path.removeprefix(self.API).split("/", 2)
+        value = unquote(value)
+        if field_name not in self.external_id_fields:
+            return Reply(404, [{"errorCode": "NOT_FOUND", "message": "Provided external ID field does not exist or "
+                                f"is not accessible: {field_name}"}])  # fmt: skip
+        fields = request.json()
+        if field_name in fields:
+            return Reply(400, [{"errorCode": "INVALID_FIELD", "fields": [field_name], "message": "The value of the "
+                                "external ID field in the URL and the body must not both be given"}])  # fmt: skip
+        matches = [record for record in self.records.get(sobject, []) if record.get(field_name) == value]
+        if len(matches) > 1:
+            return Reply(300, [f"{self.API}{sobject}/{record['Id']}" for record in matches])
+        if matches:
+            matches[0].update(fields)
+            return Reply(200, {"id": matches[0]["Id"], "success": True, "errors": [], "created": False})
+        record_id = self.add(sobject, **{field_name: value}, **fields)
+        return Reply(201, {"id": record_id, "success": True, "errors": [], "created": True})
+
+
+@pytest.fixture(name="salesforce")
+def salesforce_fixture(test_ca: TestCA) -> Iterator[SalesforceServer]:
+    with SalesforceServer(test_ca) as server:
         yield server

@@ -28,6 +28,7 @@ from renewals.storage.migrations import migrate
 from renewals.storage.runs import RunContext, register_run
 from renewals.storage.staging import StageCounts, stage_and_validate
 from renewals.storage.warehouse import Warehouse, current_facts
+from renewals.sync.mapping import load_mapping
 from renewals.sync.outbox import SyncReport, sync
 from renewals.sync.targets import Target
 
@@ -64,6 +65,7 @@ def prepare(
     'unknown' sends; returns the verdict references that matched no unknown send."""
     # A broken playbook or approvals setting stops the run here, before anything is written.
     check_approval_playbooks(resources.settings.approvals, resources.playbooks())
+    load_mapping(resources.settings.sync_mapping_path)  # the staff systems' field mapping
     if run.dry_run and (release_unknown or confirm_unknown):  # the DAG refuses it earlier (manual_runs)
         raise ValueError("release_unknown and confirm_unknown change the ledger: not in a dry run")
     with closing(connect(resources.ops_dsn)) as ops:

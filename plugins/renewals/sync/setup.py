@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from renewals.config import Settings
 from renewals.sync.http import Budget, Client
-from renewals.sync.targets import WEBHOOK_CONN_ID, ConnectionInfo, Target, connection
+from renewals.sync.mapping import load_mapping
+from renewals.sync.salesforce import SalesforceTarget
+from renewals.sync.targets import SALESFORCE_CONN_ID, WEBHOOK_CONN_ID, ConnectionInfo, Target, connection
 from renewals.sync.webhook import WebhookTarget
 
 Connections = Callable[[str], ConnectionInfo | None]
@@ -22,6 +24,9 @@ def configured_targets(
         return Client(Budget(settings.sync_budget), sleep=sleep)
 
     targets: list[Target] = []
+    mapping = load_mapping(settings.sync_mapping_path)
     if conn := connections(WEBHOOK_CONN_ID):
         targets.append(WebhookTarget.from_connection(conn, client()))
+    if conn := connections(SALESFORCE_CONN_ID):
+        targets.append(SalesforceTarget.from_connection(conn, mapping.salesforce, client()))
     return targets

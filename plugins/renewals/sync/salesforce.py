@@ -1,0 +1,89 @@
+"""The Salesforce target (``renewals_salesforce``): CTAs and call tasks as Task records, the 180-day
+BizDev outreach as an Opportunity, sent messages as completed Tasks (the activity history).
+
+Every write is an upsert by our key in an External ID field (default Renewal_Key__c):
+``PATCH /services/data/vXX.X/sobjects/<SObject>/<field>/<key>`` creates the record the first time
+(201) and updates it after (200), so a retry never makes a second one. A key that matches several
+records (300 Multiple Choices) is parked with the matches for staff to merge.
+
+The connection: host = the org's My Domain URL, login = the connected app's consumer key,
+password = its consumer secret (OAuth 2.0 client credentials flow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from renewals.sync.events import CTA_KINDS, Event
+from renewals.sync.http import Client, Rejected, Unavailable, rejected
+from renewals.sync.mapping import Fields, SalesforceMapping, event_values
+from renewals.sync.targets import ConnectionInfo, Delivered
+
+
+@dataclass
+class SalesforceTarget:
+    base_url: str
+    client_id: str
+    client_secret: str
+    mapping: SalesforceMapping
+    client: Client
+    name: str = "salesforce"
+    kinds: frozenset[str] = CTA_KINDS | {"task.due", "message.sent"}
+    _token: tuple[str, str] | None = field(default=None, repr=False)  # (access token, instance URL)
+
+    @classmethod
+    def from_connection(cls, conn: ConnectionInfo, mapping: SalesforceMapping, client: Client) -> SalesforceTarget:
+        return cls(conn.base_url(), conn.login, conn.password, mapping, client)
+
+    def deliver(self, event: Event, delivery_id: str) -> Delivered:
+        values = event_values(event)
+        sobject, key, fields = self.record_of(event, values)
+        return self.upsert(sobject, key, fields.render(values))
+
+    def record_of(self, event: Event, values: dict[str, str]) -> tuple[str, str, Fields]:
+        """(SObject, our key, its fields) of an event."""
+        mapping = self.mapping
+        if event.kind == "task.due":
+            return "Task", f"{values['cta_id']}/{values['task_id']}", mapping.call_task
+        if event.kind == "message.sent":
+            return "Task", "MSG-" + hashlib.sha256(event.event_key.encode()).hexdigest()[:24], mapping.message_task
+        if values["cta_type"] in mapping.opportunity_cta_types:
+            return "Opportunity", values["cta_id"], mapping.opportunity
+        return "Task", values["cta_id"], mapping.cta_task
+
+    def upsert(self, sobject: str, key: str, fields: dict[str, str]) -> Delivered:
+        body = {name: value for name, value in fields.items() if value != ""}
+        path = f"/services/data/v{self.mapping.api_version}/sobjects/{sobject}/{self.mapping.external_id_field}/"
+        for fresh_token in (False, True):
+            token, instance = self._session(fresh_token)
+            response = self.client.request("PATCH", instance + path + quote(key, safe=""), json=body,
+                                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            if response.status_code != 401:  # an expired session: once more with a new token
+                break
+        if response.status_code in (200, 201):
+            record_id = response.json().get("id")
+            return Delivered(record_id, f"{instance}/lightning/r/{sobject}/{record_id}/view", key)
+        if response.status_code == 204:  # an update answered without a body (API versions before 46.0)
+            return Delivered(record_key=key)
+        if response.status_code == 300:
+            raise Rejected(300, f"{self.mapping.external_id_field}={key} matches several {sobject} records; "
+                                f"merge them or clear the field on all but one: {response.text}")  # fmt: skip
+        if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
+            raise Unavailable(f"Salesforce API request limit reached: {response.text}", 403)
+        raise rejected(response)
+
+    def _session(self, renew: bool) -> tuple[str, str]:
+        if self._token is None or renew:
+            response = self.client.request(
+                "POST", f"{self.base_url}/services/oauth2/token",
+                data={"grant_type": "client_credentials", "client_id": self.client_id,
+                      "client_secret": self.client_secret},
+            )  # fmt: skip
+            if response.status_code != 200:  # the connection is wrong, not the event: all wait
+                raise Unavailable(f"Salesforce refused the connection's credentials: {response.text}",
+                                  response.status_code)  # fmt: skip
+            answer = response.json()
+            self._token = (answer["access_token"], answer.get("instance_url") or self.base_url)
+        return self._token

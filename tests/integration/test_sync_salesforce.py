@@ -1,0 +1,149 @@
+"""The Salesforce target against a local HTTPS server that answers as Salesforce's REST API does:
+CTAs and call tasks as Tasks, the BizDev outreach as an Opportunity, sent messages as completed
+Tasks, each upserted by its External ID so that nothing is ever made twice."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from datetime import date, timedelta
+
+import pytest
+
+from devenv.inprocess import run_day
+from renewals.config import Settings
+from renewals.pipeline import sync_run
+from renewals.storage.db import connect
+from renewals.sync.http import Budget, Client
+from renewals.sync.mapping import load_mapping
+from renewals.sync.outbox import record_url, sync
+from renewals.sync.salesforce import SalesforceTarget
+from renewals.sync.targets import ConnectionInfo
+from tests.vendor_https import SalesforceServer, salesforce_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
+
+AS_OF = date(2026, 12, 1)
+
+
+def target_for(server: SalesforceServer, **client: object) -> SalesforceTarget:
+    conn = ConnectionInfo(**server.connection() | {"host": server.base_url})
+    mapping = load_mapping(Settings().sync_mapping_path).salesforce
+    return SalesforceTarget.from_connection(conn, mapping, Client(Budget(30), **client))
+
+
+def tasks(server: SalesforceServer) -> dict[str, dict]:
+    return {record["Renewal_Key__c"]: record for record in server.records.get("Task", [])}
+
+
+@pytest.fixture
+def risk_world(world):
+    world.subscription("S-RISK", AS_OF + timedelta(days=14), account_name="Acme Labs")  # renewal risk opens today
+    world.subscription("S-BIZDEV", AS_OF + timedelta(days=180))  # the 180-day BizDev outreach
+    return world
+
+
+def test_ctas_call_tasks_and_sent_messages_land_as_records_and_are_updated_in_place(
+    risk_world, resources, salesforce, ops
+):
+    target = target_for(salesforce)
+    run_day(resources, AS_OF, finish=True)
+
+    report = sync_run(resources, [target])
+
+    assert report.targets["salesforce"].delivered > 0 and report.targets["salesforce"].parked == 0
+    cta_id = ops.execute("select cta_id from renewals.ctas where subscription_id = 'S-RISK'").fetchone()[0]
+    records = tasks(salesforce)
+    cta_task = records[cta_id]
+    assert cta_task["Subject"] == "Renewal risk: Acme Labs"
+    assert (cta_task["Status"], cta_task["Priority"]) == ("Not Started", "Normal")
+    call = next(record for key, record in records.items() if key.startswith(f"{cta_id}/"))
+    assert call["Subject"] == "Contact the member about the open renewal" and call["Status"] == "Not Started"
+    sent = [record for key, record in records.items() if key.startswith("MSG-")]
+    assert sent and all(record["Status"] == "Completed" for record in sent)
+    assert sent[0]["Subject"].startswith("Email: ")
+    bizdev_id = ops.execute("select cta_id from renewals.ctas where type = 'bizdev_opportunity'").fetchone()[0]
+    (opportunity,) = salesforce.records["Opportunity"]
+    assert opportunity["Renewal_Key__c"] == bizdev_id and opportunity["StageName"] == "Prospecting"
+    assert record_url(ops, cta_id)["salesforce"].endswith(f"/lightning/r/Task/{cta_task['Id']}/view")
+
+    run_day(resources, AS_OF + timedelta(days=15), finish=True)  # the renewal date passed: escalated
+    sync_run(resources, [target])
+
+    again = tasks(salesforce)
+    assert again[cta_id]["Id"] == cta_task["Id"] and again[cta_id]["Priority"] == "High"
+    assert len(salesforce.records["Task"]) == len(again), "one record per key"
+    assert len(salesforce.records["Opportunity"]) == 1
+
+
+def test_an_external_id_matching_several_records_parks_the_event_with_the_matches(
+    risk_world, resources, salesforce, ops
+):
+    run_day(resources, AS_OF, finish=True)
+    cta_id = ops.execute("select cta_id from renewals.ctas where subscription_id = 'S-RISK'").fetchone()[0]
+    first = salesforce.add("Task", Renewal_Key__c=cta_id, Subject="made by hand")
+    salesforce.add("Task", Renewal_Key__c=cta_id, Subject="made by hand, again")
+
+    report = sync_run(resources, [target_for(salesforce)])
+
+    assert report.targets["salesforce"].parked == 1
+    status, answer = ops.execute(
+        "select last_status, last_answer from renewals.sync_deliveries where status = 'parked'"
+    ).fetchone()
+    assert status == 300 and first in answer and "Renewal_Key__c" in answer
+    assert report.targets["salesforce"].delivered > 0, "the other events went on"
+
+
+def test_a_crash_between_the_upsert_and_its_record_makes_no_second_record(risk_world, resources, salesforce, databases):
+    run_day(resources, AS_OF, finish=True)
+    target = target_for(salesforce)
+
+    class WorkerDied(BaseException):
+        pass
+
+    def die(point: str) -> None:
+        raise WorkerDied(point)
+
+    with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
+        sync(conn, [target], checkpoint=die)
+    assert sum(map(len, salesforce.records.values())) == 1  # written, not recorded as delivered
+    sync_run(resources, [target])
+
+    keys = [record["Renewal_Key__c"] for records in salesforce.records.values() for record in records]
+    assert len(keys) == len(set(keys)), "the retried upsert updated the record it made"
+
+
+def test_429_and_an_expired_session_are_retried_and_a_wrong_external_id_field_is_parked(
+    risk_world, resources, salesforce, ops
+):
+    run_day(resources, AS_OF, finish=True)
+    waits: list[float] = []
+    target = target_for(salesforce, sleep=waits.append)
+    target._session(renew=False)
+    salesforce.expire_sessions()
+    salesforce.fail_next(429, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"}], retry_after="3")
+
+    report = sync_run(resources, [target])
+
+    assert waits == [3.0] and report.targets["salesforce"].parked == 0
+    assert len([r for r in salesforce.requests if r.path == "/services/oauth2/token"]) == 2  # renewed once
+
+    salesforce.external_id_fields = ("Other_Key__c",)
+    run_day(resources, AS_OF + timedelta(days=15), finish=True)
+    report = sync_run(resources, [target])
+    assert report.targets["salesforce"].delivered == 0 and report.targets["salesforce"].parked > 0
+    answer = ops.execute("select last_answer from renewals.sync_deliveries where status = 'parked' limit 1").fetchone()
+    assert "Renewal_Key__c" in answer[0] and "NOT_FOUND" in answer[0]
+
+
+def test_a_bad_mapping_is_refused_at_prepare_run_before_anything_is_written(resources, tmp_path, ops):
+    from dataclasses import replace
+
+    from renewals.pipeline import prepare
+    from renewals.storage.runs import RunContext
+    from renewals.sync.mapping import MappingError
+
+    bad = tmp_path / "mapping.yaml"
+    bad.write_text(Settings().sync_mapping_path.read_text().replace("{task_title}", "{task_titel}", 1))
+    broken = replace(resources, settings=replace(resources.settings, sync_mapping_path=bad))
+
+    with pytest.raises(MappingError, match=r"salesforce\.call_task\.Subject.*\{task_titel\}"):
+        prepare(broken, RunContext(run_id="manual__bad", as_of=AS_OF))
+    assert ops.execute("select to_regclass('renewals.runs')").fetchone()[0] is None

@@ -1,0 +1,45 @@
+"""The staff systems' field mapping: the shipped file loads; a broken one is refused naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from renewals.config import Settings
+from renewals.sync.mapping import MappingError, load_mapping
+
+SHIPPED = Settings().sync_mapping_path
+
+
+def broken(tmp_path: Path, change) -> Path:
+    document = yaml.safe_load(SHIPPED.read_text())
+    change(document)
+    path = tmp_path / "mapping.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_the_shipped_mapping_loads():
+    mapping = load_mapping(SHIPPED)
+    assert mapping.salesforce.external_id_field == "Renewal_Key__c"
+    assert mapping.hubspot.unique_property == "renewal_key"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d["salesforce"]["cta_task"].update(Subject="{acount_name}"), "salesforce.cta_task.Subject"),
+        (lambda d: d["salesforce"]["call_task"].update(Description="{message_subject}"),
+         "salesforce.call_task.Description"),
+        (lambda d: d["salesforce"].update(external_id_field="Renewal Key"), "salesforce.external_id_field"),
+        (lambda d: d["salesforce"]["opportunity"].update(Name="{account_name"), "salesforce.opportunity.Name"),
+        (lambda d: d["hubspot"]["deal_stages"].update(renewed="closedwon"), "hubspot.deal_stages.renewed"),
+        (lambda d: d["hubspot"]["association"].update(object="tickets"), "hubspot.association.object"),
+        (lambda d: d["hubspot"].pop("task"), "hubspot.task"),
+    ],
+)  # fmt: skip
+def test_a_broken_mapping_is_refused_naming_the_field(tmp_path, change, named):
+    with pytest.raises(MappingError, match=named.replace(".", r"\.")):
+        load_mapping(broken(tmp_path, change))
