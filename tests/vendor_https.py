@@ -247,3 +247,70 @@ class SalesforceServer(VendorServer):
 def salesforce_fixture(test_ca: TestCA) -> Iterator[SalesforceServer]:
     with SalesforceServer(test_ca) as server:
         yield server
+
+
+class HubSpotServer(VendorServer):
+    """HubSpot's CRM v3 objects API for tasks and deals as its reference describes the calls the
+    target makes: create (201), a duplicate value of a unique property (409 CONFLICT), update by id
+    or by a unique property (?idProperty=), 404 for a record that is not there, 401 without a valid
+    private-app token; errors as {status, message, correlationId, category}."""
+
+    TOKEN = "pat-na1-test-token"
+
+    def __init__(self, ca: TestCA, unique_property: str = "renewal_key") -> None:
+        super().__init__(ca)
+        self.unique_property = unique_property
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {"tasks": {}, "deals": {}}
+        self.associations: list[tuple[str, str, int]] = []  # (task id, to id, association type id)
+        self._ids = 1000
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "http", "host": self.base_url, "password": self.TOKEN, "extra": {"portal_id": "4242"}}
+
+    def add(self, object_type: str, record_id: str | None = None, **properties: Any) -> str:
+        self._ids += 1
+        record_id = record_id or str(self._ids)
+        self.objects[object_type][record_id] = dict(properties)
+        return record_id
+
+    @staticmethod
+    def error(status: int, category: str, message: str) -> Reply:
+        return Reply(status, {"status": "error", "message": message, "correlationId": "c0ffee", "category": category})
+
+    def handle(self, request: Request) -> Reply:
+        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            return self.error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+        parts = request.path.strip("/").split("/")  # crm v3 objects <type> [<id>]
+        if parts[:3] != ["crm", "v3", "objects"] or len(parts) < 4 or parts[3] not in self.objects:
+            return self.error(404, "OBJECT_NOT_FOUND", "resource not found")
+        store, properties = self.objects[parts[3]], (request.json() or {}).get("properties", {})
+        if request.method == "POST" and len(parts) == 4:
+            key = properties.get(self.unique_property)
+            existing = [rid for rid, record in store.items() if key and record.get(self.unique_property) == key]
+            if existing:
+                return self.error(409, "CONFLICT", f"A {parts[3][:-1]} with {self.unique_property} '{key}' already "
+                                                   f"exists. Existing ID: {existing[0]}")  # fmt: skip
+            record_id = self.add(parts[3], **properties)
+            for association in request.json().get("associations", []):
+                self.associations.append((record_id, association["to"]["id"],
+                                          association["types"][0]["associationTypeId"]))  # fmt: skip
+            return Reply(201, {"id": record_id, "properties": properties, "archived": False})
+        if request.method == "PATCH" and len(parts) == 5:
+            id_property = request.query.get("idProperty", [None])[0]
+            value = unquote(parts[4])
+            if id_property:
+                found = [rid for rid, record in store.items() if record.get(id_property) == value]
+                record_id = found[0] if found else None
+            else:
+                record_id = value if value in store else None
+            if record_id is None:
+                return self.error(404, "OBJECT_NOT_FOUND", f"Object not found. objectId are usually numeric. {value}")
+            store[record_id].update(properties)
+            return Reply(200, {"id": record_id, "properties": store[record_id], "archived": False})
+        return self.error(405, "VALIDATION_ERROR", "method not allowed")
+
+
+@pytest.fixture(name="hubspot")
+def hubspot_fixture(test_ca: TestCA) -> Iterator[HubSpotServer]:
+    with HubSpotServer(test_ca) as server:
+        yield server

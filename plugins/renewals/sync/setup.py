@@ -7,9 +7,17 @@ from collections.abc import Callable
 
 from renewals.config import Settings
 from renewals.sync.http import Budget, Client
+from renewals.sync.hubspot import HubSpotTarget
 from renewals.sync.mapping import load_mapping
 from renewals.sync.salesforce import SalesforceTarget
-from renewals.sync.targets import SALESFORCE_CONN_ID, WEBHOOK_CONN_ID, ConnectionInfo, Target, connection
+from renewals.sync.targets import (
+    HUBSPOT_CONN_ID,
+    SALESFORCE_CONN_ID,
+    WEBHOOK_CONN_ID,
+    ConnectionInfo,
+    Target,
+    connection,
+)
 from renewals.sync.webhook import WebhookTarget
 
 Connections = Callable[[str], ConnectionInfo | None]
@@ -29,4 +37,6 @@ def configured_targets(
         targets.append(WebhookTarget.from_connection(conn, client()))
     if conn := connections(SALESFORCE_CONN_ID):
         targets.append(SalesforceTarget.from_connection(conn, mapping.salesforce, client()))
+    if conn := connections(HUBSPOT_CONN_ID):
+        targets.append(HubSpotTarget.from_connection(conn, mapping.hubspot, client()))
     return targets
