@@ -314,3 +314,61 @@ class HubSpotServer(VendorServer):
 def hubspot_fixture(test_ca: TestCA) -> Iterator[HubSpotServer]:
     with HubSpotServer(test_ca) as server:
         yield server
+
+
+class GitHubServer(VendorServer):
+    """GitHub's REST API for a repository's issues as its reference describes the calls the target
+    makes: list by label (state=all, paginated with a Link header), create (201), update (200),
+    404 for a repository the token cannot see, 401 for a bad token."""
+
+    TOKEN, REPOSITORY = "ghp_test_token", "members/offboarding"
+    PAGE = 2  # issues per page whatever per_page asks, so the pages are followed
+
+    def __init__(self, ca: TestCA) -> None:
+        super().__init__(ca)
+        self.issues: list[dict[str, Any]] = []
+
+    def connection(self) -> dict[str, Any]:
+        return {"conn_type": "github", "host": self.base_url, "password": self.TOKEN,
+                "extra": {"repository": self.REPOSITORY}}  # fmt: skip
+
+    def add(self, title: str, body: str = "", labels: tuple[str, ...] = (), state: str = "open") -> dict[str, Any]:
+        number = len(self.issues) + 1
+        issue = {"number": number, "title": title, "body": body, "state": state,
+                 "labels": [{"name": name} for name in labels],
+                 "html_url": f"https://github.com/{self.REPOSITORY}/issues/{number}"}  # fmt: skip
+        self.issues.append(issue)
+        return issue
+
+    def handle(self, request: Request) -> Reply:
+        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+            return Reply(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
+        prefix = f"/repos/{self.REPOSITORY}/issues"
+        if not request.path.startswith(prefix):
+            return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+        if request.method == "GET" and request.path == prefix:
+            label = request.query.get("labels", [""])[0]
+            matching = [i for i in self.issues if any(n["name"] == label for n in i["labels"])]
+            page = int(request.query.get("page", ["1"])[0])
+            headers = {}
+            if page * self.PAGE < len(matching):
+                headers["Link"] = f'<{self.base_url}{prefix}?labels={label}&state=all&page={page + 1}>; rel="next"'
+            return Reply(200, matching[(page - 1) * self.PAGE : page * self.PAGE], headers)
+        if request.method == "POST" and request.path == prefix:
+            body = request.json()
+            if not body.get("title"):
+                return Reply(422, {"message": "Validation Failed", "errors": [
+                    {"resource": "Issue", "code": "missing_field", "field": "title"}]})  # fmt: skip
+            return Reply(201, self.add(body["title"], body.get("body", ""), tuple(body.get("labels", []))))
+        number = int(request.path.rsplit("/", 1)[1])
+        if request.method == "PATCH" and 0 < number <= len(self.issues):
+            issue = self.issues[number - 1]
+            issue.update({k: v for k, v in request.json().items() if k in ("state", "body", "title")})
+            return Reply(200, issue)
+        return Reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+
+@pytest.fixture(name="github")
+def github_fixture(test_ca: TestCA) -> Iterator[GitHubServer]:
+    with GitHubServer(test_ca) as server:
+        yield server

@@ -68,10 +68,12 @@ derived as (
     select 'offboarding.done/' || c.subscription_id || '/' || c.renewal_date, 'offboarding.done',
            c.subscription_id, c.renewal_date, max(c.updated_at),
            jsonb_build_object('offboarding', jsonb_build_object('member_type', min(c.member_type),
+                                                                'decline_reason', min(o.decline_reason),
                                                                 'started_at', min(c.started_at)),
                               'steps', jsonb_agg(jsonb_build_object('step', c.step, 'status', c.status,
                                                                     'reason', c.reason) order by c.step))
     from renewals.offboarding_checklist c
+    join renewals.offboardings o using (subscription_id, renewal_date)
     group by c.subscription_id, c.renewal_date
     having bool_and(c.done) and max(c.updated_at) > %(since)s
     union all

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from renewals.sync.events import Event
 from renewals.sync.http import Client, rejected
-from renewals.sync.mapping import HubSpotMapping, event_values
+from renewals.sync.mapping import HubSpotMapping, event_values, fill
 from renewals.sync.targets import ConnectionInfo, Delivered
 
 DEFAULT_API = "https://api.hubapi.com"
@@ -44,7 +44,7 @@ class HubSpotTarget:
     def upsert_task(self, key: str, values: dict[str, str]) -> Delivered:
         properties = {**self.mapping.task.render(values), self.mapping.unique_property: key}
         association = self.mapping.association
-        associated_id = association["id"].format_map(values)
+        associated_id = fill(association["id"], values)
         body: dict = {"properties": properties}
         if associated_id:
             kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": int(association["type_id"])}
@@ -59,7 +59,7 @@ class HubSpotTarget:
         return Delivered(task_id, self._record_url("0-27", task_id), key)
 
     def move_deal(self, values: dict[str, str]) -> Delivered:
-        deal_id = self.mapping.deal_id.format_map(values)
+        deal_id = fill(self.mapping.deal_id, values)
         stage = self.mapping.deal_stages.get(values.get("gate", ""))
         if not deal_id or not stage:  # no deal for this renewal, or no stage for this gate
             return Delivered()

@@ -25,6 +25,7 @@ TASK = {"task_id", "task_title", "task_assignee_email", "task_due_date", "task_t
 MESSAGE = {"message_touchpoint", "message_playbook", "message_channel", "message_subject",
            "message_recipients", "message_cc", "message_id", "message_sent_at", "message_date", "message_reason",
            "message_due_date"}  # fmt: skip
+OFFBOARDING = {"offboarding_member_type", "offboarding_decline_reason", "offboarding_started_at"}
 # The placeholders each kind of record may use.
 PLACEHOLDERS = {
     "cta_task": COMMON | CTA,
@@ -34,6 +35,7 @@ PLACEHOLDERS = {
     "task": COMMON | CTA | TASK,
     "association": COMMON | CTA | TASK,
     "deal": COMMON,
+    "issue": COMMON | OFFBOARDING,
 }
 GATES = ("no_response", "intent_confirmed", "paid", "declined")
 
@@ -75,6 +77,11 @@ class _Blank(dict):
         return ""
 
 
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with the event's values (a value the event does not have is blank)."""
+    return template.format_map(_Blank(values))
+
+
 @dataclass(frozen=True)
 class Fields:
     """One record's fields: templates and their value maps."""
@@ -85,7 +92,7 @@ class Fields:
     def render(self, event_values: Mapping[str, str]) -> dict[str, str]:
         rendered = {}
         for name, template in self.templates.items():
-            value = template.format_map(_Blank(event_values))
+            value = fill(template, event_values)
             rendered[name] = self.values.get(name, {}).get(value, value)
         return rendered
 
@@ -111,9 +118,18 @@ class HubSpotMapping:
 
 
 @dataclass(frozen=True)
+class GitHubMapping:
+    label: str
+    title: str
+    intro: str
+    checklist: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SyncMapping:
     salesforce: SalesforceMapping
     hubspot: HubSpotMapping
+    github: GitHubMapping
 
 
 def load_mapping(path: Path) -> SyncMapping:
@@ -138,7 +154,20 @@ def load_mapping(path: Path) -> SyncMapping:
         if gate not in GATES:
             where.fail(f"hubspot.deal_stages.{gate}", f"is not a gate; gates: {', '.join(GATES)}")
         where.identifier(stage, f"hubspot.deal_stages.{gate}")
+    github = where.mapping(root.get("github"), "github")
+    checklist = github.get("checklist")
+    if not isinstance(checklist, list) or not checklist or not all(isinstance(step, str) for step in checklist):
+        where.fail("github.checklist", "must be a list of steps (text), at least one")
     return SyncMapping(
+        github=GitHubMapping(
+            label=where.template(github.get("label"), "github.label", set()),
+            title=where.template(github.get("title"), "github.title", PLACEHOLDERS["issue"]),
+            intro=where.template(github.get("intro", ""), "github.intro", PLACEHOLDERS["issue"]),
+            checklist=tuple(
+                where.template(step, f"github.checklist[{n}]", PLACEHOLDERS["issue"])
+                for n, step in enumerate(checklist)
+            ),
+        ),  # fmt: skip
         salesforce=SalesforceMapping(
             api_version=where.identifier(str(salesforce.get("api_version", "")), "salesforce.api_version"),
             external_id_field=where.identifier(salesforce.get("external_id_field"), "salesforce.external_id_field"),

@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable
 
 from renewals.config import Settings
+from renewals.sync.github import GitHubTarget
 from renewals.sync.http import Budget, Client
 from renewals.sync.hubspot import HubSpotTarget
 from renewals.sync.mapping import load_mapping
 from renewals.sync.salesforce import SalesforceTarget
 from renewals.sync.targets import (
+    GITHUB_CONN_ID,
     HUBSPOT_CONN_ID,
     SALESFORCE_CONN_ID,
     WEBHOOK_CONN_ID,
@@ -39,4 +41,6 @@ def configured_targets(
         targets.append(SalesforceTarget.from_connection(conn, mapping.salesforce, client()))
     if conn := connections(HUBSPOT_CONN_ID):
         targets.append(HubSpotTarget.from_connection(conn, mapping.hubspot, client()))
+    if conn := connections(GITHUB_CONN_ID):
+        targets.append(GitHubTarget.from_connection(conn, mapping.github, client()))
     return targets
