@@ -22,7 +22,10 @@ select at, kind, renewal_date, touchpoint, detail from (
     select c.opened_at, 'cta', c.renewal_date, null,
            jsonb_build_object('cta_id', c.cta_id, 'type', c.type, 'stage', c.stage, 'priority', c.priority,
                               'owner_team', c.owner_team, 'owner_email', c.owner_email, 'status', c.status,
-                              'outcome', c.outcome, 'due_date', c.due_date, 'closed_at', c.closed_at)
+                              'outcome', c.outcome, 'due_date', c.due_date, 'closed_at', c.closed_at,
+                              -- its records in the staff systems (renewals.sync), by target
+                              'records', (select jsonb_object_agg(r.target, r.remote_url) from renewals.sync_records r
+                                          where r.record_key = c.cta_id and r.remote_url ~ '^https://'))
     from member_ctas c
     union all
     select e.at, 'cta_event', c.renewal_date, e.touchpoint,

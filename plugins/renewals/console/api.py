@@ -4,7 +4,8 @@
 autoescape: every warehouse value is escaped; HTML previews go in a sandboxed iframe's srcdoc).
 Every route but ``/unsubscribe`` (a signed token is its authority) needs a user logged in to
 Airflow (the UI's ``_token`` cookie or a Bearer token) who
-may read ``renewals_daily``; settling an unknown send needs permission to edit it. A page asked
+may read ``renewals_daily``; settling an unknown send, or retrying or dismissing an event a staff
+system refused, needs permission to edit it. A page asked
 for without login redirects to Airflow's login page; the API answers 401.
 """
 
@@ -38,6 +39,7 @@ from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports import summary
 from renewals.storage import suppressions
 from renewals.storage.db import connect
+from renewals.sync import parked
 
 DAG_ID = "renewals_daily"
 URL_PREFIX = "/renewals"  # where the plugin mounts the app (links in the pages)
@@ -167,6 +169,30 @@ def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, u
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return _json({"subscription_id": subscription_id, "touchpoint": touchpoint, "renewal_date": body.renewal_date,
                   "verdict": body.verdict, "decided_by": decided_by})  # fmt: skip
+
+
+class ParkedAction(BaseModel):
+    action: Literal["retry", "dismiss"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+@api.get("/sync/parked")
+def api_parked(ops: Ops) -> JSONResponse:
+    """Events a staff system refused for good, with its answer."""
+    return _json({"parked": parked.parked(ops)})
+
+
+@api.post("/sync/parked/{event_id}/{target}", dependencies=[CanEdit])
+def api_parked_action(
+    ops: Ops, event_id: int, target: str, body: ParkedAction, user: Any = CurrentUser
+) -> JSONResponse:
+    """Retry (the next run sends it again) or dismiss a parked event; audited with the user."""
+    acted_by = user_name(user)
+    try:
+        parked.act(ops, event_id, target, body.action, acted_by, body.note)
+    except parked.NotParked as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return _json({"event_id": event_id, "target": target, "action": body.action, "acted_by": acted_by})
 
 
 # --- staff steering: the outbox, holds, and actions on one touchpoint --------------------------
@@ -396,6 +422,11 @@ def run_page(ops: Ops, run_id: str) -> HTMLResponse:
 @pages.get("/unknown", response_class=HTMLResponse)
 def unknown_page(ops: Ops) -> HTMLResponse:
     return _page("unknown.html", sends=queries.unknown_sends(ops), nav="unknown")
+
+
+@pages.get("/sync", response_class=HTMLResponse)
+def sync_page(ops: Ops) -> HTMLResponse:
+    return _page("sync.html", events=parked.parked(ops), nav="sync")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)
