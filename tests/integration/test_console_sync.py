@@ -3,6 +3,7 @@ member page's links from each CTA to its record in the staff systems, on the rea
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from renewals.storage.db import connect
-from tests.console import EVIL, MEMBER, R_SENT, Console, console_stack
+from tests.console import CHROMIUM, EVIL, MEMBER, R_SENT, Console, browser_page, console_stack, log_in, shot
 
 SF_URL = "https://acme.my.salesforce.com/lightning/r/Task/00T000000000001/view"
 
@@ -97,3 +98,22 @@ def test_the_member_page_links_each_cta_to_its_crm_record(console: Console) -> N
     assert status == 200
     assert f'<a href="{SF_URL}" rel="noopener">Open in Salesforce</a>' in page
     assert "javascript:x" not in page, "only https links"
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing (make browser installs it)")
+def test_staff_retry_a_parked_event_in_the_browser(console: Console) -> None:
+    from playwright.sync_api import expect
+
+    from tests.integration.test_console_browser import accessibility_violations
+
+    with closing(connect(console.ops_uri, autocommit=True)) as ops:  # parked again, whatever ran before
+        ops.execute("update renewals.sync_deliveries set status = 'parked' where event_id = 1")
+    with browser_page(console.url) as page:
+        log_in(page, "admin", "/renewals/sync")
+        row = page.locator("#parked tr", has_text=MEMBER)
+        expect(row).to_contain_text("300")
+        assert accessibility_violations(page) == []
+        shot(page, "20-sync-parked")
+        row.get_by_role("button", name="Retry").click()
+        expect(page.locator("#flash")).to_contain_text("sent again by the next run (by admin)")
+        shot(page, "21-sync-retried")
