@@ -293,7 +293,7 @@ def test_a_spreadsheet_that_cannot_be_written_is_reported_and_retried(world, res
 
 def test_the_dag_publishes_after_the_summary_and_updates_the_audit_asset():
     dag = renewals_dag()
-    assert dag.get_task("summarize").downstream_task_ids == {"publish"}
+    assert dag.get_task("summarize").downstream_task_ids == {"publish", "sync"}
     assert [asset.name for asset in dag.get_task("summarize").outlets] == ["renewals_audit"]
     for task in dag.tasks:
         assert [type(cb).__name__ for cb in task.on_failure_callback] == [
