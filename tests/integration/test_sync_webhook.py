@@ -168,3 +168,18 @@ def test_a_dry_run_syncs_nothing(risk_world, resources, webhook_receiver):
 
     assert sync_run(resources, [target], dry_run=run.dry_run) is None
     assert webhook_receiver.requests == []
+
+
+def test_what_staff_do_in_the_console_is_an_event_too(risk_world, resources, webhook_receiver, ops):
+    from renewals.console.steering import hold
+
+    run_day(resources, AS_OF, finish=True)
+    hold(ops, "S-RISK", AS_OF + timedelta(days=3), "out of office <b>until</b> Thursday", "ana")
+    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+
+    sync_run(resources, [target])
+
+    (action,) = [body for body in verified_events(webhook_receiver) if body["kind"] == "staff.action"]
+    assert action["subscription_id"] == "S-RISK"
+    assert action["data"]["staff_action"]["action"] == "hold" and action["data"]["staff_action"]["actor"] == "ana"
+    assert action["data"]["staff_action"]["reason"] == "out of office <b>until</b> Thursday"

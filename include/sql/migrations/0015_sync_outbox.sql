@@ -1,5 +1,5 @@
 -- The sync outbox: changes staff systems should hear of (a CTA opened or moved, a call task due,
--- a message sent, skipped or held, an offboarding started or done), each one event with a stable
+-- a message sent, skipped or held, an offboarding started or done, a staff action), each one event with a stable
 -- idempotency key, delivered by the run's sync task to every target that is on (Salesforce,
 -- HubSpot, GitHub, webhooks), each target's delivery with its own state.
 
@@ -27,6 +27,7 @@ create index touchpoints_updated_idx on renewals.touchpoints (updated_at);
 create index cta_events_at_idx on renewals.cta_events (at);
 create index cta_tasks_created_idx on renewals.cta_tasks (created_at);
 create index renewal_cycles_updated_idx on renewals.renewal_cycles (updated_at);
+create index staff_actions_at_idx on renewals.staff_actions (at);
 create index sync_events_created_idx on renewals.sync_events (created_at);
 
 -- A target gets the events queued since it was first on (its connection first seen by a sync).

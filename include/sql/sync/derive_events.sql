@@ -1,5 +1,5 @@
 -- The sync events of the changes made since %(since)s, derived from the ledger, the CTA tables,
--- the offboardings and the renewal cycles. Idempotent: each change has one key, so deriving an
+-- the offboardings, the renewal cycles and staff's actions. Idempotent: each change has one key, so deriving an
 -- overlapping window again adds nothing (renewals.sync.events names the kinds).
 with cycle as (
     select subscription_id, renewal_date, account_id, account_name, playbook, gate, amount, currency
@@ -76,6 +76,14 @@ derived as (
     join renewals.offboardings o using (subscription_id, renewal_date)
     group by c.subscription_id, c.renewal_date
     having bool_and(c.done) and max(c.updated_at) > %(since)s
+    union all
+    -- what staff did from the console (hold, lift, skip, move, edit, restore, note), as they did it
+    select 'staff.action/' || sa.action_id, 'staff.action', sa.subscription_id, sa.renewal_date, sa.at,
+           jsonb_build_object('staff_action', jsonb_build_object('action', sa.action, 'touchpoint', sa.touchpoint,
+                                                                 'reason', sa.reason, 'actor', sa.actor,
+                                                                 'before', sa.before, 'after', sa.after))
+    from renewals.staff_actions sa
+    where sa.at > %(since)s
     union all
     select 'renewal.gate/' || rc.subscription_id || '/' || rc.renewal_date || '/' || rc.gate, 'renewal.gate',
            rc.subscription_id, rc.renewal_date, rc.updated_at, jsonb_build_object('gate', rc.gate)

@@ -3,7 +3,7 @@
 Two ways in, both idempotent by the event's key: :func:`enqueue`, called in the transaction that
 makes a change (for kinds the tables below cannot tell apart afterwards), and :func:`derive`, run
 by the sync task after the deliveries, which reads the changes made since the last sync from the
-ledger, the CTA tables, the offboardings and the renewal cycles (include/sql/sync/derive_events.sql).
+ledger, the CTA tables, the offboardings, the renewal cycles and staff's actions (include/sql/sync/derive_events.sql).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from renewals.storage.sql_files import sql_text
 CTA_KINDS = frozenset({"cta.opened", "cta.escalated", "cta.reowned", "cta.closed"})
 MESSAGE_KINDS = frozenset({"message.sent", "message.skipped", "message.held"})
 OFFBOARDING_KINDS = frozenset({"offboarding.started", "offboarding.done"})
-KINDS = CTA_KINDS | MESSAGE_KINDS | OFFBOARDING_KINDS | {"task.due", "renewal.gate"}
+KINDS = CTA_KINDS | MESSAGE_KINDS | OFFBOARDING_KINDS | {"task.due", "renewal.gate", "staff.action"}
 
 # Changes are read again from this far before the last sync: a delivery's transaction that began
 # (and stamped its rows) before the last sync but committed after it is still seen.
