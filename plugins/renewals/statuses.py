@@ -96,6 +96,22 @@ class StaffAction(StrEnum):
     NOTE = "note"
 
 
+class SyncDeliveryStatus(StrEnum):
+    """An event's delivery to one staff system (renewals.sync_deliveries)."""
+
+    PENDING = "pending"  # the next sync sends it
+    DELIVERED = "delivered"
+    PARKED = "parked"  # refused for good: staff retry or dismiss it in the console
+    DISMISSED = "dismissed"
+
+
+class ParkedAction(StrEnum):
+    """What staff did with a parked delivery (renewals.sync_actions)."""
+
+    RETRY = "retry"
+    DISMISS = "dismiss"
+
+
 # (table, column) of the ops schema -> the enum of the values its CHECK constraint allows.
 CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("touchpoints", "status"): TouchpointStatus,
@@ -106,4 +122,6 @@ CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("approvals", "decision"): ApprovalDecision,
     ("suppressions", "reason"): SuppressionReason,
     ("staff_actions", "action"): StaffAction,
+    ("sync_deliveries", "status"): SyncDeliveryStatus,
+    ("sync_actions", "action"): ParkedAction,
 }

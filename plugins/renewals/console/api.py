@@ -37,6 +37,7 @@ from renewals.delivery.render import Renderer
 from renewals.labels import label
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports import summary
+from renewals.statuses import ParkedAction
 from renewals.storage import suppressions
 from renewals.storage.db import connect
 from renewals.sync import parked
@@ -171,8 +172,8 @@ def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, u
                   "verdict": body.verdict, "decided_by": decided_by})  # fmt: skip
 
 
-class ParkedAction(BaseModel):
-    action: Literal["retry", "dismiss"]
+class ParkedActionBody(BaseModel):
+    action: ParkedAction
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 
 
@@ -184,7 +185,7 @@ def api_parked(ops: Ops) -> JSONResponse:
 
 @api.post("/sync/parked/{event_id}/{target}", dependencies=[CanEdit])
 def api_parked_action(
-    ops: Ops, event_id: int, target: str, body: ParkedAction, user: Any = CurrentUser
+    ops: Ops, event_id: int, target: str, body: ParkedActionBody, user: Any = CurrentUser
 ) -> JSONResponse:
     """Retry (the next run sends it again) or dismiss a parked event; audited with the user."""
     acted_by = user_name(user)

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
 CTA_KINDS = frozenset({"cta.opened", "cta.escalated", "cta.reowned", "cta.closed"})
@@ -78,7 +79,7 @@ def derive(ops: psycopg.Connection) -> int:
     """Queue the events of the changes made since the last sync; returns how many are new.
     One transaction; the cursor only moves forward."""
     with ops.transaction():
-        since = ops.execute("select derived_until from renewals.sync_cursor for update").fetchone()[0]
+        (since,) = one_row(ops.execute("select derived_until from renewals.sync_cursor for update"))
         added = ops.execute(sql_text("sync/derive_events.sql"), {"since": since - DERIVE_OVERLAP}).rowcount
         ops.execute("update renewals.sync_cursor set derived_until = greatest(derived_until, now())")
     return added

@@ -11,7 +11,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -201,7 +201,7 @@ def _value_maps(where: _Where, document: Any, field: str) -> dict[str, dict[str,
 class _Where:
     path: Path
 
-    def fail(self, field: str, problem: str) -> None:
+    def fail(self, field: str, problem: str) -> NoReturn:
         raise MappingError(f"{self.path}: {field or 'the file'} {problem}")
 
     def mapping(self, value: Any, field: str) -> dict[str, Any]:

@@ -12,10 +12,13 @@ import logging
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from renewals.statuses import SyncDeliveryStatus
+from renewals.storage.db import one_row
 from renewals.sync import events
 from renewals.sync.events import Event
 from renewals.sync.http import ANSWER_CHARS, Rejected, Unavailable
@@ -56,16 +59,20 @@ def sync(
 def deliver_target(ops: psycopg.Connection, target: Target, checkpoint: Callable[[str], None]) -> TargetReport:
     report = TargetReport()
     lock = zlib.crc32(f"renewals.sync/{target.name}".encode())
-    if not ops.execute("select pg_try_advisory_lock(%s)", (lock,)).fetchone()[0]:
+    (locked,) = one_row(ops.execute("select pg_try_advisory_lock(%s)", (lock,)))
+    if not locked:
         report.unavailable = "another sync is delivering to this target"
         return report
     try:
         _plan(ops, target)
         while _deliver_next(ops, target, report, checkpoint):
             pass
-        report.still_pending = ops.execute(
-            "select count(*) from renewals.sync_deliveries where target = %s and status = 'pending'", (target.name,)
-        ).fetchone()[0]
+        (report.still_pending,) = one_row(
+            ops.execute(
+                "select count(*) from renewals.sync_deliveries where target = %s and status = %s",
+                (target.name, SyncDeliveryStatus.PENDING),
+            )
+        )
     finally:
         ops.execute("select pg_advisory_unlock(%s)", (lock,))
     return report
@@ -100,40 +107,40 @@ def _deliver_next(
             select d.delivery_id, d.attempts, e.event_id, e.event_key, e.kind, e.subscription_id, e.renewal_date,
                    e.occurred_at, e.payload
             from renewals.sync_deliveries d join renewals.sync_events e using (event_id)
-            where d.target = %s and d.status = 'pending'
+            where d.target = %s and d.status = %s
             order by d.event_id
             limit 1
             for update of d
             """,
-            (target.name,),
+            (target.name, SyncDeliveryStatus.PENDING),
         ).fetchone()
         if row is None:
             return False
         event = Event(row["event_id"], row["event_key"], row["kind"], row["subscription_id"], row["renewal_date"],
                       row["occurred_at"], row["payload"])  # fmt: skip
-        settle = {"event_id": event.event_id, "target": target.name}
         try:
             delivered = target.deliver(event, str(row["delivery_id"]))
         except Unavailable as exc:
             parked = row["attempts"] + 1 >= MAX_ATTEMPTS
-            _settle(cur, **settle, status="parked" if parked else "pending", http_status=exc.status, answer=str(exc))
+            status = SyncDeliveryStatus.PARKED if parked else SyncDeliveryStatus.PENDING
+            _settle(cur, event.event_id, target.name, status, http_status=exc.status, answer=str(exc))
             report.parked += parked
             report.unavailable = str(exc)
             log.warning("%s unavailable, left for the next run: %s", target.name, exc)
             return False
         except Rejected as exc:
-            _settle(cur, **settle, status="parked", http_status=exc.status, answer=exc.answer)
+            _settle(cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, exc.status, exc.answer)
             report.parked += 1
             log.warning("%s refused %s (%s); parked: %s", target.name, event.event_key, event.kind, exc)
             return True
         except Exception as exc:  # a bad mapping value or an answer we cannot read: parked, with why
             log.exception("%s could not deliver %s", target.name, event.event_key)
-            _settle(cur, **settle, status="parked", http_status=None, answer=f"{type(exc).__name__}: {exc}")
+            _settle(cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, None, f"{type(exc).__name__}: {exc}")
             report.parked += 1
             return True
         checkpoint("after_call")
-        _settle(cur, **settle, status="delivered", http_status=None, answer=None, remote_id=delivered.remote_id,
-                remote_url=delivered.remote_url)  # fmt: skip
+        _settle(cur, event.event_id, target.name, SyncDeliveryStatus.DELIVERED, None, None, delivered.remote_id,
+                delivered.remote_url)  # fmt: skip
         if delivered.record_key and delivered.remote_id:
             cur.execute(
                 """
@@ -149,7 +156,8 @@ def _deliver_next(
 
 
 def _settle(
-    cur: psycopg.Cursor, event_id: int, target: str, status: str, http_status: int | None, answer: str | None,
+    cur: psycopg.Cursor[dict[str, Any]], event_id: int, target: str, status: SyncDeliveryStatus,
+    http_status: int | None, answer: str | None,
     remote_id: str | None = None, remote_url: str | None = None,
 ) -> None:  # fmt: skip
     cur.execute(

@@ -6,11 +6,12 @@ id); dismiss settles it without sending. Both are audited in ``renewals.sync_act
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from renewals.statuses import ParkedAction, SyncDeliveryStatus
 from renewals.storage.sql_files import sql_text
 
 PARKED_LIMIT = 500
@@ -26,7 +27,7 @@ def parked(ops: psycopg.Connection, limit: int = PARKED_LIMIT) -> list[dict[str,
 
 
 def act(
-    ops: psycopg.Connection, event_id: int, target: str, action: Literal["retry", "dismiss"], user: str,
+    ops: psycopg.Connection, event_id: int, target: str, action: ParkedAction, user: str,
     note: str | None = None,
 ) -> None:  # fmt: skip
     """Retry or dismiss a parked delivery, with who did it (one transaction)."""
@@ -34,12 +35,18 @@ def act(
         changed = ops.execute(
             """
             update renewals.sync_deliveries
-            set status = case when %(action)s = 'retry' then 'pending' else 'dismissed' end,
-                attempts = case when %(action)s = 'retry' then 0 else attempts end,  -- a fresh start
+            set status = %(status)s,
+                attempts = case when %(retry)s then 0 else attempts end,  -- a retry starts afresh
                 updated_at = now()
-            where event_id = %(event_id)s and target = %(target)s and status = 'parked'
+            where event_id = %(event_id)s and target = %(target)s and status = %(parked)s
             """,
-            {"action": action, "event_id": event_id, "target": target},
+            {
+                "status": SyncDeliveryStatus.PENDING if action == ParkedAction.RETRY else SyncDeliveryStatus.DISMISSED,
+                "retry": action == ParkedAction.RETRY,
+                "event_id": event_id,
+                "target": target,
+                "parked": SyncDeliveryStatus.PARKED,
+            },  # fmt: skip
         ).rowcount
         if not changed:
             raise NotParked(f"no parked delivery of event {event_id} to {target}: settled already, or never parked")
