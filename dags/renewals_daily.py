@@ -186,7 +186,7 @@ def sync(params: dict) -> dict:
     from renewals.sync.setup import configured_targets
 
     resources = airflow_resources()
-    report = sync_run(resources, configured_targets(resources.settings), dry_run=params["dry_run"])
+    report = sync_run(resources, configured_targets(resources.settings), dry_run=bool(params["dry_run"]))
     if report is None:
         return {"skipped": "dry run"}
     log.info("Sync: %s event(s) queued; %s", report.queued, report.targets or "no target is on")
