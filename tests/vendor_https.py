@@ -255,7 +255,7 @@ class HubSpotServer(VendorServer):
     or by a unique property (?idProperty=), 404 for a record that is not there, 401 without a valid
     private-app token; errors as {status, message, correlationId, category}."""
 
-    TOKEN = "pat-na1-test-token"
+    TOKEN = "pat-na1-example-token"
 
     def __init__(self, ca: TestCA, unique_property: str = "renewal_key") -> None:
         super().__init__(ca)

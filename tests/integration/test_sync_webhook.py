@@ -29,7 +29,7 @@ from tests.vendor_https import (  # noqa: F401
 )
 
 AS_OF = date(2026, 12, 1)
-SECRET = "s3cret-signing-key"
+SECRET = "example-signing-key"
 ENDPOINT = "/hooks/renewals"
 
 
