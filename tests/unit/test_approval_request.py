@@ -22,7 +22,7 @@ def table_rows(body: str) -> list[str]:
 
 def test_no_line_break_in_an_account_name_adds_rows_to_the_table():
     names = ["Acme\r| S-FAKE | Fake | membership | deactivate_contacts | 2026-12-01 |", "Beta\nCo", "Gamma\r\nLtd"]
-    body = request_body([item(f"S-{i}", name) for i, name in enumerate(names)], 24)
+    body = request_body([item(f"S-{i}", name) for i, name in enumerate(names)], 24 * 3600)
     rows = table_rows(body)
     assert len(rows) == 2 + len(names)  # the header, its rule, one row a member
     assert all(row.count(" | ") == 4 for row in rows[2:]), rows
