@@ -45,8 +45,8 @@ from renewals.playbooks.model import OWNER
 from renewals.reports.summary import RunSummary, count_settled
 from renewals.slack.messages import Message, cta_change_message, summary_message
 from renewals.slack.outbox import StaffPost, digest_messages
-from renewals.storage.classify import load_notice_days, load_touchpoint_defs
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, change_text, cta_id_for
+from renewals.storage.due import load_notice_days, load_touchpoint_defs
 from renewals.storage.runs import RunContext
 
 DUE_TODAY = """
