@@ -1,6 +1,7 @@
-"""The console's test stack: the real Airflow api-server (simple auth manager, an admin and a
-viewer) serving the renewals plugin over an ops schema that in-process runs filled: real sends,
-a dry run, an 'unknown' send and a quarantined row."""
+"""The console's test stack: the real Airflow api-server (simple auth manager: an admin, a staff
+user who may see members' personal data and a viewer who may not) serving the renewals plugin
+over an ops schema that in-process runs filled: real sends, a dry run, an 'unknown' send and a
+quarantined row."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ from renewals.storage.db import connect
 from tests.daily import resources_for
 from tests.world import World
 
-PASSWORDS = {"admin": "admin-secret", "viewer": "viewer-secret"}
+PASSWORDS = {"admin": "admin-secret", "staff": "staff-secret", "viewer": "viewer-secret"}
+# The simple auth manager lets only its op and admin roles read connections, the right that shows
+# members' personal data (renewals.console.member_data); a viewer reads the console without it.
+USERS = "admin:admin,staff:op,viewer:viewer"
 TODAY = datetime.now(UTC).date()  # the api-server's today (business timezone UTC in tests)
 # Renewals that have something due today (the -30 reminder) and something ahead.
 R_SENT = TODAY + timedelta(days=30)
@@ -124,7 +128,7 @@ def start_console(
         **os.environ,
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": USERS,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,

@@ -4,6 +4,7 @@ ops schema that real (in-process) runs filled."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
@@ -90,7 +91,7 @@ def test_unknown_ids_answer_404_with_a_message(console: Console) -> None:
 
 
 def test_member_facts_contacts_timeline_and_what_comes_next(console: Console) -> None:
-    status, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
+    status, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "staff")
     assert status == 200
     facts = m["facts"]
     assert (facts["account_name"], facts["playbook"], facts["tier"], facts["gate"]) == (
@@ -121,7 +122,7 @@ def test_member_facts_contacts_timeline_and_what_comes_next(console: Console) ->
 
 def test_search_by_subscription_id_account_name_and_contact_email(console: Console) -> None:
     def found(q: str) -> list[str]:
-        status, body, _ = console.request("GET", f"/renewals/api/members?q={quote(q)}", "viewer")
+        status, body, _ = console.request("GET", f"/renewals/api/members?q={quote(q)}", "staff")
         assert status == 200
         return [member["subscription_id"] for member in body["members"]]
 
@@ -135,7 +136,7 @@ def test_search_by_subscription_id_account_name_and_contact_email(console: Conso
 
 
 def test_a_run_summary_and_what_a_dry_run_would_have_sent(console: Console) -> None:
-    status, real, _ = console.request("GET", "/renewals/api/runs/scheduled__today", "viewer")
+    status, real, _ = console.request("GET", "/renewals/api/runs/scheduled__today", "staff")
     assert status == 200
     assert real["run"]["dry_run"] is False and real["previews"] == []
     # DRY's and EVIL's confirmations went out; MEMBER's is the unknown one (settled below)
@@ -143,7 +144,7 @@ def test_a_run_summary_and_what_a_dry_run_would_have_sent(console: Console) -> N
     assert real["summary"]["status_totals"]["unknown"] == 1 and real["summary"]["unknown_open"] == 1
     assert real["summary"]["counts"]["subscriptions_quarantined"] == 1 and real["summary"]["quarantined"] == 1
 
-    status, dry, _ = console.request("GET", "/renewals/api/runs/manual__dry", "viewer")
+    status, dry, _ = console.request("GET", "/renewals/api/runs/manual__dry", "staff")
     assert status == 200 and dry["run"]["dry_run"] is True
     (preview,) = dry["previews"]
     assert (preview["subscription_id"], preview["touchpoint"]) == (DRY, "renewal_confirmation")
@@ -162,6 +163,54 @@ def test_a_viewer_cannot_settle_an_unknown_send(console: Console) -> None:
     assert ledger_row(console, MEMBER, "renewal_confirmation")[0] == "unknown"
 
 
+# What only a reader with the member-data right sees: contacts' addresses and names, the texts of
+# messages, and the quarantined row's own values.
+PERSONAL = ["@members.example.com", "Primary of S-CONSOLE-1", "Dear ", "onerror", "no_such_playbook"]
+
+
+def test_a_viewer_reads_counts_and_ids_but_no_personal_data(console: Console) -> None:
+    evil = quote(EVIL, safe="")
+    paths = [*READS, f"/renewals/api/runs/{console.dry_run_id}", f"/renewals/api/members/{evil}",
+             "/renewals/api/members/S-BAD", "/renewals/api/outbox", f"/renewals/api/members?q={MEMBER}",
+             "/renewals/api/sync/parked"]  # fmt: skip
+    for path in paths:
+        status, body, _ = console.request("GET", path, "viewer")
+        assert status == 200, (path, body)
+        assert [p for p in PERSONAL if p in json.dumps(body)] == [], path
+        assert "read on the renewals_ops connection" in body["member_data_hidden"], path
+        status, body, _ = console.request("GET", path, "staff")
+        assert "member_data_hidden" not in body, path
+
+    _, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
+    assert m["facts"]["account_name"] == "Acme Widgets & Co" and m["facts"]["days_to_renewal"] == 30
+    assert sorted((c["role"], c["email"], c["name"]) for c in m["contacts"]) == [
+        ("billing", "hidden", "hidden"), ("primary", "hidden", "hidden")]  # fmt: skip
+    sent = [e for e in m["timeline"] if e["kind"] == "ledger" and e["touchpoint"] == "renewal_confirmation"]
+    assert sent[0]["detail"]["recipients"] == ["hidden"] and sent[0]["detail"]["message_id"]
+    preview = {u["touchpoint"]: u for u in m["upcoming"]}["renewal_reminder_15"]["preview"]
+    assert (preview["recipients"], preview["text"], preview["html"]) == (["hidden"], "hidden", "hidden")
+
+    _, body, _ = console.request("GET", "/renewals/api/members?q=primary.s-console-1%40members.example.com", "viewer")
+    assert body["members"] == [], "a viewer cannot find out whose an address is"
+    _, body, _ = console.request("GET", "/renewals/api/quarantine", "viewer")
+    (row,) = [row for row in body["rows"] if row["source_table"] == "subscriptions"]
+    assert (row["record_id"], row["raw"]) == ("S-BAD", "hidden") and body["reasons"]
+    _, run, _ = console.request("GET", "/renewals/api/runs/scheduled__today", "viewer")
+    assert run["summary"]["sent"]["customer_emails"] == {"renewal_confirmation": 2}, "counts stay"
+
+
+def test_a_viewers_pages_show_no_personal_data_and_say_which_right_does(console: Console) -> None:
+    pages = [*PAGES, f"/renewals/runs/{console.dry_run_id}", f"/renewals/members/{quote(EVIL, safe='')}",
+             "/renewals/members/S-BAD", "/renewals/members?q=acme", "/renewals/sync"]  # fmt: skip
+    for path in pages:
+        status, page, _ = console.request("GET", path, "viewer", cookie=True)
+        assert status == 200, path
+        assert [p for p in PERSONAL if p in page] == [], path
+        assert 'id="member-data-hidden"' in page and "read on the renewals_ops connection" in page, path
+    status, page, _ = console.request("GET", f"/renewals/members/{MEMBER}", "staff", cookie=True)
+    assert "primary.s-console-1@members.example.com" in page and 'id="member-data-hidden"' not in page
+
+
 def test_a_bad_verdict_is_refused(console: Console) -> None:
     status, _, _ = console.request(
         "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", verdict("maybe")
@@ -171,7 +220,7 @@ def test_a_bad_verdict_is_refused(console: Console) -> None:
 
 
 def test_delivered_marks_the_send_sent_records_who_and_shows_in_the_timeline(console: Console) -> None:
-    status, body, _ = console.request("GET", "/renewals/api/unknown", "viewer")
+    status, body, _ = console.request("GET", "/renewals/api/unknown", "staff")
     assert [(u["subscription_id"], u["touchpoint"]) for u in body["unknown"]] == [(MEMBER, "renewal_confirmation")]
 
     # the UI's way: the login cookie, not a Bearer header
@@ -181,12 +230,12 @@ def test_delivered_marks_the_send_sent_records_who_and_shows_in_the_timeline(con
     assert status == 200 and body["decided_by"] == "admin"
     assert ledger_row(console, MEMBER, "renewal_confirmation") == ("sent", True, "console")
 
-    _, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
+    _, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "staff")
     verdicts = [e for e in m["timeline"] if e["kind"] == "attempt" and e["detail"]["outcome"] == "confirmed"]
     assert len(verdicts) == 1 and verdicts[0]["detail"]["decided_by"] == "admin"
     assert m["timeline"][0]["kind"] in ("attempt", "ledger"), "the verdict is the newest event"
 
-    _, body, _ = console.request("GET", "/renewals/api/unknown", "viewer")
+    _, body, _ = console.request("GET", "/renewals/api/unknown", "staff")
     assert body["unknown"] == []
     status, _, _ = console.request(
         "POST", f"/renewals/api/unknown/{MEMBER}/renewal_confirmation", "admin", verdict("delivered")
@@ -210,17 +259,17 @@ def test_not_delivered_puts_the_send_back_to_pending(console: Console) -> None:
 
 
 def test_quarantine_lists_bad_rows_by_reason_with_the_raw_row(console: Console) -> None:
-    status, body, _ = console.request("GET", "/renewals/api/quarantine", "viewer")
+    status, body, _ = console.request("GET", "/renewals/api/quarantine", "staff")
     assert status == 200
     (row,) = [row for row in body["rows"] if row["source_table"] == "subscriptions"]
     assert row["record_id"] == "S-BAD" and row["raw"]["playbook"] == "no_such_playbook"
     assert {r["reason"] for r in body["reasons"] if r["source_table"] == "subscriptions"} == set(row["reasons"])
-    _, member, _ = console.request("GET", "/renewals/api/members/S-BAD", "viewer")
+    _, member, _ = console.request("GET", "/renewals/api/members/S-BAD", "staff")
     assert [(e["kind"], e["detail"]["record_id"]) for e in member["timeline"]] == [("quarantine", "S-BAD")]
 
 
 def test_pages_escape_warehouse_values_and_sandbox_html_previews(console: Console) -> None:
-    status, page, _ = console.request("GET", f"/renewals/members/{quote(EVIL, safe='')}", "viewer", cookie=True)
+    status, page, _ = console.request("GET", f"/renewals/members/{quote(EVIL, safe='')}", "staff", cookie=True)
     assert status == 200
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Ltd" in page
     assert "S-CONSOLE-&lt;b&gt;X&lt;/b&gt;" in page and "<b>X</b>" not in page
@@ -230,15 +279,15 @@ def test_pages_escape_warehouse_values_and_sandbox_html_previews(console: Consol
 
 
 def test_the_run_tab_and_the_lists_render(console: Console) -> None:
-    status, page, _ = console.request("GET", "/renewals/runs/manual__dry", "viewer", cookie=True)
+    status, page, _ = console.request("GET", "/renewals/runs/manual__dry", "staff", cookie=True)
     assert status == 200 and "Messages this dry run would have sent" in page and DRY in page
-    status, page, _ = console.request("GET", "/renewals/quarantine", "viewer", cookie=True)
+    status, page, _ = console.request("GET", "/renewals/quarantine", "staff", cookie=True)
     assert status == 200 and "S-BAD" in page
-    status, page, _ = console.request("GET", "/renewals/members?q=acme", "viewer", cookie=True)
+    status, page, _ = console.request("GET", "/renewals/members?q=acme", "staff", cookie=True)
     assert status == 200 and f"/renewals/members/{MEMBER}" in page
-    status, _, headers = console.request("GET", "/renewals/?q=acme", "viewer", cookie=True)
+    status, _, headers = console.request("GET", "/renewals/?q=acme", "staff", cookie=True)
     assert status == 303 and headers["location"].endswith("/renewals/members?q=acme"), "an older search link"
-    status, page, _ = console.request("GET", "/renewals/", "viewer", cookie=True)
+    status, page, _ = console.request("GET", "/renewals/", "staff", cookie=True)
     assert status == 200 and "<h1>Outbox</h1>" in page
 
 
@@ -251,12 +300,12 @@ def test_the_member_page_shows_suppressions_of_the_members_contacts(console: Con
         suppressions.add(ops, [address], "bounced", source="smtp", created_by="run test", detail="550 5.1.1")
         suppressions.add(ops, ["stranger@example.com"], "manual", source="operator", created_by="ops")
     try:
-        status, body, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
+        status, body, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "staff")
         assert status == 200
         assert [(s["address"], s["scope"], s["reason"], s["source"]) for s in body["suppressions"]] == [
             (address, "all", "bounced", "smtp")
         ]
-        status, page, _ = console.request("GET", f"/renewals/members/{MEMBER}", "viewer", cookie=True)
+        status, page, _ = console.request("GET", f"/renewals/members/{MEMBER}", "staff", cookie=True)
         assert status == 200 and 'id="suppressions"' in page and address in page and "stranger@" not in page
     finally:
         with closing(connect(console.ops_uri, autocommit=True)) as ops:

@@ -62,12 +62,14 @@ def delivery(console: Console, event_id: int) -> tuple:
 
 
 def test_parked_events_are_listed_with_the_answer_and_escaped(console: Console) -> None:
-    status, body, _ = console.request("GET", "/renewals/api/sync/parked", "viewer")
+    status, body, _ = console.request("GET", "/renewals/api/sync/parked", "staff")
     assert status == 200
     assert {(p["subscription_id"], p["target"], p["last_status"]) for p in body["parked"]} == {
         (MEMBER, "salesforce", 300), (EVIL, "webhook", 300)}  # fmt: skip
+    _, body, _ = console.request("GET", "/renewals/api/sync/parked", "viewer")
+    assert {p["last_answer"] for p in body["parked"]} == {"hidden"}, "an answer may quote the record it refused"
 
-    status, page, _ = console.request("GET", "/renewals/sync", "viewer")
+    status, page, _ = console.request("GET", "/renewals/sync", "staff")
     assert status == 200 and "Staff systems: parked events" in page
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 

@@ -79,7 +79,7 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             run_day(resources, TODAY, run_id="scheduled__steer_today")
             with start_console(databases, tmp) as (url, _server):
                 console = Console(url, databases["ops"], "", "scheduled__steer_today")
-                console.tokens = {user: token(url, user) for user in ("admin", "viewer")}
+                console.tokens = {user: token(url, user) for user in ("admin", "staff", "viewer")}
                 yield Stack(console, resources, mailbox)
     finally:
         for name in names.values():
@@ -87,7 +87,7 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack) -> None:
-    status, page = stack.api("GET", "/outbox", user="viewer")
+    status, page = stack.api("GET", "/outbox", user="staff")
     assert status == 200, page
     mine = [i for i in page["items"] if i["touchpoint"] == REMINDER]
     assert {i["subscription_id"] for i in mine} == set(MEMBERS)
@@ -97,7 +97,7 @@ def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack
     assert "renew" in item["subject"].lower() and item["preview"]["subject"] == item["subject"]
     assert page["from"] == TODAY.isoformat() and page["to"] == day(14).isoformat()
     assert all(TODAY.isoformat() <= i["due_date"] <= day(14).isoformat() for i in page["items"])
-    status, one = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2", user="viewer")
+    status, one = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2", user="staff")
     assert status == 200 and one["total"] == len(MEMBERS) and len(one["items"]) == 2
     status, rest = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2&offset=4")
     assert [i["subscription_id"] for i in rest["items"]] == ["S-SKIP"]

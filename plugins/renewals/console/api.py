@@ -5,7 +5,8 @@ autoescape: every warehouse value is escaped; HTML previews go in a sandboxed if
 Every route but ``/unsubscribe`` (a signed token is its authority) needs a user logged in to
 Airflow (the UI's ``_token`` cookie or a Bearer token) who
 may read ``renewals_daily``; settling an unknown send, or retrying or dismissing an event a staff
-system refused, needs permission to edit it. A page asked
+system refused, needs permission to edit it. Members' personal data is shown only to users who may
+also read the ops connection (``member_data``). A page asked
 for without login redirects to Airflow's login page; the API answers 401.
 """
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renewals.config import OPS_CONN_ID, ConfigError, Settings
-from renewals.console import queries, steering
+from renewals.console import member_data, queries, steering
 from renewals.dates import as_of_date
 from renewals.delivery import unsubscribe
 from renewals.delivery.render import Renderer
@@ -64,6 +65,13 @@ def _user_dep() -> Any:
 CanRead = _access("GET")
 CanEdit = _access("PUT")
 CurrentUser = _user_dep()
+
+
+def sees_member_data(user: Any = CurrentUser) -> bool:
+    return member_data.may_see(user)
+
+
+SeesMemberData = Annotated[bool, Depends(sees_member_data)]
 
 
 @cache
@@ -134,27 +142,27 @@ def _run(ops: psycopg.Connection, run_id: str) -> dict[str, Any]:
 
 
 @api.get("/members")
-def api_search(ops: Ops, q: str = "") -> JSONResponse:
-    """Members by subscription id, account name prefix or a contact's email."""
-    return _json({"q": q, "members": queries.search(ops, q)})
+def api_search(ops: Ops, sees: SeesMemberData, q: str = "") -> JSONResponse:
+    """Members by subscription id, account name prefix or (for who may see them) a contact's email."""
+    return _json(member_data.shown({"q": q, "members": queries.search(ops, q, by_contacts=sees)}, sees))
 
 
 @api.get("/members/{subscription_id:path}")
-def api_member(ops: Ops, subscription_id: str) -> JSONResponse:
+def api_member(ops: Ops, sees: SeesMemberData, subscription_id: str) -> JSONResponse:
     """Facts, contacts, the timeline (newest first) and what comes next with previews."""
-    return _json(_member(ops, subscription_id))
+    return _json(member_data.shown(_member(ops, subscription_id), sees))
 
 
 @api.get("/runs/{run_id:path}")
-def api_run(ops: Ops, run_id: str) -> JSONResponse:
+def api_run(ops: Ops, sees: SeesMemberData, run_id: str) -> JSONResponse:
     """The run's summary; for a dry run, the messages it would have sent, rendered."""
-    return _json(_run(ops, run_id))
+    return _json(member_data.shown(_run(ops, run_id), sees))
 
 
 @api.get("/unknown")
-def api_unknown(ops: Ops) -> JSONResponse:
+def api_unknown(ops: Ops, sees: SeesMemberData) -> JSONResponse:
     """Sends in 'unknown' waiting for an operator's verdict."""
-    return _json({"unknown": queries.unknown_sends(ops)})
+    return _json(member_data.shown({"unknown": queries.unknown_sends(ops)}, sees))
 
 
 @api.post("/unknown/{subscription_id:path}/{touchpoint}", dependencies=[CanEdit])
@@ -178,9 +186,9 @@ class ParkedActionBody(BaseModel):
 
 
 @api.get("/sync/parked")
-def api_parked(ops: Ops) -> JSONResponse:
+def api_parked(ops: Ops, sees: SeesMemberData) -> JSONResponse:
     """Events a staff system refused for good, with its answer."""
-    return _json({"parked": parked.parked(ops)})
+    return _json(member_data.shown({"parked": parked.parked(ops)}, sees))
 
 
 @api.post("/sync/parked/{event_id}/{target}", dependencies=[CanEdit])
@@ -262,6 +270,7 @@ def _staged_or_404(ops: psycopg.Connection, subscription_id: str) -> dict[str, A
 @api.get("/outbox")
 def api_outbox(
     ops: Ops,
+    sees: SeesMemberData,
     first: Annotated[date | None, Query(alias="from")] = None,
     last: Annotated[date | None, Query(alias="to")] = None,
     playbook: str | None = None,
@@ -274,7 +283,8 @@ def api_outbox(
 ) -> JSONResponse:
     """Every message and staff action due from ``from`` to ``to`` (default today and the next
     14 days) across members, filtered, one page."""
-    return _json(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset))
+    return _json(member_data.shown(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset),
+                                   sees))  # fmt: skip
 
 
 def _outbox(
@@ -357,9 +367,9 @@ def api_steer(
 
 
 @api.get("/quarantine")
-def api_quarantine(ops: Ops, run_id: str | None = None) -> JSONResponse:
+def api_quarantine(ops: Ops, sees: SeesMemberData, run_id: str | None = None) -> JSONResponse:
     """Quarantined input rows by reason code, with the raw rows (one run, or all)."""
-    return _json(queries.quarantine(ops, run_id))
+    return _json(member_data.shown(queries.quarantine(ops, run_id), sees))
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -380,6 +390,7 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
 def home(
     request: Request,
     ops: Ops,
+    sees: SeesMemberData,
     first: Annotated[date | None, Query(alias="from")] = None,
     last: Annotated[date | None, Query(alias="to")] = None,
     playbook: str | None = None,
@@ -400,39 +411,42 @@ def home(
         return f"{URL_PREFIX}/?{urlencode({**request.query_params, 'offset': max(page_offset, 0)})}"
 
     _, playbooks, _ = _setup()
-    return _page("outbox.html", o=outbox, playbooks=sorted(playbooks), states=get_args(STATES), page_url=page_url,
-                 nav="outbox")  # fmt: skip
+    return _page("outbox.html", **member_data.shown({"o": outbox}, sees), playbooks=sorted(playbooks),
+                 states=get_args(STATES), page_url=page_url, nav="outbox")  # fmt: skip
 
 
 @pages.get("/members", response_class=HTMLResponse)
-def search_page(ops: Ops, q: str = "") -> HTMLResponse:
-    return _page("search.html", q=q, members=queries.search(ops, q) if q else None, nav="members")
+def search_page(ops: Ops, sees: SeesMemberData, q: str = "") -> HTMLResponse:
+    members = queries.search(ops, q, by_contacts=sees) if q else None
+    return _page("search.html", q=q, **member_data.shown({"members": members}, sees), nav="members")
 
 
 @pages.get("/members/{subscription_id:path}", response_class=HTMLResponse)
-def member_page(ops: Ops, subscription_id: str) -> HTMLResponse:
-    return _page("member.html", m=_member(ops, subscription_id), nav="members", today=today())
+def member_page(ops: Ops, sees: SeesMemberData, subscription_id: str) -> HTMLResponse:
+    return _page("member.html", **member_data.shown({"m": _member(ops, subscription_id)}, sees), nav="members",
+                 today=today())  # fmt: skip
 
 
 # Also the "Renewals" tab of a DAG run: the UI fills in {RUN_ID} (ids may hold slashes, hence :path).
 @pages.get("/runs/{run_id:path}", response_class=HTMLResponse)
-def run_page(ops: Ops, run_id: str) -> HTMLResponse:
-    return _page("run.html", r=_run(ops, run_id), nav="runs")
+def run_page(ops: Ops, sees: SeesMemberData, run_id: str) -> HTMLResponse:
+    return _page("run.html", **member_data.shown({"r": _run(ops, run_id)}, sees), nav="runs")
 
 
 @pages.get("/unknown", response_class=HTMLResponse)
-def unknown_page(ops: Ops) -> HTMLResponse:
-    return _page("unknown.html", sends=queries.unknown_sends(ops), nav="unknown")
+def unknown_page(ops: Ops, sees: SeesMemberData) -> HTMLResponse:
+    return _page("unknown.html", **member_data.shown({"sends": queries.unknown_sends(ops)}, sees), nav="unknown")
 
 
 @pages.get("/sync", response_class=HTMLResponse)
-def sync_page(ops: Ops) -> HTMLResponse:
-    return _page("sync.html", events=parked.parked(ops), nav="sync")
+def sync_page(ops: Ops, sees: SeesMemberData) -> HTMLResponse:
+    return _page("sync.html", **member_data.shown({"events": parked.parked(ops)}, sees), nav="sync")
 
 
 @pages.get("/quarantine", response_class=HTMLResponse)
-def quarantine_page(ops: Ops, run_id: str | None = None) -> HTMLResponse:
-    return _page("quarantine.html", q=queries.quarantine(ops, run_id), run_id=run_id, nav="quarantine")
+def quarantine_page(ops: Ops, sees: SeesMemberData, run_id: str | None = None) -> HTMLResponse:
+    return _page("quarantine.html", **member_data.shown({"q": queries.quarantine(ops, run_id)}, sees), run_id=run_id,
+                 nav="quarantine")  # fmt: skip
 
 
 # --- one-click unsubscribe (RFC 8058): no login, the signed token is the authority ------------

@@ -111,18 +111,18 @@ def member(
             "upcoming": ahead}  # fmt: skip
 
 
-def search(ops: psycopg.Connection, q: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Members by the start of their subscription id, the start of the account name, a contact's
-    email, or part of a contact's name or email."""
+def search(ops: psycopg.Connection, q: str, limit: int = 50, by_contacts: bool = True) -> list[dict[str, Any]]:
+    """Members by the start of their subscription id, the start of the account name, and (with
+    ``by_contacts``) a contact's email, or part of a contact's name or email."""
     q = q.strip()
     if not q:
         return []
     escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    contacts = staged_contact_hits(ops, f"%{escaped}%")
+    contacts = staged_contact_hits(ops, f"%{escaped}%") if by_contacts else []
     params = {
         "id_prefix": escaped.upper() + "%",
         "prefix": escaped + "%",
-        "email": q.lower(),
+        "email": q.lower() if by_contacts else "",
         "contact_ids": [hit["subscription_id"] for hit in contacts],
         "contact_matched": [hit["matched"] for hit in contacts],
         "limit": limit,
