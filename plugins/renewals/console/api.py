@@ -377,7 +377,8 @@ def api_quarantine(ops: Ops, sees: SeesMemberData, run_id: str | None = None) ->
 pages = APIRouter(dependencies=[CanRead])
 _jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 _jinja.globals.update(root=URL_PREFIX, kinds=summary.KINDS, kind_labels=summary.KIND_LABELS,
-                     kind_notes=summary.KIND_NOTES, history_note=summary.HISTORY_NOTE)  # fmt: skip
+                     kind_notes=summary.KIND_NOTES, history_note=summary.HISTORY_NOTE,
+                     hidden=member_data.HIDDEN)  # fmt: skip
 _jinja.filters["label"] = label
 
 
