@@ -72,6 +72,16 @@ class PostStatus(StrEnum):
     NOT_CONFIGURED = "not_configured"
 
 
+class PublicationStatus(StrEnum):
+    """What became of a run's output (renewals.publications): the spreadsheet or the Slack summary."""
+
+    SENT = "sent"
+    WRITTEN = "written"
+    NOT_CONFIGURED = "not_configured"
+    SKIPPED = "skipped"  # not this run's to publish (a dry run, a single-subscription run)
+    FAILED = "failed"
+
+
 class ApprovalDecision(StrEnum):
     APPROVED = "approved"
     HELD = "held"

@@ -38,7 +38,7 @@ from renewals.delivery.render import Renderer
 from renewals.labels import label
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports import summary
-from renewals.statuses import ParkedAction
+from renewals.statuses import ParkedAction, StaffAction, SuppressionReason
 from renewals.storage import suppressions
 from renewals.storage.db import connect
 from renewals.sync import parked
@@ -359,8 +359,8 @@ def api_steer(
             raise _invalid("action", f"action: {touchpoint} sends no message to edit")
         fields.update(subject=body.subject, text=body.text)
     try:
-        done = steering.steer_touchpoint(ops, subscription_id, staged["renewal_date"], touchpoint, body.action,
-                                         user_name(user), body.reason, **fields)  # fmt: skip
+        done = steering.steer_touchpoint(ops, subscription_id, staged["renewal_date"], touchpoint,
+                                         StaffAction(body.action), user_name(user), body.reason, **fields)  # fmt: skip
     except steering.AlreadySent as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return _json(done)
@@ -510,8 +510,8 @@ def unsubscribe_now(token: str = "") -> HTMLResponse:
     if isinstance(target, HTMLResponse):
         return target
     with ops_session() as ops:
-        suppressions.add(ops, target.addresses, "unsubscribed", scope=target.scope, source="unsubscribe_link",
-                         created_by="unsubscribe link")  # fmt: skip
+        suppressions.add(ops, target.addresses, SuppressionReason.UNSUBSCRIBED, scope=target.scope,
+                         source="unsubscribe_link", created_by="unsubscribe link")  # fmt: skip
     return _unsubscribe_page(addresses=target.addresses, done=True)
 
 

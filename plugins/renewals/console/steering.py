@@ -16,10 +16,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from renewals.statuses import StaffAction, TouchpointStatus
 from renewals.storage.db import one_row
 
 # Ledger states past which a touchpoint can no longer be steered: handed over, or settled.
-SETTLED = ("unknown", "sent", "failed", "skipped")
+SETTLED = (TouchpointStatus.UNKNOWN, TouchpointStatus.SENT, TouchpointStatus.FAILED, TouchpointStatus.SKIPPED)
 OVERRIDE_COLUMNS = ("skip_reason", "move_to", "edit_subject", "edit_text")
 OVERRIDE_LIST = "skip_reason, move_to, edit_subject, edit_text"  # OVERRIDE_COLUMNS as a select list
 
@@ -33,7 +34,7 @@ class NoHold(LookupError):
 
 
 def _audit(
-    ops: psycopg.Connection, subscription_id: str, action: str, actor: str, reason: str | None,
+    ops: psycopg.Connection, subscription_id: str, action: StaffAction, actor: str, reason: str | None,
     before: dict[str, Any] | None, after: dict[str, Any] | None, renewal_date: date | None = None,
     touchpoint: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
@@ -59,7 +60,7 @@ def steer_touchpoint(
     subscription_id: str,
     renewal_date: date,
     touchpoint: str,
-    action: str,
+    action: StaffAction,
     actor: str,
     reason: str | None = None,
     move_to: date | None = None,
@@ -84,11 +85,11 @@ def steer_touchpoint(
         ).fetchone()
         before = {k: v for k, v in found.items() if v is not None} if found else None
         after = dict(before or {})
-        if action == "skip":
+        if action == StaffAction.SKIP:
             after["skip_reason"] = reason
-        elif action == "move":
+        elif action == StaffAction.MOVE:
             after["move_to"] = move_to
-        elif action == "edit":
+        elif action == StaffAction.EDIT:
             after.update({k: v for k, v in (("edit_subject", subject), ("edit_text", text)) if v is not None})
         else:  # restore: as the playbook says again
             after = {}
@@ -135,7 +136,9 @@ def hold(ops: psycopg.Connection, subscription_id: str, until: date | None, reas
             """,
             (subscription_id, until, reason, actor),
         )
-        return _audit(ops, subscription_id, "hold", actor, reason, before, {"held_until": until, "reason": reason})
+        return _audit(
+            ops, subscription_id, StaffAction.HOLD, actor, reason, before, {"held_until": until, "reason": reason}
+        )
 
 
 def lift(ops: psycopg.Connection, subscription_id: str, actor: str) -> dict[str, Any]:
@@ -145,13 +148,13 @@ def lift(ops: psycopg.Connection, subscription_id: str, actor: str) -> dict[str,
         if before is None:
             raise NoHold(f"{subscription_id} is not on hold")
         cur.execute("delete from renewals.member_holds where subscription_id = %s", (subscription_id,))
-        return _audit(ops, subscription_id, "lift", actor, None, before, None)
+        return _audit(ops, subscription_id, StaffAction.LIFT, actor, None, before, None)
 
 
 def note(ops: psycopg.Connection, subscription_id: str, text: str, actor: str) -> dict[str, Any]:
     """A note on the member's timeline."""
     with ops.transaction():
-        return _audit(ops, subscription_id, "note", actor, text, None, None)
+        return _audit(ops, subscription_id, StaffAction.NOTE, actor, text, None, None)
 
 
 def current_hold(ops: psycopg.Connection, subscription_id: str) -> dict[str, Any] | None:

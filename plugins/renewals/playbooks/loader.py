@@ -22,6 +22,7 @@ from renewals.playbooks.model import (
     Touchpoint,
 )
 from renewals.playbooks.schema import CtaSpec, PlaybookSpec, RecordSpec, TouchpointSpec
+from renewals.statuses import CtaPriority, CtaStatus
 
 CTA_NOTIFICATION_TEMPLATE = "staff/cta_update"
 # libyaml's parser where PyYAML was built with it: every deliver task loads the playbooks, and the
@@ -157,9 +158,9 @@ def _cta(spec: CtaSpec) -> CtaChange:
     return CtaChange(
         type=spec.type,
         stage=spec.stage,
-        priority=spec.priority,
+        priority=None if spec.priority is None else CtaPriority(spec.priority),
         owner=spec.owner,
-        status=spec.status,
+        status=CtaStatus(spec.status),
         outcome=spec.outcome,
         due_days=spec.due_days,
         tasks=tuple(CtaTask(title=t.title, assignee=t.assignee, due_days=t.due_days) for t in spec.tasks),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from renewals.statuses import CtaPriority, CtaStatus
+
 # What a touchpoint's due date is counted from.
 ANCHORS = {
     "renewal_date": "renewal date + days",
@@ -17,7 +19,7 @@ ANCHORS = {
 # one CTA of its type; record: a change recorded in the ops schema only.
 CHANNELS = ("email", "staff_email", "cta", "record")
 ROLES = ("primary", "billing", "committee", "pgb", "tc_chair")
-PRIORITIES = ("low", "medium", "high")
+PRIORITIES = tuple(priority.value for priority in CtaPriority)
 RECORD_ACTIONS = ("review_list", "close_ctas", "deactivate_contacts", "start_offboarding")
 ATTACHMENTS = ("receipt_pdf",)
 # Input a playbook may require of every row (a row without it is quarantined).
@@ -60,9 +62,9 @@ class CtaChange:
 
     type: str
     stage: str
-    priority: str | None = None
+    priority: CtaPriority | None = None
     owner: str | None = None  # a team name or "owner"; None keeps the current owner
-    status: str = "open"
+    status: CtaStatus = CtaStatus.OPEN
     outcome: str | None = None
     due_days: int | None = None
     tasks: tuple[CtaTask, ...] = ()

@@ -15,7 +15,8 @@ from renewals.reports.spreadsheet import build_spreadsheet
 from renewals.reports.summary import format_summary, run_summary
 from renewals.slack.messages import summary_message
 from renewals.slack.outbox import flush_outbox
-from renewals.slack.transport import SENT, SlackPolicy, SlackResult, post_message
+from renewals.slack.transport import SlackPolicy, post_message
+from renewals.statuses import PublicationStatus
 from renewals.storage.db import connect, one_row
 from renewals.storage.publications import publication_status, record_publication
 from renewals.storage.runs import RunContext
@@ -48,7 +49,10 @@ def publish_run(
         summary = run_summary(ops, run.run_id)
         if run.dry_run or run.subscription_id:
             why = "a dry run" if run.dry_run else f"a run for {run.subscription_id} only"
-            sheet_status, sheet_detail = "skipped", f"{why}: the spreadsheet is left for the next full run"
+            sheet_status, sheet_detail = (
+                PublicationStatus.SKIPPED,
+                f"{why}: the spreadsheet is left for the next full run",
+            )
         else:
             # One book written at a time, so that the newest as-of date's is never overwritten by an older one.
             ops.execute("select pg_advisory_lock(hashtext('renewals.spreadsheet'))")
@@ -60,7 +64,7 @@ def publish_run(
                 )  # fmt: skip
             except Exception as exc:
                 sheet_error = exc
-                sheet_status, sheet_detail = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+                sheet_status, sheet_detail = PublicationStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
                 notes.append(f":warning: Spreadsheet NOT updated ({sheet_detail[:300]}); the task retries it.")
                 log.exception("The renewal spreadsheet could not be written to %s", target)
             else:
@@ -69,7 +73,7 @@ def publish_run(
                     for name, rows in written.rows.items()
                     if name != "About"
                 )
-                sheet_status, sheet_detail = "written", counts
+                sheet_status, sheet_detail = PublicationStatus.WRITTEN, counts
                 older = "" if target == settings.spreadsheet_path else " (an older as-of date: the newest book is kept)"
                 notes.append(f"Spreadsheet updated: {written.location}{older} ({counts})")
             finally:
@@ -79,17 +83,18 @@ def publish_run(
 
         if run.dry_run:
             log.info("Dry run: nothing is posted to Slack; the summary is in the summarize task's log.")
-            slack = SlackResult("skipped", "dry run")
+            slack_status, slack_detail = PublicationStatus.SKIPPED, "dry run"
         else:
             outcome["staff_posts"] = flush_outbox(ops, conn_id, policy).__dict__
-            if publication_status(ops, run.run_id, "slack_summary") == SENT:
-                slack = SlackResult(SENT, "posted by an earlier try of this task")
+            if publication_status(ops, run.run_id, "slack_summary") == PublicationStatus.SENT:
+                slack_status, slack_detail = PublicationStatus.SENT, "posted by an earlier try of this task"
             else:
                 text, blocks = summary_message(summary, run_url, notes)
                 fallback = "\n".join([format_summary(summary), *notes, *([run_url] if run_url else [])])
                 slack = post_message(conn_id, text, blocks, policy=policy, fallback_text=fallback)
-        record_publication(ops, run.run_id, "slack_summary", slack.status, conn_id, slack.detail)
-        outcome["slack_summary"] = {"status": slack.status, "detail": slack.detail}
+                slack_status, slack_detail = PublicationStatus(slack.status), slack.detail
+        record_publication(ops, run.run_id, "slack_summary", slack_status, conn_id, slack_detail)
+        outcome["slack_summary"] = {"status": slack_status, "detail": slack_detail}
     if sheet_error is not None:
         raise SpreadsheetNotWritten(f"{target}: {sheet_error}") from sheet_error
     return outcome

@@ -97,14 +97,14 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
         sql_text("report/run_touchpoints.sql"), params
     ):
         summary.status_totals[status] += rows
-        if status in ("sent", "dry_run"):
+        if status in (TouchpointStatus.SENT, TouchpointStatus.DRY_RUN):
             count_settled(summary, touchpoint, channel, rows, emailed)
-        elif status == "skipped":
+        elif status == TouchpointStatus.SKIPPED:
             if rows > history:
                 summary.skipped_by_reason[reason] += rows - history
             if history:
                 summary.history_by_reason[reason] += history
-        elif status == "failed":
+        elif status == TouchpointStatus.FAILED:
             summary.failed.append((touchpoint, reason))
     for table, reason, rows in ops.execute(sql_text("report/run_quarantine.sql"), params):
         summary.quarantined_by_reason[f"{table}: {reason}"] += rows
@@ -154,7 +154,8 @@ def format_summary(summary: RunSummary) -> str:
         f"  staff: CTAs opened {summary.ctas_opened}, escalated {summary.ctas_escalated};"
         f" offboardings started {summary.offboardings_started}; contacts to deactivate {summary.deactivations}"
     )
-    awaiting, held = summary.status_totals["awaiting_approval"], summary.status_totals["held"]
+    awaiting = summary.status_totals[TouchpointStatus.AWAITING_APPROVAL]
+    held = summary.status_totals[TouchpointStatus.HELD]
     if awaiting or held:
         lines.append(
             f"  irreversible steps: {awaiting} awaiting staff approval, {held} held (asked again on the next run;"

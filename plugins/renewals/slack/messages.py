@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from renewals.slack.blocks import button, context, escape, fields, header, listing, section
+from renewals.statuses import TouchpointStatus
 
 if TYPE_CHECKING:
     from renewals.reports.summary import RunSummary
@@ -153,8 +154,8 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
     totals = summary.status_totals
     skipped = sum(summary.skipped_by_reason.values())
     history = sum(summary.history_by_reason.values())
-    failed = totals.get("failed", 0)
-    unknown = totals.get("unknown", 0)
+    failed = totals.get(TouchpointStatus.FAILED, 0)
+    unknown = totals.get(TouchpointStatus.UNKNOWN, 0)
     title = f"Renewals run as of {summary.as_of}" + (" (dry run)" if summary.dry_run else "")
     about = f"Run `{escape(summary.run_id)}`" + (" · dry run: nothing was sent" if summary.dry_run else "")
 

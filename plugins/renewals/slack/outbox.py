@@ -16,13 +16,14 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 import psycopg
 
 from renewals.config import SLACK_CONN_ID
 from renewals.slack.messages import staff_digest_message
 from renewals.slack.transport import FAILED, SlackPolicy, SlackWebhook
+from renewals.statuses import PostStatus
 from renewals.storage.db import one_row
 
 OUTBOX_MAX_ATTEMPTS = 5  # publish runs that try a queued staff post before it is marked failed
@@ -94,6 +95,20 @@ class OutboxReport:
     still_pending: int = 0
     messages: int = 0  # Slack messages made (digests)
 
+    def count_outcome(self, status: PostStatus) -> None:
+        """A queued post a digest settled (one left pending for the next run is not counted here)."""
+        match status:
+            case PostStatus.SENT:
+                self.sent += 1
+            case PostStatus.FAILED:
+                self.failed += 1
+            case PostStatus.NOT_CONFIGURED:
+                self.not_configured += 1
+            case PostStatus.PENDING:
+                pass
+            case _:
+                assert_never(status)
+
 
 def flush_outbox(
     ops: psycopg.Connection,
@@ -142,8 +157,7 @@ def flush_outbox(
                      "post_ids": [rows[i][0] for i in digest]},
                 ).fetchall()  # fmt: skip
                 for (status,) in outcomes:
-                    if status != "pending":
-                        setattr(report, status, getattr(report, status) + 1)
+                    report.count_outcome(PostStatus(status))
                 if result.status == FAILED:  # Slack is down: leave the rest of the queue for the next run
                     report.still_pending = one_row(
                         ops.execute("select count(*) from renewals.slack_outbox where status = 'pending'")

@@ -20,12 +20,11 @@ from typing import Any
 from urllib.error import URLError
 
 from renewals.config import SLACK_CONN_ID, Settings
+from renewals.statuses import PostStatus
 
 log = logging.getLogger(__name__)
 
-SENT = "sent"
-FAILED = "failed"
-NOT_CONFIGURED = "not_configured"
+SENT, FAILED, NOT_CONFIGURED = PostStatus.SENT, PostStatus.FAILED, PostStatus.NOT_CONFIGURED
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ STAFF_POST_POLICY = SlackPolicy(timeout=5, retries=1, max_wait=5.0)
 
 @dataclass(frozen=True)
 class SlackResult:
-    status: str  # sent | failed | not_configured
+    status: PostStatus  # sent | failed | not_configured
     detail: str = ""
     attempts: int = 0
     waited: float = 0.0

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 
 from renewals.labels import label
 from renewals.playbooks.model import OWNER, CtaChange
+from renewals.statuses import CtaPriority, CtaStatus
 from renewals.storage.db import one_row
 from renewals.storage.ledger import LedgerKey
 
@@ -66,11 +67,11 @@ def apply_change(
     )
     wanted = {
         "stage": change.stage,
-        "priority": change.priority or (before["priority"] if before else "medium"),
+        "priority": change.priority or (before["priority"] if before else CtaPriority.MEDIUM),
         "owner_team": owner_team,
         "owner_email": owner_email,
         "status": change.status,
-        "outcome": change.outcome if change.status == "closed" else None,
+        "outcome": change.outcome if change.status == CtaStatus.CLOSED else None,
         "due_date": (
             renewal.due_date + timedelta(days=change.due_days)
             if change.due_days is not None
@@ -158,7 +159,7 @@ def close_open(
             """,
             (cta_id,),
         )
-        _event(ops, cta_id, key.touchpoint, run_id, "status", "open", "closed", outcome)
+        _event(ops, cta_id, key.touchpoint, run_id, "status", CtaStatus.OPEN, CtaStatus.CLOSED, outcome)
         closed.append(cta_context(ops, cta_id, key.touchpoint, previous_owner=None))
     return closed
 

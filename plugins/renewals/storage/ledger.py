@@ -122,7 +122,7 @@ class Claim:
             },
         )
         if not handoff.external:
-            _attempt(self.ops, self.key, self.run_id, "sent", "recorded")
+            _attempt(self.ops, self.key, self.run_id, HandoffOutcome.SENT, "recorded")
 
 
 @contextmanager

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import psycopg
 
+from renewals.statuses import PublicationStatus
+
 
 def record_publication(
-    ops: psycopg.Connection, run_id: str, output: str, status: str, target: str | None, detail: str | None
+    ops: psycopg.Connection,
+    run_id: str,
+    output: str,
+    status: PublicationStatus,
+    target: str | None,
+    detail: str | None,
 ) -> None:
     ops.execute(
         """

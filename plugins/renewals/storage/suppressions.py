@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import psycopg
 
+from renewals.statuses import SuppressionReason
 from renewals.storage.warehouse import Warehouse
 
-REASONS = ("unsubscribed", "bounced", "complained", "manual")
+REASONS = tuple(reason.value for reason in SuppressionReason)
 ALL = "all"  # the scope of every customer email of every playbook
 
 
@@ -23,7 +24,7 @@ def normalise(address: str) -> str:
 def add(
     ops: psycopg.Connection,
     addresses: Iterable[str],
-    reason: str,
+    reason: SuppressionReason,
     *,
     source: str,
     created_by: str,
