@@ -330,7 +330,9 @@ def settle_unknown_send(
             },
         ).fetchall()
         for (settled_date,) in rows:
-            _attempt(ops, LedgerKey(subscription_id, settled_date, touchpoint), run_id,
-                     "confirmed" if delivered else "released", "operator verdict on an unknown send",
+            key = LedgerKey(subscription_id, settled_date, touchpoint)
+            _attempt(ops, key, run_id, "confirmed" if delivered else "released", "operator verdict on an unknown send",
                      decided_by)  # fmt: skip
+            if not delivered:  # the operator's word: every copy of it goes again
+                ops.execute(f"update renewals.message_copies set accepted_at = null where {KEY_MATCH}", key.params())
     return bool(rows)
