@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser run test test-quick test-unit lint docs playbook-schema airflow reset bench soak celery-demo lock clean
+.PHONY: install browser imap run test test-quick test-unit lint docs playbook-schema airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -47,12 +47,17 @@ browser:
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint docs browser
+# The inbox tests read replies from Debian's dovecot IMAP server (tests/imap_server.py starts its
+# own instance on a free port); installed with apt when missing (needs root), as chromium is.
+imap:
+	@test -x /usr/sbin/dovecot || (apt-get update -qq && apt-get install -y -qq dovecot-imapd)
+
+test: lint docs browser imap
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
 # the calendar walk, the Celery cluster), which make test and CI still run.
-test-quick: lint browser
+test-quick: lint browser imap
 	$(BIN)/pytest -m "not slow"
 
 # include/playbooks/playbook.schema.json from the playbook model (renewals/playbooks/schema.py), after

@@ -96,6 +96,18 @@ def extract_and_validate(run: dict) -> dict:
     return counts.__dict__
 
 
+@task(retries=2, retry_delay=timedelta(minutes=1), multiple_outputs=False)
+def read_inbox(run: dict) -> dict | None:
+    """New mail of ``renewals_inbox`` first: a member's reply stops their reminders before this
+    run decides them (nothing without the connection, or in a dry run)."""
+    from renewals.airflow_resources import airflow_resources
+    from renewals.pipeline import read_replies
+    from renewals.storage.runs import RunContext
+
+    report = read_replies(airflow_resources(), RunContext.from_xcom(run).dry_run)
+    return None if report is None else report.__dict__
+
+
 @task(multiple_outputs=False)
 def classify_subscriptions(run: dict, ti=None) -> list[int]:
     """Decides everything due; returns the shards that have something to deliver (mapped over by
@@ -253,7 +265,7 @@ def renewals_daily():
     run = prepare_run()
     counts = extract_and_validate(run)
     shards = classify_subscriptions(run)
-    counts >> shards
+    [counts, read_inbox(run)] >> shards
     branches = choose_cohorts(XComArg(shards.operator, key="cohorts"))
     # Shards are mapped from classification's output, so only shards with work run, and a
     # cohort the branch skips is skipped whole.

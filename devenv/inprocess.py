@@ -65,11 +65,13 @@ def classified(
     confirm_unknown: Iterable[str] = (),
     timings: dict[str, float] | None = None,
 ) -> Work:
-    """The DAG's first three tasks: prepare (with the operator's verdicts), extract, classify.
-    Returns the open work by cohort and shard; ``timings`` gets each step's seconds."""
+    """The DAG's first tasks: prepare (with the operator's verdicts), read the inbox (where
+    resources have one), extract, classify. Returns the open work by cohort and shard;
+    ``timings`` gets each step's seconds."""
     with _timed(timings, "prepare"):
         unmatched = pipeline.prepare(resources, run, list(release_unknown), list(confirm_unknown))
     assert unmatched == [], f"verdicts that matched no unknown send: {unmatched}"
+    pipeline.read_replies(resources, run.dry_run)
     with _timed(timings, "extract"):
         counts = pipeline.extract(resources, run)
     assert counts.balanced(), counts

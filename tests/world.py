@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from renewals.config import Settings
+from renewals.delivery.messages import message_id
 from renewals.playbooks import load_playbooks
 from tests.warehouses import Dialect
 
@@ -21,6 +22,16 @@ def customer_emails(mailbox) -> list:
         if tp.channel == "email"
     }  # fmt: skip
     return [message for message in mailbox.messages if message["X-Renewal-Touchpoint"] in customer]
+
+
+def first_copies(messages: list) -> list:
+    """Of messages sent as one copy per recipient, the first of each (it keeps the Message-ID the
+    touchpoint's contract gives: subscription, renewal date, touchpoint)."""
+    return [
+        m for m in messages
+        if m["Message-ID"] == message_id(m["X-Renewal-Subscription"], date.fromisoformat(m["X-Renewal-Date"]),
+                                         m["X-Renewal-Touchpoint"], m["Message-ID"].rsplit("@", 1)[1].rstrip(">"))
+    ]  # fmt: skip
 
 
 def contact_email(subscription_id: str, role: str) -> str:

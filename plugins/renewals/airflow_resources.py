@@ -3,15 +3,25 @@ contract (settable as AIRFLOW_CONN_<ID> environment variables) and the settings.
 
 from __future__ import annotations
 
+import imaplib
 import importlib.util
 import json
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg.conninfo import make_conninfo
 
-from renewals.config import OPS_CONN_ID, SMTP_CONN_ID, UNSUBSCRIBE_CONN_ID, WAREHOUSE_CONN_ID, ConfigError, Settings
+from renewals.config import (
+    INBOX_CONN_ID,
+    OPS_CONN_ID,
+    SMTP_CONN_ID,
+    UNSUBSCRIBE_CONN_ID,
+    WAREHOUSE_CONN_ID,
+    ConfigError,
+    Settings,
+)
 from renewals.delivery import unsubscribe
 from renewals.pipeline import Resources
 from renewals.storage.warehouse import Warehouse
@@ -118,6 +128,28 @@ class SetupRefused(AirflowFailException):
     message naming it, without retries (a retry would meet the same setup)."""
 
 
+def inbox_session(conn_id: str) -> Callable[[], AbstractContextManager[imaplib.IMAP4]] | None:
+    """Opens a logged-in IMAP session through the imap provider's hook (TLS, or plain with
+    ``"use_ssl": false`` in the connection's extra); None when the connection is absent."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except (AirflowNotFoundException, AirflowRuntimeError):
+        return None
+
+    @contextmanager
+    def session() -> Iterator[imaplib.IMAP4]:
+        from airflow.providers.imap.hooks.imap import ImapHook
+
+        with ImapHook(imap_conn_id=conn_id) as hook:  # logs out on leaving
+            assert hook.mail_client is not None
+            yield hook.mail_client
+
+    return session
+
+
 def airflow_resources() -> Resources:
     """The resources of a task; its first, prepare_run, refuses a setup the run cannot work with."""
     try:
@@ -138,4 +170,5 @@ def airflow_resources() -> Resources:
         smtp_connect=smtp_connect(SMTP_CONN_ID),
         settings=settings,
         unsubscribe_secret=secret,
+        inbox=inbox_session(INBOX_CONN_ID),
     )

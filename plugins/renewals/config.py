@@ -22,6 +22,7 @@ OPS_CONN_ID = "renewals_ops"
 SMTP_CONN_ID = "renewals_smtp"
 SLACK_CONN_ID = "renewals_slack"
 UNSUBSCRIBE_CONN_ID = "renewals_unsubscribe"  # its password signs the unsubscribe links
+INBOX_CONN_ID = "renewals_inbox"  # imap: the mailbox replies come to (optional)
 
 # The renewal spreadsheet: an Airflow object-storage path (file://, s3://, gs://, ...).
 DEFAULT_SPREADSHEET_PATH = (PROJECT_ROOT / ".demo" / "renewals.xlsx").as_uri()

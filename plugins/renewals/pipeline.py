@@ -6,9 +6,10 @@ real connections. ``Resources`` says where the warehouse, the ops schema and SMT
 
 from __future__ import annotations
 
+import imaplib
 import smtplib
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,6 +19,7 @@ from renewals.delivery.deliver import ShardDelivery, ShardReport
 from renewals.delivery.render import Renderer
 from renewals.delivery.smtp import Mailer
 from renewals.gates import COHORTS
+from renewals.inbox import InboxReport, read_inbox
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports.summary import format_summary, run_summary
 from renewals.storage import approvals, suppressions
@@ -44,6 +46,8 @@ class Resources:
     smtp_connect: Callable[[], smtplib.SMTP]
     settings: Settings
     unsubscribe_secret: bytes | None = None  # signs List-Unsubscribe links; None: reminders carry none
+    # opens a logged-in IMAP session on the inbox replies come to (None: no inbox is read)
+    inbox: Callable[[], AbstractContextManager[imaplib.IMAP4]] | None = None
 
     def playbooks(self) -> dict[str, Playbook]:
         return load_playbooks(self.settings.playbook_dir, self.settings.template_dir)
@@ -88,6 +92,25 @@ def extract(resources: Resources, run: RunContext) -> StageCounts:
             resources.warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
             resources.settings.shards,
         )  # fmt: skip
+
+
+def read_replies(resources: Resources, dry_run: bool = False) -> InboxReport | None:
+    """Read the inbox's new mail before classification (see renewals.inbox); a dry run reads none
+    (it would change what the next real run does)."""
+    if resources.inbox is None or dry_run:
+        return None
+    with resources.inbox() as client, closing(connect(resources.ops_dsn, autocommit=True)) as ops:
+        return read_inbox(client, ops, resources.settings.teams)
+
+
+def read_replies_between_runs(resources: Resources) -> InboxReport | None:
+    """The inbox read on its own schedule (the DAG renewals_inbox), which may come before any daily
+    run has set up the ops schema."""
+    if resources.inbox is None:
+        return None
+    with closing(connect(resources.ops_dsn, autocommit=True)) as ops:
+        migrate(ops)
+    return read_replies(resources)
 
 
 def classify_run(resources: Resources, run: RunContext) -> dict[str, dict[int, int]]:

@@ -35,6 +35,7 @@ class SkipReason(StrEnum):
     SKIPPED_BY_STAFF = "skipped_by_staff"
     HELD_BY_STAFF = "held_by_staff"
     MOVED_BY_STAFF = "moved_by_staff"
+    REPLIED = "replied"  # the member replied: staff have the conversation (renewals.inbox)
 
 
 class HandoffOutcome(StrEnum):

@@ -269,11 +269,14 @@ def test_normalised_values_of_a_typed_warehouse_are_sent_like_clean_ones(world, 
     full_run(resources_for(databases, mailbox), "scheduled__2026-12-01", AS_OF)
 
     assert ops.execute("select count(*) from renewals.quarantine").fetchone() == (0,)
-    sent = {m["X-Renewal-Subscription"]: m for m in mailbox.messages}
+    sent: dict[str, list] = {}
+    for message in mailbox.messages:  # a reminder goes as one copy per recipient
+        sent.setdefault(message["X-Renewal-Subscription"], []).append(message)
     assert set(sent) == {"S-CLEAN", "S-MESSY", "S-CONFIRM"}
-    assert str(sent["S-MESSY"]["To"]) == "primary.messy@members.example.com"
-    assert "Dear Pat Messy," in sent["S-MESSY"].get_body(("plain",)).get_content()
-    confirm_to = [a.addr_spec for a in sent["S-CONFIRM"]["To"].addresses]
+    [messy] = sent["S-MESSY"]  # the same person twice gets one copy
+    assert messy["To"].addresses[0].addr_spec == "primary.messy@members.example.com"
+    assert "Dear Pat Messy," in messy.get_body(("plain",)).get_content()
+    confirm_to = [a.addr_spec for m in sent["S-CONFIRM"] for a in m["To"].addresses]
     assert sorted(confirm_to) == sorted({contact_email("S-CONFIRM", "primary"), contact_email("S-CONFIRM", "billing")})
 
 

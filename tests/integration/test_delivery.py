@@ -130,7 +130,7 @@ def test_opted_out_contacts_get_nothing(world, resources, mailbox, ops):
     run = classified(resources)
     deliver_all(resources, run)
 
-    assert [(m["X-Renewal-Subscription"], str(m["To"])) for m in mailbox.messages] == [
+    assert [(m["X-Renewal-Subscription"], m["To"].addresses[0].addr_spec) for m in mailbox.messages] == [
         ("S-SOME", contact_email("S-SOME", "primary"))
     ]
     assert status(ops, "S-NONE")[:2] == ("skipped", "opted_out")

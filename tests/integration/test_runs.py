@@ -13,14 +13,17 @@ from pathlib import Path
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
 from tests.daily import unsubscribe_connection
-from tests.world import customer_emails
+from tests.world import customer_emails, first_copies
 
 D1 = date(2026, 12, 1)
 D2 = date(2026, 12, 11)  # ten days later, no run in between
 
 
 def sent(mailbox) -> list[tuple[str, str]]:
-    return sorted((m["X-Renewal-Subscription"], m["X-Renewal-Touchpoint"]) for m in customer_emails(mailbox))
+    """Each send once: the first copy of each message (the one with the touchpoint's own Message-ID)."""
+    return sorted(
+        (m["X-Renewal-Subscription"], m["X-Renewal-Touchpoint"]) for m in first_copies(customer_emails(mailbox))
+    )
 
 
 def ledger(ops, subscription_id: str) -> dict[str, tuple[str, str | None]]:
@@ -112,7 +115,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_run_goes_on(world, airflo
 
     assert sent(mailbox) == [("S-GOOD", "renewal_reminder_15"), ("S-MESSY", "renewal_reminder_15")]
     messy = next(m for m in customer_emails(mailbox) if m["X-Renewal-Subscription"] == "S-MESSY")
-    assert str(messy["To"]) == "primary.messy@members.example.com"
+    assert [a.addr_spec for a in messy["To"].addresses] == ["primary.messy@members.example.com"]
     reasons = {
         record_id: set(codes)
         for record_id, codes in ops.execute("select record_id, reasons from renewals.quarantine").fetchall()

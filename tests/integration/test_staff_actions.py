@@ -19,7 +19,8 @@ def day(offset: int) -> date:
 
 
 def touchpoints_sent(mailbox, since: int = 0) -> list[tuple[str, str]]:
-    return [(m["X-Renewal-Touchpoint"], str(m["To"])) for m in mailbox.messages[since:]]
+    return [(m["X-Renewal-Touchpoint"], ", ".join(a.addr_spec for a in m["To"].addresses))
+            for m in mailbox.messages[since:]]  # fmt: skip
 
 
 def ctas(ops) -> dict[str, tuple]:

@@ -1,7 +1,8 @@
 -- One member's timeline, newest first: every ledger row, delivery attempt (with operator
 -- verdicts and who gave them), CTA with its events and tasks, health score change,
--- offboarding, deactivated contact, approval answer, staff action or note, and quarantined
--- input row. Each branch reads by an index whose first column is subscription_id (or a CTA id found that way): no scans.
+-- offboarding, deactivated contact, approval answer, staff action or note, member's answer, mail
+-- read from the inbox, reply hold and quarantined input row. Each branch reads by an index whose
+-- first column is subscription_id (or a CTA id found that way): no scans.
 with member_ctas as (
     select * from renewals.ctas where subscription_id = %(subscription_id)s
 )
@@ -60,6 +61,21 @@ select at, kind, renewal_date, touchpoint, detail from (
            jsonb_build_object('action', a.action, 'by', a.actor, 'reason', a.reason, 'before', a.before,
                               'after', a.after, 'action_id', a.action_id)
     from renewals.staff_actions a where a.subscription_id = %(subscription_id)s
+    union all
+    select m.answered_at, 'answer', m.renewal_date, m.touchpoint,
+           jsonb_build_object('answer', m.answer, 'reason', m.reason, 'recipient', m.recipient,
+                              'counted_on', m.counted_on)
+    from renewals.member_answers m where m.subscription_id = %(subscription_id)s
+    union all
+    select i.received_at, 'inbox', i.renewal_date, null,
+           jsonb_build_object('kind', i.kind, 'sender', i.sender, 'subject', i.subject, 'excerpt', i.excerpt,
+                              'in_reply_to', i.in_reply_to, 'flagged_at', i.flagged_at)
+    from renewals.inbox_messages i where i.subscription_id = %(subscription_id)s
+    union all
+    select coalesce(r.resumed_at, r.held_at), 'reply_hold', r.renewal_date, null,
+           jsonb_build_object('held_at', r.held_at, 'gate', r.gate, 'resumed_at', r.resumed_at,
+                              'resumed_by', r.resumed_by)
+    from renewals.reply_holds r where r.subscription_id = %(subscription_id)s
     union all
     select q.quarantined_at, 'quarantine', null, null,
            jsonb_build_object('run_id', q.run_id, 'as_of', q.as_of, 'source_table', q.source_table,

@@ -2,7 +2,7 @@
 -- A real run takes every 'pending' claim of its subscriptions that it may decide (due by its as-of
 -- date and not decided by a later-dated run: renewals.run_may_decide); a dry run its own previews.
 select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t.due_date,
-       t.recipients, t.cc, s.account_name, s.tier, s.member_type, s.amount, s.currency,
+       t.recipients, t.cc, t.attempts, s.gate, s.account_name, s.tier, s.member_type, s.amount, s.currency,
        s.invoice_number, s.term_months, s.owner_email, s.timezone, s.days_to_renewal, s.paid_on,
        s.decline_reason, s.source_id,
        (select c.name from {contacts} c

@@ -149,12 +149,29 @@ quarantined as (
     where cardinality(k.reasons) > 0 or (k.copy_no > 1 and k.subscription_id is not null)
     returning 1
 ),
+-- A member's one-click answer (the latest of the cycle) counts as the gate it names when the
+-- warehouse has not recorded that gate itself: intent -> intent confirmed, decline -> declined.
+-- It counts from the day the first run to see it fixed (stage/count_answers.sql); a dry run,
+-- which fixes nothing, counts it from its own day.
+answered as (
+    select distinct on (subscription_id, renewal_date) subscription_id, renewal_date, answer, reason, answered_at,
+           coalesce(counted_on, greatest(%(as_of)s::date, sent_on)) as counted_on
+    from renewals.member_answers
+    order by subscription_id, renewal_date, answered_at desc, answer_id desc
+),
 facts as (
     select v.*,
-           (v.intent_confirmed_at at time zone v.zone)::date as intent_on,
+           coalesce(v.intent_confirmed_at, case when a.answer = 'intent' then a.answered_at end) as gate_intent_at,
+           coalesce(v.declined_at, case when a.answer = 'decline' then a.answered_at end) as gate_declined_at,
+           case when v.declined_at is null and a.answer = 'decline' then a.reason else v.decline_reason end
+               as gate_decline_reason,
+           coalesce((v.intent_confirmed_at at time zone v.zone)::date,
+                    case when a.answer = 'intent' then a.counted_on end) as intent_on,
            (v.paid_at at time zone v.zone)::date as paid_on,
-           (v.declined_at at time zone v.zone)::date as declined_on
+           coalesce((v.declined_at at time zone v.zone)::date,
+                    case when a.answer = 'decline' then a.counted_on end) as declined_on
     from ranked v
+    left join answered a on a.subscription_id = v.subscription_id and a.renewal_date = v.renewal_date
     where cardinality(v.reasons) = 0 and v.copy_no = 1
 ),
 gated as (
@@ -168,8 +185,8 @@ gated as (
 )
 insert into {subscriptions}
 select subscription_id, account_id, account_name, playbook, tier, member_type, renewal_date,
-       coalesce(term_months, 12), amount, currency, owner_email, invoice_number, decline_reason,
-       intent_confirmed_at, paid_at, declined_at, intent_on, paid_on, declined_on, assigned_on,
+       coalesce(term_months, 12), amount, currency, owner_email, invoice_number, gate_decline_reason,
+       gate_intent_at, paid_at, gate_declined_at, intent_on, paid_on, declined_on, assigned_on,
        last_contact_at, next_meeting_at, in_negotiation, hosted_site, paused, zone, gate,
        days_to_renewal,
        case gate when 'paid' then 'renewed'

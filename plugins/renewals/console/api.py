@@ -2,7 +2,8 @@
 
 ``/renewals/api/...`` answers JSON; the other routes are server-rendered pages (Jinja with
 autoescape: every warehouse value is escaped; HTML previews go in a sandboxed iframe's srcdoc).
-Every route but ``/unsubscribe`` (a signed token is its authority) needs a user logged in to
+Every route but the public pages ``/unsubscribe`` and ``/answer/...`` (renewals.console.public:
+a sealed token is their authority) needs a user logged in to
 Airflow (the UI's ``_token`` cookie or a Bearer token) who
 may read ``renewals_daily``; settling an unknown send, or retrying or dismissing an event a staff
 system refused, needs permission to edit it. Members' personal data is shown only to users who may
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -32,14 +32,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renewals.config import OPS_CONN_ID, ConfigError, Settings
 from renewals.console import member_data, queries, steering
+from renewals.console.public import public_router
 from renewals.dates import as_of_date
-from renewals.delivery import unsubscribe
 from renewals.delivery.render import Renderer
 from renewals.labels import label
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports import summary
-from renewals.statuses import ParkedAction, StaffAction, SuppressionReason
-from renewals.storage import suppressions
+from renewals.statuses import ParkedAction, StaffAction
+from renewals.storage import replies
 from renewals.storage.db import connect
 from renewals.sync import parked
 
@@ -93,9 +93,6 @@ def ops_connection() -> Iterator[psycopg.Connection]:
     # and this keeps no state in the api-server between requests.
     with connect(ops_dsn(), autocommit=True) as conn:
         yield conn
-
-
-ops_session = contextmanager(ops_connection)  # the same, where a route opens it itself
 
 
 Ops = Annotated[psycopg.Connection, Depends(ops_connection)]
@@ -366,6 +363,16 @@ def api_steer(
     return _json(done)
 
 
+@api.post("/members/{subscription_id:path}/resume-reminders", dependencies=[CanEdit])
+def api_resume_reminders(ops: Ops, subscription_id: str, user: Any = CurrentUser) -> JSONResponse:
+    """Staff take back a member a reply handed to them: the reminders go on from the next run."""
+    resumed_by = user_name(user)
+    ended = replies.resume(ops, subscription_id, resumed_by)
+    if not ended:
+        raise HTTPException(status_code=404, detail=f"no reminders of {subscription_id!r} are stopped by a reply")
+    return _json({"subscription_id": subscription_id, "resumed_by": resumed_by, "holds_ended": ended})
+
+
 @api.get("/quarantine")
 def api_quarantine(ops: Ops, sees: SeesMemberData, run_id: str | None = None) -> JSONResponse:
     """Quarantined input rows by reason code, with the raw rows (one run, or all)."""
@@ -450,17 +457,10 @@ def quarantine_page(ops: Ops, sees: SeesMemberData, run_id: str | None = None) -
                  nav="quarantine")  # fmt: skip
 
 
-# --- one-click unsubscribe (RFC 8058): no login, the signed token is the authority ------------
-
-public = APIRouter()
+# --- the public pages (unsubscribe, answers): no login, the token is the authority ----------
 
 
-def _unsubscribe_page(status_code: int = 200, **context: Any) -> HTMLResponse:
-    defaults = {"error": None, "done": False, "addresses": (), "action": ""}
-    return _page("unsubscribe.html", status_code, **{**defaults, **context})
-
-
-# The route is public: a request from the internet must not become a lookup in Airflow's
+# The routes are public: a request from the internet must not become a lookup in Airflow's
 # secrets backend (perhaps a remote vault). The secret is read at most once a minute per process,
 # so a rotated one is in use within a minute.
 SECRET_CACHE_SECONDS = 60
@@ -473,46 +473,11 @@ def _signing_secrets() -> tuple[bytes, ...]:
     try:
         return unsubscribe_secrets()
     except ConfigError:
-        log.exception("Unsubscribe links are refused until the connection is fixed")
+        log.exception("Public links are refused until the connection is fixed")
         return ()
 
 
-def _read_token(token: str) -> unsubscribe.Unsubscribe | HTMLResponse:
-    """What the token unsubscribes, or the page that refuses it (nothing is changed)."""
-    secrets = _signing_secrets()
-    if not secrets:
-        return _unsubscribe_page(503, error="Unsubscribe links are not set up here")
-    try:
-        return unsubscribe.read_token(secrets[0], token, previous=secrets[1] if len(secrets) > 1 else None)
-    except unsubscribe.ExpiredToken as exc:
-        return _unsubscribe_page(400, error=str(exc).capitalize())
-    except unsubscribe.BadToken as exc:
-        return _unsubscribe_page(403, error=str(exc).capitalize())
-
-
-@public.get("/unsubscribe", response_class=HTMLResponse)
-def unsubscribe_confirm(token: str = "") -> HTMLResponse:
-    """A link opened in a browser only asks (link scanners open links too): the button POSTs.
-    The form posts back to this same path and token, relative to the page, never to the Host
-    the request named."""
-    target = _read_token(token)
-    if isinstance(target, HTMLResponse):
-        return target
-    return _unsubscribe_page(addresses=target.addresses, action=f"?{urlencode({'token': token})}")
-
-
-@public.post("/unsubscribe", response_class=HTMLResponse)
-def unsubscribe_now(token: str = "") -> HTMLResponse:
-    """The one-click POST of a mail client (body ``List-Unsubscribe=One-Click``) or the page's
-    button: suppresses the token's addresses; a replay finds them suppressed and changes nothing.
-    Anyone on the internet can POST here: the token is checked before the database is opened."""
-    target = _read_token(token)
-    if isinstance(target, HTMLResponse):
-        return target
-    with ops_session() as ops:
-        suppressions.add(ops, target.addresses, SuppressionReason.UNSUBSCRIBED, scope=target.scope,
-                         source="unsubscribe_link", created_by="unsubscribe link")  # fmt: skip
-    return _unsubscribe_page(addresses=target.addresses, done=True)
+public = public_router(_signing_secrets, ops_dsn)
 
 
 def _not_for_pages(request: Request, exc: StarletteHTTPException) -> Response:

@@ -107,8 +107,9 @@ def member(
     facts["hold"] = steering.current_hold(ops, subscription_id)
     addresses = sorted({suppressions.normalise(c["email"]) for c in contacts if c["email"]})
     suppressed = _rows(ops, "suppressions.sql", {"addresses": addresses}) if addresses else []
+    held = _rows(ops, "reply_hold.sql", params)
     return {"facts": facts, "contacts": contacts, "suppressions": suppressed, "cycles": cycles, "timeline": timeline,
-            "upcoming": ahead}  # fmt: skip
+            "upcoming": ahead, "reply_hold": held[0] if held else None}  # fmt: skip
 
 
 def search(ops: psycopg.Connection, q: str, limit: int = 50, by_contacts: bool = True) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from renewals.delivery.render import Renderer
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.due import ahead_query, load_rule_tables
+from renewals.storage.sql_files import sql_text
 
 HORIZON_DAYS = 400  # how far ahead a member's page looks
 # the rule's columns a member page and the outbox show of each touchpoint ahead
@@ -44,6 +45,8 @@ def member_ahead(
             ),
             (subscription_id,),
         )
+        cur.execute(sql.SQL(sql_text("console/answered_member.sql")).format(member=member),
+                    {"subscription_id": subscription_id, "as_of": today})  # fmt: skip
         load_rule_tables(ops, member, playbooks, settings.holidays, settings.teams)
         query = sql.SQL("{} order by due_date, position, touchpoint").format(ahead_query(member))
         params = {"first": today, "last": today + timedelta(days=HORIZON_DAYS), "as_of": today}

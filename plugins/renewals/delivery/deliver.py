@@ -22,17 +22,25 @@ import psycopg
 from renewals.config import Settings
 from renewals.dates import term_end
 from renewals.delivery import unsubscribe
-from renewals.delivery.messages import bodies, build_email, message_id, recipients, sender_domain, sender_name
+from renewals.delivery.messages import (
+    bodies,
+    build_email,
+    message_id,
+    recipients,
+    sender_domain,
+    sender_name,
+    unique_addresses,
+)
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
-from renewals.delivery.smtp import Mailer
+from renewals.delivery.smtp import Mailer, MailerUnavailable, Outcome
 from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import Message, cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message
 from renewals.statuses import HandoffOutcome, SkipReason, SuppressionReason, TouchpointStatus
-from renewals.storage import ctas, ledger, offboarding, previews, suppressions
+from renewals.storage import ctas, ledger, offboarding, previews, replies, suppressions
 from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
@@ -93,13 +101,15 @@ class ShardDelivery:
 
     def deliver(self, cohort: str, shard: int) -> ShardReport:
         report = ShardReport()
-        waiting: list[tuple[LedgerKey, dict[str, Any], Touchpoint, EmailMessage]] = []
+        waiting: list[tuple[LedgerKey, dict[str, Any], Touchpoint, list[EmailMessage]]] = []
         for batch in ledger.open_rows(self.reader, self.run, cohort, shard, self.settings.batch_size):
             facts = {} if self.run.dry_run else self.recheck([row["source_id"] for row in batch])
             # one query for the whole batch's customer addresses, not one per message
             suppressed = suppressions.lookup(
                 self.ops, [a for row in batch if row["channel"] == "email" for a in (*row["recipients"], *row["cc"])]
             )
+            replied = replies.held(self.ops, {(row["subscription_id"], row["renewal_date"], row["gate"])
+                                              for row in batch if row["channel"] == "email"})  # fmt: skip
             for row in batch:
                 touchpoint = self.playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 key = LedgerKey(row["subscription_id"], row["renewal_date"], row["touchpoint"])
@@ -108,6 +118,9 @@ class ShardDelivery:
                 if not row["recipients"] and row.get("suppressed"):
                     self._skip(key, touchpoint, SkipReason.SUPPRESSED, report, row["suppressed"])
                     continue
+                if touchpoint.is_reminder and (key.subscription_id, key.renewal_date) in replied:
+                    self._skip(key, touchpoint, SkipReason.REPLIED, report)  # staff have the conversation
+                    continue
                 if self.run.dry_run:
                     self._preview(key, row, touchpoint, report)
                     continue
@@ -115,18 +128,18 @@ class ShardDelivery:
                 if reason:
                     self._skip(key, touchpoint, reason, report)
                     continue
-                message = self._carry_out(key, row, touchpoint, report)
-                if message is not None:
-                    waiting.append((key, row, touchpoint, message))
+                refused_for_now = self._carry_out(key, row, touchpoint, report)
+                if refused_for_now is not None:
+                    waiting.append((key, row, touchpoint, refused_for_now))
         # Temporary refusals are offered again after a bounded backoff (settings.smtp_retry_delays).
         for delay in self.settings.smtp_retry_delays:
             if not waiting:
                 break
             self.sleep(delay)
             waiting = [
-                (key, row, touchpoint, message)
-                for key, row, touchpoint, message in waiting
-                if self._carry_out(key, row, touchpoint, report, composed=message) is not None
+                (key, row, touchpoint, refused_for_now)
+                for key, row, touchpoint, copies in waiting
+                if (refused_for_now := self._carry_out(key, row, touchpoint, report, composed=copies)) is not None
             ]
         report.still_pending = len(waiting)
         return report
@@ -151,10 +164,10 @@ class ShardDelivery:
         row: dict[str, Any],
         touchpoint: Touchpoint,
         report: ShardReport,
-        composed: EmailMessage | None = None,
-    ) -> EmailMessage | None:
-        """Claim, compose (or reuse ``composed``, a retry's), hand over, record one touchpoint.
-        Returns its message when the relay refused it for now (to offer again after a backoff)."""
+        composed: list[EmailMessage] | None = None,
+    ) -> list[EmailMessage] | None:
+        """Claim, compose (or reuse ``composed``, a retry's copies), hand over, record one touchpoint.
+        Returns the copies the relay refused for now (to offer again after a backoff)."""
         if touchpoint.channel != "record":
             self.mailer.ensure_connected()  # an outage raises here, before anything is claimed
         self.checkpoint("before_claim")
@@ -167,54 +180,81 @@ class ShardDelivery:
             if set_aside is not None:
                 claim.set_aside(*set_aside)
             else:
+                copies: list[EmailMessage] = []
                 if touchpoint.channel == "record":
                     self._record(key, row, touchpoint)
-                    message = None
                 else:  # a CTA change in _compose_for commits together with the claim
                     edit = Edit.of(claim.steering)
-                    message = composed if composed is not None else self._compose_for(key, row, touchpoint, edit)
-                claim.hand_over(Handoff() if message is None else _handoff_of(message, row.get("suppressed")))
+                    copies = composed if composed is not None else self._compose_for(key, row, touchpoint, edit)
+                claim.hand_over(_handoff_of(copies, row) if copies else Handoff())
         if set_aside is not None:
             status, reason = set_aside
             log_outcome(key, touchpoint, status, detail=reason)
             report.count_skip(reason)
             return None
-        if message is None:  # recorded in the ops schema only: settled with the claim
+        if not copies:  # recorded in the ops schema only: settled with the claim
             report.recorded += 1
             log_outcome(key, touchpoint, "recorded")
             return None
-        outcome = self._send(key, message, report)
-        log_outcome(key, touchpoint, "retry_later" if outcome == HandoffOutcome.RETRY else outcome, message)
-        return message if outcome == HandoffOutcome.RETRY else None
+        outcome, refused_for_now = self._send(key, copies, report)
+        log_outcome(key, touchpoint, "retry_later" if outcome == HandoffOutcome.RETRY else outcome, copies[0])
+        return refused_for_now or None
 
-    def _send(self, key: LedgerKey, message: EmailMessage, report: ShardReport) -> HandoffOutcome:
-        """Hand a claimed message to the relay and record the outcome; returns it."""
+    def _send(
+        self, key: LedgerKey, copies: list[EmailMessage], report: ShardReport
+    ) -> tuple[HandoffOutcome, list[EmailMessage]]:
+        """Hand a claimed message's copies to the relay and record the outcome; returns its status
+        and the copies refused for now. The row is sent when every copy was accepted (or refused
+        for good), pending while a copy was refused for now (the accepted ones are not offered
+        again), unknown when a copy's hand-off broke off."""
         self.checkpoint("before_handoff")
-        outcome = self.mailer.send(message)
+        outcomes = [(copy, self._send_copy(copy)) for copy in copies]
         self.checkpoint("after_handoff")
+        accepted = [copy["Message-ID"] for copy, outcome in outcomes if outcome.status == HandoffOutcome.SENT]
+        refused_for_now = [copy for copy, outcome in outcomes if outcome.status == HandoffOutcome.RETRY]
+        statuses = {outcome.status for _copy, outcome in outcomes}
+        status = (
+            HandoffOutcome.UNKNOWN if HandoffOutcome.UNKNOWN in statuses
+            else HandoffOutcome.RETRY if refused_for_now
+            else HandoffOutcome.SENT if accepted
+            else HandoffOutcome.FAILED
+        )  # fmt: skip
+        details = [outcome.detail for _copy, outcome in outcomes if outcome.detail]
+        ledger.settle(self.ops, key, self.run.run_id, status, "; ".join(details) or None, accepted)
+        self.checkpoint("after_record")
+        report.count_handoff(status)
+        return status, refused_for_now if status == HandoffOutcome.RETRY else []
+
+    def _send_copy(self, message: EmailMessage) -> Outcome:
+        try:
+            outcome = self.mailer.send(message)
+        except MailerUnavailable as exc:  # the relay went away after an earlier copy: nothing handed over
+            return Outcome(HandoffOutcome.RETRY, str(exc))
         if outcome.bounced:  # refused for good at RCPT: no more customer mail to them
             suppressions.add(self.ops, outcome.bounced, SuppressionReason.BOUNCED, source="smtp", detail=outcome.detail,
                              created_by=f"run {self.run.run_id}")  # fmt: skip
-        ledger.settle(self.ops, key, self.run.run_id, outcome.status, outcome.detail)
-        self.checkpoint("after_record")
-        report.count_handoff(outcome.status)
-        return outcome.status
+        return outcome
 
     def _compose_for(
         self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, edit: Edit | None = None
-    ) -> EmailMessage | None:
-        """The message of a touchpoint (in staff's words where ``edit`` gives them); for a CTA,
-        applies its change first and tells the owner only when the CTA opened or moved (None:
-        nothing to send)."""
+    ) -> list[EmailMessage]:
+        """The copies of a touchpoint's message (in staff's words where ``edit`` gives them; those
+        not accepted by an earlier attempt); for a CTA, applies its change first and tells the
+        owner only when the CTA opened or moved (no copies: nothing to send)."""
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
                 self._queue_staff_post(key, "payment_received", payment_post(row))
-            return self._compose(row, touchpoint, None, edit)
+            copies = compose_copies(row, touchpoint, self.settings, self.renderer, self.run.as_of,
+                                    self.unsubscribe_secret, edit)  # fmt: skip
+            if row.get("attempts"):  # a message refused for now in an earlier run: its accepted copies stay out
+                accepted = ledger.accepted_copies(self.ops, key)
+                copies = [copy for copy in copies if copy["Message-ID"] not in accepted]
+            return copies
         cta = ctas.apply_change(self.ops, _renewal(key, row), touchpoint.cta, self.settings.teams, self.run.run_id)
         if not cta["notify"]:
-            return None
+            return []
         self._queue_staff_post(key, "cta", cta_change_message(cta, row["account_name"], key.subscription_id))
-        return self._compose(row, touchpoint, cta)
+        return [self._compose(row, touchpoint, cta)]
 
     def _queue_staff_post(self, key: LedgerKey, kind: str, message: tuple[str, list[dict[str, Any]]]) -> None:
         """Queued in the claim's transaction; the run's publish step posts it, so Slack never
@@ -290,39 +330,110 @@ def compose_message(
     as_of: date,
     unsubscribe_secret: bytes | None = None,
     edit: Edit | None = None,
+    recipient: str | None = None,
+    audience: str | None = None,
 ) -> EmailMessage:
     """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one,
-    and one-click unsubscribe headers on a customer reminder when ``unsubscribe_secret`` is given
-    and settings.list_unsubscribe is on."""
-    context = template_context(row, touchpoint, cta, settings, as_of)
+    in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one.
+    ``recipient``: the copy of a customer reminder for that one recipient, with their own links
+    (unsubscribe where settings.list_unsubscribe is on, and the one-click answers where the
+    reminder asks a decision), sealed with ``unsubscribe_secret``; ``audience`` tells its
+    Message-ID from the other copies'."""
+    links = _links_of(row, touchpoint, settings, unsubscribe_secret, recipient, as_of)
+    context = {
+        **template_context(row, touchpoint, cta, settings, as_of),
+        "answer_links": links.get("answers"),
+        "unsubscribe_link": links.get("unsubscribe"),
+    }
     assert touchpoint.template is not None
     rendered = (
         renderer.render(touchpoint.template, context)
         if edit is None
         else renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
     )
-    recipients = [cta["owner_email"]] if cta is not None else list(row["recipients"])
+    if cta is not None:
+        to, cc = [cta["owner_email"]], list(row["cc"])
+    elif recipient is not None:
+        to, cc = [recipient], []
+    else:
+        to, cc = list(row["recipients"]), list(row["cc"])
+    domain = sender_domain(settings.sender)
     message = build_email(
         sender=settings.sender,
-        to=recipients,
-        cc=list(row["cc"]),
+        to=to,
+        cc=cc,
         reply_to=settings.reply_to if touchpoint.channel == "email" else None,
         rendered=rendered,
         subscription_id=row["subscription_id"],
         renewal_date=row["renewal_date"],
         touchpoint=touchpoint.key,
-        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, sender_domain(settings.sender)),
+        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, domain, audience),
     )
-    reminder = touchpoint.channel == "email" and not touchpoint.transactional
-    if unsubscribe_secret and settings.list_unsubscribe and reminder:
-        unsubscribe.add_headers(message, unsubscribe_secret, settings.public_url, settings.unsubscribe_mailto,
-                                settings.unsubscribe_days)  # fmt: skip
+    if "unsubscribe" in links:
+        unsubscribe.add_headers(message, links["unsubscribe"], settings.unsubscribe_mailto)
     if touchpoint.attachment == "receipt_pdf":
         receipt = receipt_of(row, sender_name(settings.sender))
         message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
                                filename=receipt_filename(receipt))  # fmt: skip
     return message
+
+
+def carries_links(touchpoint: Touchpoint, settings: Settings, unsubscribe_secret: bytes | None) -> bool:
+    """Whether a touchpoint's customer message carries per-recipient links (so goes one copy per recipient)."""
+    return bool(unsubscribe_secret) and (
+        (touchpoint.is_reminder and settings.list_unsubscribe) or touchpoint.asks_decision
+    )
+
+
+def _links_of(
+    row: Mapping[str, Any],
+    touchpoint: Touchpoint,
+    settings: Settings,
+    secret: bytes | None,
+    recipient: str | None,
+    as_of: date,
+) -> dict[str, Any]:
+    """The public links of ``recipient``'s copy: ``unsubscribe`` (a URL) and ``answers`` ({intent, decline})."""
+    if recipient is None or secret is None:
+        return {}
+    links: dict[str, Any] = {}
+    if touchpoint.is_reminder and settings.list_unsubscribe:
+        links["unsubscribe"] = unsubscribe.unsubscribe_link(secret, settings.public_url, recipient,
+                                                            settings.unsubscribe_days)  # fmt: skip
+    if touchpoint.asks_decision:
+        answer = unsubscribe.Answer(
+            row["subscription_id"], row["renewal_date"], "intent", recipient, touchpoint.key, as_of
+        )
+        links["answers"] = unsubscribe.answer_links(secret, settings.public_url, answer, settings.unsubscribe_days)
+    return links
+
+
+def compose_copies(
+    row: Mapping[str, Any],
+    touchpoint: Touchpoint,
+    settings: Settings,
+    renderer: Renderer,
+    as_of: date,
+    unsubscribe_secret: bytes | None = None,
+    edit: Edit | None = None,
+) -> list[EmailMessage]:
+    """What a touchpoint sends: one message, or, when it carries per-recipient links, one copy per
+    customer recipient (each acting for that recipient only: an unsubscribe or an answer never
+    speaks for the other contacts) and one copy for the staff in copy, without links."""
+    if not carries_links(touchpoint, settings, unsubscribe_secret) or not row["recipients"]:
+        return [compose_message(row, touchpoint, None, settings, renderer, as_of, unsubscribe_secret, edit)]
+    # each copy its own Message-ID; the first keeps the touchpoint's own (the ledger's, a preview's)
+    copies = [
+        compose_message(row, touchpoint, None, settings, renderer, as_of, unsubscribe_secret, edit, recipient,
+                        recipient.lower() if n else None)
+        for n, recipient in enumerate(unique_addresses(list(row["recipients"])))
+    ]  # fmt: skip
+    customers = {address.lower() for address in row["recipients"]}
+    staff = [address for address in unique_addresses(list(row["cc"])) if address.lower() not in customers]
+    if staff:
+        copies.append(compose_message({**row, "recipients": staff, "cc": []}, touchpoint, None, settings, renderer,
+                                      as_of, None, edit, audience="staff copy"))  # fmt: skip
+    return copies
 
 
 def payment_post(row: Mapping[str, Any]) -> Message:
@@ -342,10 +453,15 @@ def deactivation_post(row: Mapping[str, Any], contacts: Sequence[tuple[str, str]
     )  # fmt: skip
 
 
-def _handoff_of(message: EmailMessage, suppressed: dict[str, str] | None) -> Handoff:
+def _handoff_of(copies: Sequence[EmailMessage], row: Mapping[str, Any]) -> Handoff:
+    """The hand-off of a message's copies: the first copy's Message-ID and subject, and the customer
+    recipients of them all (the staff copy is in the row's cc)."""
+    staff = {address.lower() for address in row["cc"]}
+    to = unique_addresses([a for copy in copies for a in recipients(copy, ("To",))])
     return Handoff(
-        message_id=message["Message-ID"], subject=message["Subject"], recipients=recipients(message, ("To",)),
-        suppressed=suppressed,
+        message_id=copies[0]["Message-ID"], subject=copies[0]["Subject"],
+        recipients=[a for a in to if a.lower() not in staff] or to, suppressed=row.get("suppressed"),
+        copies=[(copy["Message-ID"], recipients(copy)) for copy in copies],
     )  # fmt: skip
 
 

@@ -162,4 +162,6 @@ def message_context(
         "touchpoint": touchpoint,
         "member_url": member_url(public_url, row["subscription_id"]),
         "cta": None,
+        "answer_links": None,  # the recipient's one-click answers (a reminder asking a decision)
+        "unsubscribe_link": None,
     }

@@ -111,6 +111,17 @@ class Touchpoint:
         return CUSTOMER_SEQUENCE if self.channel == "email" else self.key
 
     @property
+    def is_reminder(self) -> bool:
+        """A customer email that is not transactional: it carries the unsubscribe link, and a
+        person's reply stops it for the cycle."""
+        return self.channel == "email" and not self.transactional
+
+    @property
+    def asks_decision(self) -> bool:
+        """A reminder sent while the member has not answered: it carries the one-click answers."""
+        return self.is_reminder and "no_response" in self.gates
+
+    @property
     def sends_email(self) -> bool:
         return self.channel in ("email", "staff_email", "cta")
 

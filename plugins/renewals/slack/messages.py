@@ -234,3 +234,43 @@ def failure_message(details: dict[str, str]) -> Message:
     if details["log_url"].startswith("http"):
         blocks.append(button("Open the task log", details["log_url"], "open_log"))
     return text, blocks
+
+
+def slack_escape(text: str) -> str:
+    """Text a member wrote, shown literally in Slack markup (Slack's three control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def member_answer_message(
+    *, subscription_id: str, renewal_date: date, answer: str, reason: str | None, recipient: str
+) -> Message:
+    """The staff post for a member's one-click answer: intent to renew, or decline (with its reason)."""
+    said = "intends to renew" if answer == "intent" else "will not renew"
+    text = f"Member answer: {subscription_id} {said}, renewal {renewal_date.isoformat()}"
+    blocks = [
+        section(f"{':handshake:' if answer == 'intent' else ':door:'} *{slack_escape(subscription_id)}* {said}"),
+        fields([
+            ("Answered by", slack_escape(recipient)),
+            ("Renewal date", renewal_date.isoformat()),
+            ("Reason", slack_escape(reason) if reason else None),
+        ]),
+    ]  # fmt: skip
+    return text, blocks
+
+
+def member_reply_message(
+    *, subscription_id: str, renewal_date: date, sender: str, subject: str, excerpt: str, owner: str
+) -> Message:
+    """The staff post for a member's reply: reminders stopped for the cycle until staff resume them."""
+    text = f"Member replied: {subscription_id}, renewal {renewal_date.isoformat()}; reminders stopped, over to {owner}"
+    blocks = [
+        section(f":speech_balloon: *Member replied*: {slack_escape(subscription_id)}; reminders stopped"),
+        fields([
+            ("From", slack_escape(sender)),
+            ("Subject", slack_escape(subject)),
+            ("Renewal date", renewal_date.isoformat()),
+            ("Over to", owner),
+        ]),
+        section(f">>> {slack_escape(excerpt)}" if excerpt else "(no text)"),
+    ]  # fmt: skip
+    return text, blocks

@@ -71,6 +71,9 @@ class Handoff:
     subject: str | None = None
     recipients: list[str] | None = None  # None keeps the recipients decided at classification
     suppressed: dict[str, str] | None = None  # recipients left out: {address: suppression reason}
+    # the message's copies (one per customer recipient where each carries its own links):
+    # (Message-ID, envelope recipients); a reply or a bounce names one of them
+    copies: list[tuple[str, list[str]]] | None = None
 
     @property
     def external(self) -> bool:
@@ -121,6 +124,16 @@ class Claim:
                 "run_id": self.run_id,
             },
         )
+        if handoff.copies:
+            self.ops.execute(
+                """
+                insert into renewals.message_copies (message_id, subscription_id, renewal_date, touchpoint, recipients)
+                select c.message_id, %(subscription_id)s, %(renewal_date)s, %(touchpoint)s, c.recipients
+                from jsonb_to_recordset(%(copies)s) as c(message_id text, recipients text[])
+                on conflict (message_id) do nothing
+                """,
+                {**self.key.params(), "copies": Jsonb([{"message_id": m, "recipients": r} for m, r in handoff.copies])},
+            )
         if not handoff.external:
             _attempt(self.ops, self.key, self.run_id, HandoffOutcome.SENT, "recorded")
 
@@ -152,8 +165,17 @@ def claim(ops: psycopg.Connection, key: LedgerKey, run: RunContext) -> Iterator[
         yield None if held is None else Claim(ops, key, run.run_id, held)
 
 
-def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: HandoffOutcome, detail: str | None) -> None:
-    """Record the outcome of a hand-off (sent, failed, or pending again after a retry) and its audit row.
+def settle(
+    ops: psycopg.Connection,
+    key: LedgerKey,
+    run_id: str,
+    outcome: HandoffOutcome,
+    detail: str | None,
+    accepted: list[str] | None = None,
+) -> None:
+    """Record the outcome of a hand-off (sent, failed, unknown, or pending again after a retry)
+    and its audit row, and which of its copies the relay accepted (``accepted``: their
+    Message-IDs, never offered again).
 
     One statement, sent in one round trip, and committed without waiting for the WAL flush: the
     claim before the hand-off is the durable step. Only a crash of the database server itself
@@ -172,6 +194,10 @@ def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: Handof
                     last_run_id = %(run_id)s,
                     updated_at = now()
                 where {KEY_MATCH} and {status_is("unknown")}
+            ),
+            accepted as (
+                update renewals.message_copies set accepted_at = now()
+                where message_id = any(%(accepted)s::text[]) and accepted_at is null
             )
             insert into renewals.delivery_attempts
                 (subscription_id, renewal_date, touchpoint, run_id, outcome, detail)
@@ -184,8 +210,17 @@ def settle(ops: psycopg.Connection, key: LedgerKey, run_id: str, outcome: Handof
                 "run_id": run_id,
                 "outcome": outcome,
                 "detail": detail,
+                "accepted": accepted or [],
             },
         )
+
+
+def accepted_copies(ops: psycopg.Connection, key: LedgerKey) -> set[str]:
+    """The Message-IDs of the copies of a touchpoint's message the relay has accepted."""
+    rows = ops.execute(
+        f"select message_id from renewals.message_copies where {KEY_MATCH} and accepted_at is not null", key.params()
+    ).fetchall()
+    return {message_id for (message_id,) in rows}
 
 
 def _attempt(
@@ -295,7 +330,9 @@ def settle_unknown_send(
             },
         ).fetchall()
         for (settled_date,) in rows:
-            _attempt(ops, LedgerKey(subscription_id, settled_date, touchpoint), run_id,
-                     "confirmed" if delivered else "released", "operator verdict on an unknown send",
+            key = LedgerKey(subscription_id, settled_date, touchpoint)
+            _attempt(ops, key, run_id, "confirmed" if delivered else "released", "operator verdict on an unknown send",
                      decided_by)  # fmt: skip
+            if not delivered:  # the operator's word: every copy of it goes again
+                ops.execute(f"update renewals.message_copies set accepted_at = null where {KEY_MATCH}", key.params())
     return bool(rows)

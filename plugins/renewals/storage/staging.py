@@ -21,6 +21,7 @@ from psycopg.conninfo import make_conninfo
 from renewals.playbooks import ROLES, Playbook
 from renewals.storage.db import one_row
 from renewals.storage.runs import RunContext
+from renewals.storage.sql_files import sql_text
 from renewals.storage.warehouse import Warehouse, as_text, scoped_query, streaming_cursor
 
 SUBSCRIPTION_COLUMNS = (
@@ -133,6 +134,8 @@ def stage_and_validate(
         contacts_validated = pool.submit(validate_contacts, second_target)
         with ops.transaction():
             _tune_bulk_session(ops)
+            if not run.dry_run:  # answers given since the last run count from this run's day on
+                ops.execute(sql_text("stage/count_answers.sql"), params)
             subscriptions_processed = ops.execute(work.statement("stage/validate_subscriptions.sql"), params).rowcount
             ops.execute(work.statement("stage/index_subscriptions.sql"))
         contacts_processed = contacts_validated.result()
