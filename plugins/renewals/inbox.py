@@ -38,6 +38,7 @@ import psycopg
 from renewals.playbooks.model import CtaChange, CtaTask
 from renewals.slack.messages import member_reply_message
 from renewals.slack.outbox import queue_staff_message
+from renewals.statuses import CtaPriority, SuppressionReason
 from renewals.storage import ctas, suppressions
 from renewals.storage.ledger import LedgerKey
 
@@ -81,19 +82,17 @@ def read_message(raw: bytes) -> Inbound:
 
 
 def _classified(message: EmailMessage) -> Inbound:
-    common = {
-        "message_id": _first_id(message.get("Message-ID")),
-        "sender": parseaddr(str(message.get("From", "")))[1].lower() or None,
-        "subject": str(message.get("Subject", ""))[:300] or None,
-    }
+    message_id = _first_id(message.get("Message-ID"))
+    sender = parseaddr(str(message.get("From", "")))[1].lower() or None
+    subject = str(message.get("Subject", ""))[:300] or None
     if message.get_content_type() == "multipart/report" and message.get_param("report-type") == "delivery-status":
         original, bounced = _delivery_status(message)
-        return Inbound(BOUNCE, references=original, bounced=bounced, excerpt=_excerpt(message), **common)
+        return Inbound(BOUNCE, message_id, original, sender, subject, _excerpt(message), bounced=bounced)
     references = tuple(
         dict.fromkeys(MESSAGE_IDS.findall(f"{message.get('In-Reply-To', '')} {message.get('References', '')}"))
     )
-    return Inbound(AUTO_REPLY if _automatic(message) else REPLY, references=references, excerpt=_excerpt(message),
-                   **common)  # fmt: skip
+    kind = AUTO_REPLY if _automatic(message) else REPLY
+    return Inbound(kind, message_id, references, sender, subject, _excerpt(message))
 
 
 def _first_id(value: object) -> str | None:
@@ -122,7 +121,7 @@ def _delivery_status(message: EmailMessage) -> tuple[tuple[str, ...], tuple[str,
         if content_type == "message/delivery-status":
             # the email package parses its per-recipient field groups as sub-messages
             groups = part.get_payload() if part.is_multipart() else []
-            for group in groups:
+            for group in (g for g in groups if isinstance(g, Message)) if isinstance(groups, list) else ():
                 action = str(group.get("Action", "")).strip().lower()
                 status = str(group.get("Status", "")).strip()
                 recipient = str(group.get("Final-Recipient") or group.get("Original-Recipient") or "")
@@ -130,11 +129,13 @@ def _delivery_status(message: EmailMessage) -> tuple[tuple[str, ...], tuple[str,
                 if action == "failed" and status.startswith("5") and "@" in address:
                     bounced.append(address)
         elif content_type in ("message/rfc822", "text/rfc822-headers"):
-            if content_type == "message/rfc822" and part.is_multipart():
-                headers: object = part.get_payload()[0].get("Message-ID")
+            if part.is_multipart():  # message/rfc822: the original as a sub-message
+                original_part = part.get_payload(0)
+                headers: object = original_part.get("Message-ID") if isinstance(original_part, Message) else None
             else:
-                payload = part.get_payload(decode=True) or b""
-                headers = email.message_from_bytes(payload, policy=default_policy).get("Message-ID")
+                payload = part.get_payload(decode=True)
+                raw = payload if isinstance(payload, bytes) else b""
+                headers = email.message_from_bytes(raw, policy=default_policy).get("Message-ID")
             if found := _first_id(headers):
                 original.append(found)
     return tuple(original), tuple(dict.fromkeys(bounced))
@@ -145,7 +146,7 @@ def _excerpt(message: EmailMessage) -> str | None:
     body = message.get_body(("plain",))
     if body is None:
         return None
-    lines = []
+    lines: list[str] = []
     for line in body.get_content().splitlines():
         stripped = line.strip()
         if stripped.startswith(">") or re.match(r"^On .+ wrote:$", stripped):
@@ -229,7 +230,7 @@ def _high_water_mark(ops: psycopg.Connection, mailbox: str, uidvalidity: int) ->
 
 
 def _uids_above(client: imaplib.IMAP4, last_uid: int) -> list[int]:
-    data = _ok(client.uid("SEARCH", None, f"UID {last_uid + 1}:*"), "UID SEARCH")
+    data = _ok(client.uid("SEARCH", f"UID {last_uid + 1}:*"), "UID SEARCH")
     # "n:*" names the last message even when its UID is below n (RFC 3501): filtered here
     return sorted(uid for uid in (int(token) for token in b" ".join(data).split()) if uid > last_uid)
 
@@ -290,7 +291,7 @@ def _record(
         return kind
     (inbox_message_id,) = row
     if kind == BOUNCE and inbound.bounced:
-        suppressions.add(ops, inbound.bounced, "bounced", source="inbox", detail=inbound.subject,
+        suppressions.add(ops, inbound.bounced, SuppressionReason.BOUNCED, source="inbox", detail=inbound.subject,
                          created_by=f"inbox {mailbox}")  # fmt: skip
     elif kind == REPLY:
         _hold_for_staff(ops, inbox_message_id, ours, inbound, teams)
@@ -335,8 +336,15 @@ def _hold_for_staff(
     today = datetime.now(UTC).date()
     renewal = ctas.Renewal(key, playbook, account_name, owner_email, today)
     task = CtaTask(f"Answer {inbound.sender or 'the member'}'s reply, then resume or end the reminders", "owner", 1)
-    change = CtaChange(type="member_reply", stage="reply_received", priority="high", owner="owner", due_days=1,
-                       tasks=(task,), note=inbound.excerpt)  # fmt: skip
+    change = CtaChange(
+        type="member_reply",
+        stage="reply_received",
+        priority=CtaPriority.HIGH,
+        owner="owner",
+        due_days=1,
+        tasks=(task,),
+        note=inbound.excerpt,
+    )
     cta = ctas.apply_change(ops, renewal, change, teams, f"inbox {inbox_message_id}")
     text, blocks = member_reply_message(
         subscription_id=key.subscription_id, renewal_date=key.renewal_date, sender=inbound.sender or "",

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from renewals.delivery import unsubscribe
+from renewals.statuses import SuppressionReason
 from renewals.storage import answers, suppressions
 from renewals.storage.db import connect
 
@@ -79,8 +80,14 @@ def public_router(secrets: Secrets, ops_dsn: Callable[[], str]) -> APIRouter:
         if isinstance(target, HTMLResponse):
             return target
         with ops() as conn:
-            suppressions.add(conn, [target.address], "unsubscribed", scope=target.scope, source="unsubscribe_link",
-                             created_by="unsubscribe link")  # fmt: skip
+            suppressions.add(
+                conn,
+                [target.address],
+                SuppressionReason.UNSUBSCRIBED,
+                scope=target.scope,
+                source="unsubscribe_link",
+                created_by="unsubscribe link",
+            )
         return _page("unsubscribe.html", error=None, done=True)
 
     @router.get("/answer/{kind}", response_class=HTMLResponse)

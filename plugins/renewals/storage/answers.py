@@ -12,6 +12,7 @@ import psycopg
 from renewals.delivery.unsubscribe import Answer
 from renewals.slack.messages import member_answer_message
 from renewals.slack.outbox import queue_staff_message
+from renewals.storage.db import one_row
 
 MAX_REASON = 2000  # characters of a decline's reason kept
 
@@ -39,9 +40,9 @@ def record(ops: psycopg.Connection, answer: Answer, reason: str | None, token_di
              answer.sent_on, token_digest),
         ).fetchone()  # fmt: skip
         if row is None:
-            (answered_at,) = ops.execute(
-                "select answered_at from renewals.member_answers where token_digest = %s", (token_digest,)
-            ).fetchone()
+            (answered_at,) = one_row(
+                ops.execute("select answered_at from renewals.member_answers where token_digest = %s", (token_digest,))
+            )
             return Recorded(answered_at, replayed=True)
         answer_id, answered_at = row
         text, blocks = member_answer_message(
