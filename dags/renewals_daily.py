@@ -189,10 +189,14 @@ def publish(run: dict, dag_run=None) -> dict:
 
 
 @task(retries=2, retry_delay=timedelta(minutes=2), trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
-def sync(params: dict) -> dict:
+def sync(params: dict, ti=None) -> dict:
     """The day's events to the staff systems that are on; a system that is down or refuses an
-    event never fails this task (the event waits for the next run, or is parked for staff). Reads
-    no upstream result, so it runs however the deliveries ended."""
+    event never fails this task (the event waits for the next run, or is parked for staff). It
+    runs however the deliveries ended, but not after a refused run: that run did nothing."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if ti.xcom_pull(task_ids="prepare_run") is None:
+        raise AirflowSkipException("The run was refused before it started: nothing to sync")
     from renewals.airflow_resources import airflow_resources
     from renewals.pipeline import sync_run
     from renewals.sync.setup import configured_targets
