@@ -91,10 +91,20 @@ def test_a_run_posts_its_summary_and_writes_the_spreadsheet(world, airflow, mail
     run_id = dag_run.run_id
     assert body["blocks"][0]["text"]["text"] == "Renewals run as of 2026-12-01"
     fields = summary_fields(body)
-    sent = ops.execute(
-        "select count(*) from renewals.touchpoints where last_run_id = %s and status = 'sent'", (run_id,)
-    ).fetchone()[0]
-    assert fields["Sent"] == str(sent) and sent >= len(mailbox.messages) >= 1
+    sent = dict(
+        ops.execute(
+            "select channel, count(*) from renewals.touchpoints where last_run_id = %s and status = 'sent'"
+            " group by channel",
+            (run_id,),
+        ).fetchall()
+    )
+    # customer emails, staff steps recorded (CTAs, records) and staff emails counted apart, as the ledger has them
+    assert fields["Customer emails"] == str(sent.get("email", 0)) and sent.get("email", 0) >= 1
+    assert fields["Staff steps recorded"] == str(
+        sum(n for channel, n in sent.items() if channel not in ("email", "staff_email"))
+    )
+    assert int(fields["Staff emails"]) >= sent.get("staff_email", 0)
+    assert len(mailbox.messages) >= 1
     assert fields["Quarantined"] == "1 row(s)" and fields["Failed"] == "0"
     assert fields["Subscriptions"] == "9 in · 8 processed"
     assert fields["CTAs"].endswith("escalated") and "Offboardings started" in fields
