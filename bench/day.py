@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from devenv.inprocess import classified, local_resources
 from renewals.config import SLACK_CONN_ID, Settings
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
 from renewals.pipeline import Resources, classify_run, deliver, extract, finish_run, prepare
 from renewals.reports.publish import publish_run
 from renewals.storage.db import connect

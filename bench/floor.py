@@ -36,9 +36,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.delivery.deliver import compose_message, deactivation_post, payment_post
+from renewals.decisions.due import load_notice_days, load_touchpoint_defs
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
+from renewals.delivery.shard_delivery import compose_message, deactivation_post, payment_post
 from renewals.labels import label
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
@@ -46,7 +47,6 @@ from renewals.reports.summary import RunSummary, count_settled
 from renewals.slack.messages import Message, cta_change_message, summary_message
 from renewals.slack.outbox import StaffPost, digest_messages
 from renewals.storage.ctas import DEFAULT_OWNER_TEAM, change_text, cta_id_for
-from renewals.storage.due import load_notice_days, load_touchpoint_defs
 from renewals.storage.runs import RunContext
 
 DUE_TODAY = """

@@ -48,7 +48,7 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, XComArg, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
 from renewals.notifications.failure import failure_notifiers
 from renewals.operators.approval import StaffApprovalOperator
 from renewals.reports.assets import RENEWALS_AUDIT
@@ -64,7 +64,7 @@ UNKNOWN_REF_PATTERN = r"^\s*\S.*/\s*[A-Za-z0-9_]+\s*$"
 @task(multiple_outputs=False)
 def prepare_run(params: dict, dag_run=None, logical_date=None) -> dict:
     from renewals.airflow_resources import airflow_resources
-    from renewals.dates import as_of_date
+    from renewals.decisions.dates import as_of_date
     from renewals.manual_runs import refusal_recorded, refuse_bad_params
     from renewals.pipeline import prepare, resolve_run
 

@@ -26,7 +26,7 @@ from devenv.mailbox import FileMailbox
 from devenv.postgres import drop_database, ensure_server
 from devenv.stack import LocalStack
 from renewals.config import PROJECT_ROOT, Settings
-from renewals.dates import as_of_date
+from renewals.decisions.dates import as_of_date
 from renewals.reports.summary import format_summary, run_summary
 from renewals.storage.db import connect
 

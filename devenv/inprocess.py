@@ -19,7 +19,7 @@ from typing import Any
 
 from renewals import pipeline
 from renewals.config import Settings
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
 from renewals.pipeline import DeliveryIncomplete, Resources
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import Warehouse

@@ -23,8 +23,8 @@ from typing import Any
 
 from devenv.inprocess import local_resources
 from renewals import pipeline
-from renewals.delivery.deliver import ShardDelivery
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
+from renewals.delivery.shard_delivery import ShardDelivery
 from renewals.storage.runs import RunContext
 
 POINTS = ("before_claim", "after_claim", "before_handoff", "after_handoff", "after_record")

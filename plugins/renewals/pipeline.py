@@ -13,17 +13,17 @@ from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from datetime import date
 
-from renewals.approvals import Answer, ApprovalItem, answer_from_response, check_approval_playbooks
 from renewals.config import Settings
-from renewals.delivery.deliver import ShardDelivery, ShardReport
+from renewals.decisions.approvals import Answer, ApprovalItem, answer_from_response, check_approval_playbooks
+from renewals.decisions.classify import classify
+from renewals.decisions.gates import COHORTS
 from renewals.delivery.render import Renderer
+from renewals.delivery.shard_delivery import ShardDelivery, ShardReport
 from renewals.delivery.smtp import Mailer
-from renewals.gates import COHORTS
 from renewals.inbox import InboxReport, read_inbox
 from renewals.playbooks import Playbook, load_playbooks
 from renewals.reports.summary import format_summary, run_summary
 from renewals.storage import approvals, suppressions
-from renewals.storage.classify import classify
 from renewals.storage.db import connect
 from renewals.storage.ledger import resolve_unknown
 from renewals.storage.migrations import migrate

@@ -11,9 +11,9 @@ import pytest
 
 from devenv.inprocess import classified, deliver_all
 from renewals import pipeline
-from renewals.approvals import APPROVE, HOLD_ALL
 from renewals.config import ConfigError
 from renewals.console import queries as console_queries
+from renewals.decisions.approvals import APPROVE, HOLD_ALL
 from renewals.delivery.render import Renderer
 from renewals.reports.summary import format_summary, run_summary
 from renewals.storage.runs import RunContext

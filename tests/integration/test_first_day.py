@@ -81,7 +81,7 @@ def test_messages_name_the_new_term_greet_every_recipient_and_link_staff_to_the_
 
 
 def test_the_approval_email_is_html_a_mail_client_shows_and_says_its_timeout_in_words(mailbox, monkeypatch):
-    from renewals.approvals import ApprovalItem, request_body
+    from renewals.decisions.approvals import ApprovalItem, request_body
     from renewals.notifications.approval import EmailApprovalNotifier
 
     monkeypatch.setenv(

@@ -1,5 +1,5 @@
 """The classification SQL decides gates and cohorts exactly like the Python reference
-(renewals.gates, tested alone in tests/unit/test_gates.py), on real PostgreSQL."""
+(renewals.decisions.gates, tested alone in tests/unit/test_gates.py), on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renewals.gates import GATES, cohort_of, gate_on
+from renewals.decisions.gates import GATES, cohort_of, gate_on
 from renewals.storage.sql_files import sql_text
 from tests.unit.test_gates import DAY, at, facts
 

@@ -17,7 +17,7 @@ import pytest
 from devenv.inprocess import deliver_all
 from devenv.mailbox import FileMailbox
 from renewals import pipeline
-from renewals.delivery.deliver import ShardDelivery
+from renewals.delivery.shard_delivery import ShardDelivery
 from renewals.delivery.smtp import MailerUnavailable
 from tests.dag_file import renewals_dag
 from tests.daily import resources_for

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from devenv.inprocess import classified
 from renewals.config import ConfigError, Settings
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
 from renewals.pipeline import deliver
 from renewals.storage.runs import RunContext
 from tests.dag_file import renewals_dag

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from renewals.approvals import ApprovalItem, request_body
 from renewals.config import ConfigError, Settings
+from renewals.decisions.approvals import ApprovalItem, request_body
 
 
 def item(subscription_id: str, account_name: str) -> ApprovalItem:

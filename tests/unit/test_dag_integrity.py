@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from renewals.config import PROJECT_ROOT, Settings
-from renewals.gates import COHORTS
+from renewals.decisions.gates import COHORTS
 from renewals.playbooks import load_playbooks
 from tests.dag_file import renewals_dag
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from renewals.config import ConfigError, Settings
-from renewals.dates import (
+from renewals.decisions.dates import (
     HolidayCalendar,
     add_months,
     as_of_date,

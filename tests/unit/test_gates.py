@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from renewals.gates import (
+from renewals.decisions.gates import (
     COHORTS,
     DECLINED,
     INTENT_CONFIRMED,

@@ -9,7 +9,7 @@ from textwrap import dedent
 import pytest
 
 from renewals.config import Settings
-from renewals.gates import INTENT_CONFIRMED, NO_RESPONSE
+from renewals.decisions.gates import INTENT_CONFIRMED, NO_RESPONSE
 from renewals.playbooks import Due, PlaybookError, load_playbooks
 
 

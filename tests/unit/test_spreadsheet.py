@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from renewals.config import Settings
+from renewals.decisions.due import audience
 from renewals.playbooks import load_playbooks
 from renewals.reports.spreadsheet import review_offsets
 from renewals.reports.workbook import Column, Sheet, write_workbook
-from renewals.storage.due import audience
 
 COLUMNS = (Column("Account", width=30), Column("Renewal date", "date"), Column("Days to go", "int"),
            Column("Amount", "money"), Column("Audience"))  # fmt: skip

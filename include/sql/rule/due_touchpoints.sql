@@ -1,12 +1,12 @@
 -- THE rule of what is due and applies: every touchpoint of each subscription of the table given
 -- whose day falls from %(first)s to %(last)s, judged as of %(as_of)s. Classification (the days a
 -- run looks back over), the spreadsheet's forecast, the console's outbox and a member's "what
--- comes next" all read this one query (renewals.storage.due); nothing else decides what is due.
+-- comes next" all read this one query (renewals.decisions.due); nothing else decides what is due.
 -- A touchpoint applies when its gate held on its due date and holds on the as-of date ("nothing
 -- is sent for a gate that no longer holds") and the subscription meets its conditions on the day
 -- it goes out. Staff steering is part of the rule: a touchpoint moved by staff is due on its new
 -- day (once), and each row carries its skip, edit and the member's hold, for the caller to honour.
--- Needs the session's temp tables touchpoint_defs and notice_days (renewals.storage.due).
+-- Needs the session's temp tables touchpoint_defs and notice_days (renewals.decisions.due).
 -- Linear in the subscriptions: each day of the range gives every touchpoint the one anchor date
 -- (renewal date, renewal month, intent, payment or hand-over day) that makes it due that day
 -- (targets, a few hundred rows), so the due pairs are found by hash look-ups of the

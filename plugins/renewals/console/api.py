@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from renewals.config import OPS_CONN_ID, ConfigError, Settings
 from renewals.console import member_data, queries, steering
 from renewals.console.public import public_router
-from renewals.dates import as_of_date
+from renewals.decisions.dates import as_of_date
 from renewals.delivery.render import Renderer
 from renewals.labels import label
 from renewals.playbooks import Playbook, load_playbooks

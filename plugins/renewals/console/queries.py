@@ -14,14 +14,14 @@ from psycopg.rows import dict_row
 from renewals.config import Settings
 from renewals.console import steering
 from renewals.console.upcoming import member_ahead, preview, recipients_of, upcoming
-from renewals.dates import days_to_renewal
-from renewals.delivery.deliver import Edit
+from renewals.decisions.dates import days_to_renewal
+from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
+from renewals.delivery.shard_delivery import Edit
 from renewals.playbooks import Playbook
 from renewals.reports.summary import run_summary  # the one import of the run summary
 from renewals.storage import ledger, suppressions
 from renewals.storage.db import one_row
-from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.sql_files import WorkTables, sql_text
 
 TIMELINE_LIMIT = 1000

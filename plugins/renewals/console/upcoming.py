@@ -1,7 +1,7 @@
 """What comes next for one member, and what the outbox shows of each message: the touchpoints the
-one rule (renewals.storage.due) puts ahead, with who they go to and the message as it would be
+one rule (renewals.decisions.due) puts ahead, with who they go to and the message as it would be
 sent (edited by staff where they edited it), from the same templates and composer the delivery
-uses (renewals.delivery.deliver.compose_message)."""
+uses (renewals.delivery.shard_delivery.compose_message)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
-from renewals.delivery.deliver import Edit, compose_message, template_context
+from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.messages import bodies
 from renewals.delivery.render import Renderer
+from renewals.delivery.shard_delivery import Edit, compose_message, template_context
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
-from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.sql_files import sql_text
 
 HORIZON_DAYS = 400  # how far ahead a member's page looks

@@ -17,7 +17,7 @@ from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, s
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from renewals.dates import term_end
+from renewals.decisions.dates import term_end
 from renewals.labels import TIER_LABELS, label
 
 

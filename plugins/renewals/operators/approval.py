@@ -19,8 +19,8 @@ from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowSkipException
 
-from renewals.approvals import HOLD_ALL, OPTIONS, ApprovalItem, request_body, request_subject
 from renewals.config import Settings
+from renewals.decisions.approvals import HOLD_ALL, OPTIONS, ApprovalItem, request_body, request_subject
 from renewals.notifications.approval import approval_notifiers
 
 HOLD_DESCRIPTION = "Subscription ids whose step is NOT carried out now (asked again on the next run)."

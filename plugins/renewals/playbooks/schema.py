@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from renewals.config import INCLUDE_DIR, TEAM_DEFAULTS
-from renewals.gates import GATES
+from renewals.decisions.gates import GATES
 from renewals.playbooks.model import (
     ANCHORS,
     ATTACHMENTS,

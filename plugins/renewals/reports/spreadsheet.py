@@ -33,9 +33,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.playbooks import Playbook
 from renewals.reports.workbook import Column, CountedRows, Sheet, WrittenWorkbook, write_workbook
-from renewals.storage.due import ahead_query, load_rule_tables
 from renewals.storage.runs import RunContext
 from renewals.storage.sql_files import sql_text
 
@@ -188,7 +188,7 @@ def load_forecast(
 ) -> None:
     """The temp table ``future_touchpoints`` (dropped at commit: call it in a transaction): every
     touchpoint due after the as-of date, up to the horizon, of the run's staged subscriptions, by
-    the rule classification decides by (renewals.storage.due), that the ledger does not hold yet
+    the rule classification decides by (renewals.decisions.due), that the ledger does not hold yet
     (subscription_id, renewal_date, touchpoint, position, channel, audience, due_date, and state:
     scheduled, or what staff made of it). With ``near_days``, what the sheets use only: every
     subscription's touchpoints of the next ``near_days`` days (Upcoming), the whole horizon for the

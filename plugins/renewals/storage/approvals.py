@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import dict_row
 
-from renewals.approvals import Answer, ApprovalItem
+from renewals.decisions.approvals import Answer, ApprovalItem
 from renewals.storage.runs import RunContext
 
 

@@ -20,7 +20,8 @@ from typing import Any, assert_never
 import psycopg
 
 from renewals.config import Settings
-from renewals.dates import term_end
+from renewals.decisions.dates import term_end
+from renewals.decisions.gates import GateFacts, gate_on
 from renewals.delivery import unsubscribe
 from renewals.delivery.messages import (
     bodies,
@@ -35,7 +36,6 @@ from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
 from renewals.delivery.render import Renderer, message_context
 from renewals.delivery.smtp import Mailer, MailerUnavailable, Outcome
-from renewals.gates import GateFacts, gate_on
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import Message, cta_change_message, deactivation_message, payment_received_message
 from renewals.slack.outbox import queue_staff_message

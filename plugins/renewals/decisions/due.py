@@ -13,7 +13,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from renewals.dates import months_between, notice_day
+from renewals.decisions.dates import months_between, notice_day
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.db import one_row
@@ -101,7 +101,7 @@ def load_notice_days(
     table: str = "notice_days",
 ) -> None:
     """The temp table ``table``: the notice day of every renewal month present (the query gives
-    the first and last), computed by renewals.dates."""
+    the first and last), computed by renewals.decisions.dates."""
     name = sql.Identifier(table)
     ops.execute(
         sql.SQL("create temp table {} (renewal_month date, months_before int, notice_day date) on commit drop").format(

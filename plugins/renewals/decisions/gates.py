@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from renewals.dates import local_date
+from renewals.decisions.dates import local_date
 
 PAID = "paid"
 DECLINED = "declined"

@@ -12,8 +12,8 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from renewals.decisions.due import due_query, load_rule_tables
 from renewals.playbooks import Playbook
-from renewals.storage.due import due_query, load_rule_tables
 from renewals.storage.runs import RunContext, lookback_start
 
 
