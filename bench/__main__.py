@@ -53,9 +53,13 @@ def child(module: str, config: dict) -> dict:
     """Run ``python -m module`` with the config; its last stdout line is its JSON result."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
     done = subprocess.run(
-        [sys.executable, "-m", module, json.dumps(config)], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-        text=True, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", module, json.dumps(config)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{module} failed (exit {done.returncode})")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -98,10 +102,16 @@ def bench_one(
     generated = time.perf_counter() - mark
     books = STATE_DIR / "bench-books"
     config = {
-        **uris, "smtp_port": sink.port, "as_of": as_of, "run_id": f"bench__{n}__{as_of}", "workers": workers,
-        "shards": shards, "slack_url": slack.url, "spreadsheet": str(books / "pipeline.xlsx"),
+        **uris,
+        "smtp_port": sink.port,
+        "as_of": as_of,
+        "run_id": f"bench__{n}__{as_of}",
+        "workers": workers,
+        "shards": shards,
+        "slack_url": slack.url,
+        "spreadsheet": str(books / "pipeline.xlsx"),
         "floor_spreadsheet": str(books / "floor.xlsx"),
-    }  # fmt: skip
+    }
     mark = time.perf_counter()
     previous = child("bench.day", {**config, "mode": "previous_day"})
     sink.take()
@@ -162,9 +172,11 @@ def staff_post_blocks(bodies: list[dict]) -> list[str]:
     posts give the same list however they were grouped into digests."""
     return sorted(
         json.dumps(block, sort_keys=True)
-        for body in bodies if not is_summary(body)
-        for block in body.get("blocks") or [] if block.get("type") != "divider"
-    )  # fmt: skip
+        for body in bodies
+        if not is_summary(body)
+        for block in body.get("blocks") or []
+        if block.get("type") != "divider"
+    )
 
 
 def summary_figures(bodies: list[dict]) -> tuple[str, str] | None:
@@ -175,8 +187,12 @@ def summary_figures(bodies: list[dict]) -> tuple[str, str] | None:
     for body in bodies:
         blocks = body.get("blocks") or []
         if is_summary(body):
-            fields = {f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1]
-                      for block in blocks if "fields" in block for f in block["fields"]}  # fmt: skip
+            fields = {
+                f["text"].split("\n", 1)[0].strip("*"): f["text"].split("\n", 1)[1]
+                for block in blocks
+                if "fields" in block
+                for f in block["fields"]
+            }
             titles = tuple(f"*{KIND_LABELS[kind]} by touchpoint" for kind in KINDS)
             tables = [b["text"]["text"] for b in blocks if b.get("text", {}).get("text", "").startswith(titles)]
             return " / ".join(fields[KIND_LABELS[kind]] for kind in KINDS), "\n".join(tables)
@@ -200,48 +216,59 @@ def print_table(result: dict, workers: int) -> None:
     n = result["n"]
     mode = "sequential shards (1 process)" if workers <= 1 else f"a process per shard, {workers} at a time"
     print()
-    print(f"N = {n:,} subscriptions ({result['rows']['contacts']:,} contacts); "
-          f"deliver and the floor's emails: {mode}; {result['pipeline']['tasks']} deliver tasks")  # fmt: skip
+    print(
+        f"N = {n:,} subscriptions ({result['rows']['contacts']:,} contacts); "
+        f"deliver and the floor's emails: {mode}; {result['pipeline']['tasks']} deliver tasks"
+    )
     print(f"{'':10} {'wall s':>8} {'subs/s':>10} {'emails/s':>9} {'emails':>7} {'peak RSS MiB':>13} {'load':>5}")
     for name in ("floor", "pipeline"):
         side = result[name]
         emails = result[f"{name}_emails"]
         rss = max(side["rss_self_kb"], side["rss_children_kb"])
-        print(f"{name:10} {side['wall']:8.2f} {n / side['wall']:10,.0f} {emails / side['wall']:9,.1f} {emails:7,} "
-              f"{_mib(rss):13.0f} {side['load']:5.1f}")  # fmt: skip
+        print(
+            f"{name:10} {side['wall']:8.2f} {n / side['wall']:10,.0f} {emails / side['wall']:9,.1f} {emails:7,} "
+            f"{_mib(rss):13.0f} {side['load']:5.1f}"
+        )
     for name in ("pipeline", "floor"):
         steps = ", ".join(f"{step} {seconds:.2f}s" for step, seconds in result[name]["steps"].items())
         print(f"{name} steps: {steps}")
     io = result["io_limit"]
-    print(f"io_limit_s={io['wall']:.2f} (read every warehouse row once {io['read_s']:.2f}s, "
-          f"{io['bytes_read'] / 2**20:,.0f} MiB; {result['floor_emails']:,} rendered emails over one connection "
-          f"{io['wall'] - io['read_s']:.2f}s)")  # fmt: skip
+    print(
+        f"io_limit_s={io['wall']:.2f} (read every warehouse row once {io['read_s']:.2f}s, "
+        f"{io['bytes_read'] / 2**20:,.0f} MiB; {result['floor_emails']:,} rendered emails over one connection "
+        f"{io['wall'] - io['read_s']:.2f}s)"
+    )
     delivered = result["pipeline"]["delivered"]
     published = result["pipeline"]["published"]
     share = result["pipeline"]["steps"]["publish"] / result["pipeline"]["wall"]
-    print(f"delivered: recorded {delivered['recorded']}, skipped {delivered['skipped']}, failed {delivered['failed']}; "
-          f"published: spreadsheet {published['spreadsheet']}, Slack summary {published['slack_summary']}; "
-          f"publish {share:.1%} of the day")  # fmt: skip
+    print(
+        f"delivered: recorded {delivered['recorded']}, skipped {delivered['skipped']}, failed {delivered['failed']}; "
+        f"published: spreadsheet {published['spreadsheet']}, Slack summary {published['slack_summary']}; "
+        f"publish {share:.1%} of the day"
+    )
     same = (
         "yes"
         if result["same_emails"]
         else (f"NO ({result['only_floor']} only from the floor, {result['only_pipeline']} only from the pipeline)")
     )
     ratio = result["pipeline"]["wall"] / result["floor"]["wall"]
-    print(f"due emails {result['pipeline_emails'] / n:.2%} of subscriptions; same emails as the floor: {same}; "
-          f"same spreadsheet rows: {'yes' if result['same_sheets'] else 'NO'}; same Slack summary figures: "
-          f"{'yes' if result['same_slack'] else 'NO'} (sent {result['slack_sent']}); same staff posts: "
-          f"{'yes' if result['same_staff_posts'] else 'NO'} ({result['staff_posts']:,} in "
-          f"{result['staff_messages']:,} Slack messages); sent twice: "
-          f"{result['duplicates']}; ratio to floor {ratio:.2f} "
-          f"(setup: generate {result['generated_s']:.1f}s, previous day {result['setup_s']:.1f}s)")  # fmt: skip
+    print(
+        f"due emails {result['pipeline_emails'] / n:.2%} of subscriptions; same emails as the floor: {same}; "
+        f"same spreadsheet rows: {'yes' if result['same_sheets'] else 'NO'}; same Slack summary figures: "
+        f"{'yes' if result['same_slack'] else 'NO'} (sent {result['slack_sent']}); same staff posts: "
+        f"{'yes' if result['same_staff_posts'] else 'NO'} ({result['staff_posts']:,} in "
+        f"{result['staff_messages']:,} Slack messages); sent twice: "
+        f"{result['duplicates']}; ratio to floor {ratio:.2f} "
+        f"(setup: generate {result['generated_s']:.1f}s, previous day {result['setup_s']:.1f}s)"
+    )
     if result["extract"]:
         print(extract.describe(result["extract"]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--as-of", default=DEFAULT_AS_OF)
     parser.add_argument(
@@ -277,8 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         per = [f"{r['n']:,}: {r['pipeline']['wall'] / r['n'] * 1e6:.1f}" for r in results]
         print("pipeline microseconds per subscription (flat = linear): " + ", ".join(per))
         growth = results[-1]["pipeline"]["wall"] / results[-2]["pipeline"]["wall"]
-        print(f"t({results[-1]['n']:,})/t({results[-2]['n']:,})={growth:.2f} "
-              f"(N x{results[-1]['n'] / results[-2]['n']:g})")  # fmt: skip
+        print(
+            f"t({results[-1]['n']:,})/t({results[-2]['n']:,})={growth:.2f} (N x{results[-1]['n'] / results[-2]['n']:g})"
+        )
     parse = dag_parse_seconds()
     print(f"dag_parse_seconds={parse:.3f}")
     largest = results[-1]

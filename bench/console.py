@@ -30,8 +30,16 @@ from renewals.storage.migrations import migrate
 from renewals.storage.sql_files import WorkTables, sql_text
 
 DATABASE = "renewals_bench_console"
-TOUCHPOINTS = ["renewal_review", "bizdev_outreach", "renewal_notice", "renewal_confirmation", "renewal_reminder_15",
-               "risk_cta", "renewal_reminder_1", "renewal_reminder_0"]  # fmt: skip
+TOUCHPOINTS = [
+    "renewal_review",
+    "bizdev_outreach",
+    "renewal_notice",
+    "renewal_confirmation",
+    "renewal_reminder_15",
+    "risk_cta",
+    "renewal_reminder_1",
+    "renewal_reminder_0",
+]
 
 FILL = """
 insert into renewals.runs (run_id, run_key, as_of, dry_run, started_at, classified_at, finished_at)
@@ -159,9 +167,11 @@ def timed(n: int, runs: int = 30) -> None:
             ):
                 if "Scan" in line:
                     print("   ", line.strip())
-        print(f"member page (queries.member, {runs} random members, {len(page['timeline'])} events and "
-              f"{len(page['upcoming'])} previews each): median {statistics.median(member_ms):.1f} ms, "
-              f"worst {max(member_ms):.1f} ms")  # fmt: skip
+        print(
+            f"member page (queries.member, {runs} random members, {len(page['timeline'])} events and "
+            f"{len(page['upcoming'])} previews each): median {statistics.median(member_ms):.1f} ms, "
+            f"worst {max(member_ms):.1f} ms"
+        )
         print(f"search by contact email: median {statistics.median(search_ms):.1f} ms, worst {max(search_ms):.1f} ms")
         outbox_timed(dsn, playbooks, settings, renderer, today)
     finally:

@@ -31,9 +31,14 @@ from renewals.storage.runs import RunContext
 def resources(config: dict) -> Resources:
     """The bench's own settings (the defaults, whatever this shell exports) with its shard count."""
     return local_resources(
-        config["warehouse"], config["ops"], config["smtp_port"], smtp_timeout=30, base=Settings.from_env({}),
-        shards=config["shards"], spreadsheet_path=config["spreadsheet"],
-    )  # fmt: skip
+        config["warehouse"],
+        config["ops"],
+        config["smtp_port"],
+        smtp_timeout=30,
+        base=Settings.from_env({}),
+        shards=config["shards"],
+        spreadsheet_path=config["spreadsheet"],
+    )
 
 
 def _deliver_one(config: dict, run: RunContext, cohort: str, shard: int) -> dict:

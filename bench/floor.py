@@ -187,8 +187,12 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     posts: list[StaffPost] = []
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
         load_touchpoint_defs(conn, playbooks, settings.teams)
-        load_notice_days(conn, sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
-                          playbooks, settings.holidays)  # fmt: skip
+        load_notice_days(
+            conn,
+            sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
+            playbooks,
+            settings.holidays,
+        )
         params = {
             "as_of": as_of,
             "business_timezone": settings.business_timezone,
@@ -221,8 +225,9 @@ def wire_bytes(message: EmailMessage) -> bytes:
 
 
 def post_to_slack(url: str, text: str, blocks: list[dict[str, Any]]) -> None:
-    post = urllib.request.Request(url, json.dumps({"text": text, "blocks": blocks}).encode(),
-                                  {"Content-Type": "application/json"})  # fmt: skip
+    post = urllib.request.Request(
+        url, json.dumps({"text": text, "blocks": blocks}).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(post, timeout=30) as answer:
         answer.read()
 
@@ -265,10 +270,16 @@ def floor_sheet(config: dict) -> dict:
     run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
     started = time.perf_counter()
     with closing(connect(res.ops_dsn, autocommit=True)) as ops:
-        build_spreadsheet(ops, run, res.playbooks(), config["floor_spreadsheet"], res.settings.business_timezone,
-                          res.settings.holidays, res.settings.spreadsheet_rows)  # fmt: skip
-    return {"wall": time.perf_counter() - started,
-            "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}  # fmt: skip
+        build_spreadsheet(
+            ops,
+            run,
+            res.playbooks(),
+            config["floor_spreadsheet"],
+            res.settings.business_timezone,
+            res.settings.holidays,
+            res.settings.spreadsheet_rows,
+        )
+    return {"wall": time.perf_counter() - started, "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def io_limit(config: dict) -> dict:

@@ -32,9 +32,12 @@ class _Counter:
         head = content.split(b"\r\n\r\n", 1)[0]
         headers = {name.lower(): value.replace(b"\r\n", b"") for name, value in _HEADER.findall(head)}
         key = b"\x1f".join(
-            [headers.get(b"message-id", b""), b",".join(sorted(a.encode() for a in envelope.rcpt_tos)),
-             headers.get(b"subject", b"")]
-        )  # fmt: skip
+            [
+                headers.get(b"message-id", b""),
+                b",".join(sorted(a.encode() for a in envelope.rcpt_tos)),
+                headers.get(b"subject", b""),
+            ]
+        )
         with self.lock:
             self.fingerprints.append(hashlib.blake2b(key, digest_size=12).hexdigest())
         return "250 OK"

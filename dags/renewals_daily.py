@@ -170,8 +170,10 @@ def carry_out_approvals(run: dict, response: dict | None) -> dict:
         log.info("Held (%s): %s", answer.held_reason, [item.label for item in answer.held])
         if answer.unknown_holds:
             log.warning("Asked to hold %s, which this run did not ask about: ignored", list(answer.unknown_holds))
-    return {"sent": sum(report.sent for report in outcome.carried_out),
-            "recorded": sum(report.recorded for report in outcome.carried_out)}  # fmt: skip
+    return {
+        "sent": sum(report.sent for report in outcome.carried_out),
+        "recorded": sum(report.recorded for report in outcome.carried_out),
+    }
 
 
 @task(retries=2, retry_delay=timedelta(minutes=2), multiple_outputs=False)

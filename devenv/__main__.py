@@ -46,8 +46,9 @@ SWEEP_TIMED_OUT_REQUESTS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devenv", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m devenv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["run", "airflow", "reset"])
     parser.add_argument(
         "--date", type=_iso_date, help="as-of date of the run, YYYY-MM-DD (default: today in the business timezone)"
@@ -127,20 +128,32 @@ def dags_test(env: dict[str, str], today: str, log: Path, metadata_uri: str) -> 
     resolve it as the scheduler would (hold all)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        test = subprocess.Popen([AIRFLOW, "dags", "test", "renewals_daily", today], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)  # fmt: skip
+        test = subprocess.Popen(
+            [AIRFLOW, "dags", "test", "renewals_daily", today],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
         told = False
         while test.poll() is None:
             time.sleep(3)
             waiting, timed_out = approval_requests(run_tasks(metadata_uri))
             if waiting and not told:
-                print(f"  The run asks staff to approve irreversible steps (Required Actions). No UI runs in "
-                      f"`make run`: after {env['RENEWALS_APPROVAL_TIMEOUT']} s they are held, as nobody answered; "
-                      "`make airflow` lets you answer.")  # fmt: skip
+                print(
+                    f"  The run asks staff to approve irreversible steps (Required Actions). No UI runs in "
+                    f"`make run`: after {env['RENEWALS_APPROVAL_TIMEOUT']} s they are held, as nobody answered; "
+                    "`make airflow` lets you answer."
+                )
                 told = True
             if timed_out:  # the sweep imports Airflow: only once there is something for it to do
-                subprocess.run([sys.executable, "-c", SWEEP_TIMED_OUT_REQUESTS], env=env, stdout=out,
-                               stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)  # fmt: skip
+                subprocess.run(
+                    [sys.executable, "-c", SWEEP_TIMED_OUT_REQUESTS],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=PROJECT_ROOT,
+                )
         return test.returncode
 
 

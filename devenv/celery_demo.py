@@ -86,8 +86,11 @@ class Outcome:
 
     @property
     def deliver_hosts(self) -> set[str]:
-        return {host for task_id, _index, state, host in self.task_instances
-                if task_id.startswith("deliver_") and state == "success"}  # fmt: skip
+        return {
+            host
+            for task_id, _index, state, host in self.task_instances
+            if task_id.startswith("deliver_") and state == "success"
+        }
 
     @property
     def sent_twice(self) -> int:
@@ -125,8 +128,9 @@ class Processes:
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("w")
-        process = subprocess.Popen(args, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            args, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.started.append((name, process))
         return process
 
@@ -196,16 +200,19 @@ def run_demo(
         print(f"stopped the {len(processes.started)} processes this demo started")
 
 
-def run(cluster: Cluster, as_of: date, uris: dict[str, str], processes: Processes, *, shards: int,
-        timeout: float) -> Outcome:  # fmt: skip
+def run(
+    cluster: Cluster, as_of: date, uris: dict[str, str], processes: Processes, *, shards: int, timeout: float
+) -> Outcome:
     state_dir = cluster.state
     python = sys.executable
     python_path = os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])  # renewals and devenv
     mailbox = subprocess.Popen(
         [python, "-m", "devenv.mailbox", "--outbox", str(state_dir / "outbox"), "--port", "0"],
         env={**os.environ, "PYTHONPATH": python_path},
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     processes.started.append(("mailbox", mailbox))
     assert mailbox.stdout is not None
     smtp_port = int(mailbox.stdout.readline())
@@ -245,7 +252,7 @@ def run(cluster: Cluster, as_of: date, uris: dict[str, str], processes: Processe
                 "port": smtp_port,
                 "extra": {"disable_ssl": True, "disable_tls": True},
             }
-        ),  # fmt: skip
+        ),
         # signs the reminders' unsubscribe links (prepare_run refuses List-Unsubscribe without it)
         "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": json.dumps({"conn_type": "generic", "password": secrets.token_hex(32)}),
         "RENEWALS_SHARDS": str(shards),
@@ -255,16 +262,27 @@ def run(cluster: Cluster, as_of: date, uris: dict[str, str], processes: Processe
     }
     airflow = str(BIN / "airflow")
     print("airflow db migrate ...")
-    subprocess.run([airflow, "db", "migrate"], env=env, check=True, cwd=PROJECT_ROOT,
-                   stdout=(state_dir / "logs" / "db-migrate.log").open("w"), stderr=subprocess.STDOUT)  # fmt: skip
+    subprocess.run(
+        [airflow, "db", "migrate"],
+        env=env,
+        check=True,
+        cwd=PROJECT_ROOT,
+        stdout=(state_dir / "logs" / "db-migrate.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     processes.start("api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(api_port)], env)
     processes.start("scheduler", [airflow, "scheduler"], env)
     processes.start("dag-processor", [airflow, "dag-processor"], env)
     for name in WORKERS:
-        processes.start(name, [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queue,
-                               "--skip-serve-logs"], {**env, WORKER_ENV: name})  # fmt: skip
-    print(f"started api-server (:{api_port}), scheduler, dag-processor, {', '.join(WORKERS)} "
-          f"(CeleryExecutor, broker {cluster.broker}, queue {queue})")  # fmt: skip
+        processes.start(
+            name,
+            [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queue, "--skip-serve-logs"],
+            {**env, WORKER_ENV: name},
+        )
+    print(
+        f"started api-server (:{api_port}), scheduler, dag-processor, {', '.join(WORKERS)} "
+        f"(CeleryExecutor, broker {cluster.broker}, queue {queue})"
+    )
     wait_for("the api-server", lambda: api_up(api_port), 180, processes)
     wait_for(
         "renewals_daily to be parsed",
@@ -294,7 +312,7 @@ def run(cluster: Cluster, as_of: date, uris: dict[str, str], processes: Processe
                 if s in ("success", "failed")
             ),
             None,
-        ),  # fmt: skip
+        ),
         timeout,
         processes,
         every=3,
@@ -328,8 +346,10 @@ def print_report(result: Outcome) -> None:
         shard = "" if map_index < 0 else str(map_index)
         print(f"{task_id:28} {shard:>5} {ti_state:10} {hostname}")
     print(f"\ndeliver shards ran on: {', '.join(sorted(h for h in result.deliver_hosts if h))}")
-    print(f"emails: {len(result.message_ids)} received, {len(set(result.message_ids))} distinct Message-IDs, "
-          f"{result.sent} sent in the ledger; sent twice: {result.sent_twice}")  # fmt: skip
+    print(
+        f"emails: {len(result.message_ids)} received, {len(set(result.message_ids))} distinct Message-IDs, "
+        f"{result.sent} sent in the ledger; sent twice: {result.sent_twice}"
+    )
     print("celery_demo=" + ("ok" if result.ok else "FAILED"))
 
 
@@ -346,8 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(PROJECT_ROOT / ".demo" / "celery", f"renewals_celery_{checkout}", broker=args.redis)
     server = ensure_server(PROJECT_ROOT / ".demo")
     try:
-        result = run_demo(cluster, server, date.fromisoformat(args.date), shards=args.shards,
-                          subscriptions=args.subscriptions, timeout=args.timeout)  # fmt: skip
+        result = run_demo(
+            cluster,
+            server,
+            date.fromisoformat(args.date),
+            shards=args.shards,
+            subscriptions=args.subscriptions,
+            timeout=args.timeout,
+        )
     except ClusterError as error:
         print(f"celery_demo=FAILED: {error}")
         return 1

@@ -109,8 +109,14 @@ class ImapServer:
 
     def connection_env(self) -> dict[str, str]:
         """AIRFLOW_CONN_RENEWALS_INBOX for this server (plain IMAP)."""
-        conn = {"conn_type": "imap", "host": "127.0.0.1", "port": self.port, "login": USER,
-                "password": self.password, "extra": {"use_ssl": False}}  # fmt: skip
+        conn = {
+            "conn_type": "imap",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "login": USER,
+            "password": self.password,
+            "extra": {"use_ssl": False},
+        }
         return {"AIRFLOW_CONN_RENEWALS_INBOX": json.dumps(conn)}
 
     def client(self) -> imaplib.IMAP4:

@@ -170,8 +170,12 @@ def worker(databases, mailbox, run_id: str, point: str | None, hit: int = 1, as_
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)])}
     result = subprocess.run(
         [sys.executable, "-m", "tests.crash_worker", json.dumps(spec)],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode in (0, -9), result.stdout[-2000:] + result.stderr[-4000:]
     return result.returncode
 

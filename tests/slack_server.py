@@ -80,8 +80,9 @@ class SlackServer:
         """Queue the next ``times`` answers."""
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         with self._lock:
-            self._answers.extend(Answer(status, body or ("rate_limited" if status == 429 else "error"), headers)
-                                 for _ in range(times))  # fmt: skip
+            self._answers.extend(
+                Answer(status, body or ("rate_limited" if status == 429 else "error"), headers) for _ in range(times)
+            )
 
     @property
     def bodies(self) -> list[dict[str, Any]]:

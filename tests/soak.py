@@ -82,12 +82,19 @@ def one_round(server: str, number: int, point: str, crashes_wanted: int, togethe
             full_run(resources, f"manual__{number}__rerun", CRASH_DAY)
             before = tally(ops, mailbox, due, resources.settings)
             release, confirm = settle_unknown_from_mail_log(ops, mailbox, resources.settings)
-            full_run(resources, f"manual__{number}__verdicts", CRASH_DAY, release_unknown=release,
-                     confirm_unknown=confirm)  # fmt: skip
+            full_run(
+                resources, f"manual__{number}__verdicts", CRASH_DAY, release_unknown=release, confirm_unknown=confirm
+            )
             after = tally(ops, mailbox, due, resources.settings)
-            figures.update(due=before.due, duplicates=before.duplicates, losses=before.losses, unknown=before.unknown,
-                           final_duplicates=after.duplicates, final_losses=after.losses,
-                           final_unknown=after.unknown)  # fmt: skip
+            figures.update(
+                due=before.due,
+                duplicates=before.duplicates,
+                losses=before.losses,
+                unknown=before.unknown,
+                final_duplicates=after.duplicates,
+                final_losses=after.losses,
+                final_unknown=after.unknown,
+            )
     finally:
         for name in names.values():
             drop_database(server, name)
@@ -95,8 +102,9 @@ def one_round(server: str, number: int, point: str, crashes_wanted: int, togethe
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.soak", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("crashes", nargs="?", type=int, default=200, help="SIGKILLs in all (default 200)")
     parser.add_argument("--seed", default="soak")
     args = parser.parse_args(argv)

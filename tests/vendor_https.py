@@ -40,29 +40,49 @@ def make_test_ca(directory: Path) -> TestCA:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "renewals test CA")])
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])).issuer_name(ca_name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
+    )
     ca = TestCA(directory / "ca.pem", directory / "server.pem", directory / "server.key")
     ca.bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     ca.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -115,8 +135,9 @@ class VendorServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
-                request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers),
-                                  self.rfile.read(length))  # fmt: skip
+                request = Request(
+                    self.command, parts.path, parse_qs(parts.query), dict(self.headers), self.rfile.read(length)
+                )
                 with server.lock:
                     server.requests.append(request)
                     reply = server._queued.pop(0) if server._queued else server.handle(request)
@@ -200,8 +221,12 @@ class SalesforceServer(VendorServer):
         self._ids = 0
 
     def connection(self) -> dict[str, Any]:
-        return {"conn_type": "salesforce", "host": self.base_url, "login": self.CLIENT_ID,
-                "password": self.CLIENT_SECRET}  # fmt: skip
+        return {
+            "conn_type": "salesforce",
+            "host": self.base_url,
+            "login": self.CLIENT_ID,
+            "password": self.CLIENT_SECRET,
+        }
 
     def add(self, sobject: str, **fields: Any) -> str:
         self._ids += 1
@@ -227,12 +252,27 @@ class SalesforceServer(VendorServer):
         sobject, field_name, value = request.path.removeprefix(self.API).split("/", 2)
         value = unquote(value)
         if field_name not in self.external_id_fields:
-            return Reply(404, [{"errorCode": "NOT_FOUND", "message": "Provided external ID field does not exist or "
-                                f"is not accessible: {field_name}"}])  # fmt: skip
+            return Reply(
+                404,
+                [
+                    {
+                        "errorCode": "NOT_FOUND",
+                        "message": f"Provided external ID field does not exist or is not accessible: {field_name}",
+                    }
+                ],
+            )
         fields = request.json()
         if field_name in fields:
-            return Reply(400, [{"errorCode": "INVALID_FIELD", "fields": [field_name], "message": "The value of the "
-                                "external ID field in the URL and the body must not both be given"}])  # fmt: skip
+            return Reply(
+                400,
+                [
+                    {
+                        "errorCode": "INVALID_FIELD",
+                        "fields": [field_name],
+                        "message": "The value of the external ID field in the URL and the body must not both be given",
+                    }
+                ],
+            )
         matches = [record for record in self.records.get(sobject, []) if record.get(field_name) == value]
         if len(matches) > 1:
             return Reply(300, [f"{self.API}{sobject}/{record['Id']}" for record in matches])
@@ -288,12 +328,16 @@ class HubSpotServer(VendorServer):
             key = properties.get(self.unique_property)
             existing = [rid for rid, record in store.items() if key and record.get(self.unique_property) == key]
             if existing:
-                return self.error(409, "CONFLICT", f"A {parts[3][:-1]} with {self.unique_property} '{key}' already "
-                                                   f"exists. Existing ID: {existing[0]}")  # fmt: skip
+                return self.error(
+                    409,
+                    "CONFLICT",
+                    f"A {parts[3][:-1]} with {self.unique_property} '{key}' already exists. Existing ID: {existing[0]}",
+                )
             record_id = self.add(parts[3], **properties)
             for association in request.json().get("associations", []):
-                self.associations.append((record_id, association["to"]["id"],
-                                          association["types"][0]["associationTypeId"]))  # fmt: skip
+                self.associations.append(
+                    (record_id, association["to"]["id"], association["types"][0]["associationTypeId"])
+                )
             return Reply(201, {"id": record_id, "properties": properties, "archived": False})
         if request.method == "PATCH" and len(parts) == 5:
             id_property = request.query.get("idProperty", [None])[0]
@@ -329,14 +373,23 @@ class GitHubServer(VendorServer):
         self.issues: list[dict[str, Any]] = []
 
     def connection(self) -> dict[str, Any]:
-        return {"conn_type": "github", "host": self.base_url, "password": self.TOKEN,
-                "extra": {"repository": self.REPOSITORY}}  # fmt: skip
+        return {
+            "conn_type": "github",
+            "host": self.base_url,
+            "password": self.TOKEN,
+            "extra": {"repository": self.REPOSITORY},
+        }
 
     def add(self, title: str, body: str = "", labels: tuple[str, ...] = (), state: str = "open") -> dict[str, Any]:
         number = len(self.issues) + 1
-        issue = {"number": number, "title": title, "body": body, "state": state,
-                 "labels": [{"name": name} for name in labels],
-                 "html_url": f"https://github.com/{self.REPOSITORY}/issues/{number}"}  # fmt: skip
+        issue = {
+            "number": number,
+            "title": title,
+            "body": body,
+            "state": state,
+            "labels": [{"name": name} for name in labels],
+            "html_url": f"https://github.com/{self.REPOSITORY}/issues/{number}",
+        }
         self.issues.append(issue)
         return issue
 
@@ -357,8 +410,13 @@ class GitHubServer(VendorServer):
         if request.method == "POST" and request.path == prefix:
             body = request.json()
             if not body.get("title"):
-                return Reply(422, {"message": "Validation Failed", "errors": [
-                    {"resource": "Issue", "code": "missing_field", "field": "title"}]})  # fmt: skip
+                return Reply(
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"resource": "Issue", "code": "missing_field", "field": "title"}],
+                    },
+                )
             return Reply(201, self.add(body["title"], body.get("body", ""), tuple(body.get("labels", []))))
         number = int(request.path.rsplit("/", 1)[1])
         if request.method == "PATCH" and 0 < number <= len(self.issues):

@@ -103,5 +103,6 @@ def open_writer(connection: str) -> DbApiWriter:
         return DbApiWriter(sqlite3.connect(fields["host"], isolation_level=None))
     import mysql.connector
 
-    return DbApiWriter(mysql.connector.connect(database=fields["schema"], autocommit=True, time_zone="+00:00",
-                                               **MARIADB))  # fmt: skip
+    return DbApiWriter(
+        mysql.connector.connect(database=fields["schema"], autocommit=True, time_zone="+00:00", **MARIADB)
+    )

@@ -18,9 +18,11 @@ def customer_emails(mailbox) -> list:
     """The customer emails a mailbox received (staff notices of CTAs and offboarding left out)."""
     settings = Settings()
     customer = {
-        tp.key for playbook in load_playbooks(settings.playbook_dir).values() for tp in playbook.touchpoints
+        tp.key
+        for playbook in load_playbooks(settings.playbook_dir).values()
+        for tp in playbook.touchpoints
         if tp.channel == "email"
-    }  # fmt: skip
+    }
     return [message for message in mailbox.messages if message["X-Renewal-Touchpoint"] in customer]
 
 
@@ -28,10 +30,16 @@ def first_copies(messages: list) -> list:
     """Of messages sent as one copy per recipient, the first of each (it keeps the Message-ID the
     touchpoint's contract gives: subscription, renewal date, touchpoint)."""
     return [
-        m for m in messages
-        if m["Message-ID"] == message_id(m["X-Renewal-Subscription"], date.fromisoformat(m["X-Renewal-Date"]),
-                                         m["X-Renewal-Touchpoint"], m["Message-ID"].rsplit("@", 1)[1].rstrip(">"))
-    ]  # fmt: skip
+        m
+        for m in messages
+        if m["Message-ID"]
+        == message_id(
+            m["X-Renewal-Subscription"],
+            date.fromisoformat(m["X-Renewal-Date"]),
+            m["X-Renewal-Touchpoint"],
+            m["Message-ID"].rsplit("@", 1)[1].rstrip(">"),
+        )
+    ]
 
 
 def contact_email(subscription_id: str, role: str) -> str:

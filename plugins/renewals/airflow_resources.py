@@ -36,9 +36,13 @@ def postgres_dsn(conn_id: str) -> str:
     conn = BaseHook.get_connection(conn_id)
     extras = {key: value for key, value in conn.extra_dejson.items() if key in LIBPQ_EXTRAS}
     return make_conninfo(
-        host=conn.host or "", port=conn.port or "", user=conn.login or "", password=conn.password or "",
-        dbname=conn.schema or "", **extras,
-    )  # fmt: skip
+        host=conn.host or "",
+        port=conn.port or "",
+        user=conn.login or "",
+        password=conn.password or "",
+        dbname=conn.schema or "",
+        **extras,
+    )
 
 
 def warehouse_source(conn_id: str) -> Warehouse:

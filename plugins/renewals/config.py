@@ -134,7 +134,7 @@ class Settings:
             unsubscribe_mailto=_text(env, "RENEWALS_UNSUBSCRIBE_MAILTO", cls.unsubscribe_mailto),
             unsubscribe_days=_positive_int(
                 env, "RENEWALS_UNSUBSCRIBE_DAYS", cls.unsubscribe_days, maximum=MAX_UNSUBSCRIBE_DAYS
-            ),  # fmt: skip
+            ),
             sync_budget=_seconds(env, "RENEWALS_SYNC_BUDGET", cls.sync_budget),
             sync_mapping_path=Path(_text(env, "RENEWALS_SYNC_MAPPING", str(cls.sync_mapping_path))),
         )

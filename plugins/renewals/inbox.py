@@ -283,16 +283,33 @@ def _record(
         on conflict do nothing
         returning inbox_message_id
         """,
-        (mailbox, uidvalidity, uid, inbound.message_id, kind, ours and ours["subscription_id"],
-         ours and ours["renewal_date"], ours and ours["message_id"], inbound.sender, inbound.subject,
-         inbound.excerpt, inbound.detail),
-    ).fetchone()  # fmt: skip
+        (
+            mailbox,
+            uidvalidity,
+            uid,
+            inbound.message_id,
+            kind,
+            ours and ours["subscription_id"],
+            ours and ours["renewal_date"],
+            ours and ours["message_id"],
+            inbound.sender,
+            inbound.subject,
+            inbound.excerpt,
+            inbound.detail,
+        ),
+    ).fetchone()
     if row is None or ours is None:  # seen before (a renumbered mailbox), or not about our messages
         return kind
     (inbox_message_id,) = row
     if kind == BOUNCE and inbound.bounced:
-        suppressions.add(ops, inbound.bounced, SuppressionReason.BOUNCED, source="inbox", detail=inbound.subject,
-                         created_by=f"inbox {mailbox}")  # fmt: skip
+        suppressions.add(
+            ops,
+            inbound.bounced,
+            SuppressionReason.BOUNCED,
+            source="inbox",
+            detail=inbound.subject,
+            created_by=f"inbox {mailbox}",
+        )
     elif kind == REPLY:
         _hold_for_staff(ops, inbox_message_id, ours, inbound, teams)
     return kind
@@ -347,7 +364,11 @@ def _hold_for_staff(
     )
     cta = ctas.apply_change(ops, renewal, change, teams, f"inbox {inbox_message_id}")
     text, blocks = member_reply_message(
-        subscription_id=key.subscription_id, renewal_date=key.renewal_date, sender=inbound.sender or "",
-        subject=inbound.subject or "", excerpt=inbound.excerpt or "", owner=cta["owner_email"],
-    )  # fmt: skip
+        subscription_id=key.subscription_id,
+        renewal_date=key.renewal_date,
+        sender=inbound.sender or "",
+        subject=inbound.subject or "",
+        excerpt=inbound.excerpt or "",
+        owner=cta["owner_email"],
+    )
     queue_staff_message(ops, f"reply/{inbox_message_id}", "member_reply", text, blocks)

@@ -89,9 +89,13 @@ def extract(resources: Resources, run: RunContext) -> StageCounts:
             with ops.transaction():
                 suppressions.import_reported(resources.warehouse, ops, f"run {run.run_id}")
         return stage_and_validate(
-            resources.warehouse, ops, run, resources.playbooks(), resources.settings.business_timezone,
+            resources.warehouse,
+            ops,
+            run,
+            resources.playbooks(),
+            resources.settings.business_timezone,
             resources.settings.shards,
-        )  # fmt: skip
+        )
 
 
 def read_replies(resources: Resources, dry_run: bool = False) -> InboxReport | None:
@@ -117,8 +121,15 @@ def classify_run(resources: Resources, run: RunContext) -> dict[str, dict[int, i
     """Decide everything due; returns how many messages each cohort has to deliver, by shard."""
     settings = resources.settings
     with closing(connect(resources.ops_dsn)) as ops:
-        open_work = classify(ops, run, resources.playbooks(), settings.teams, settings.catch_up_days,
-                             settings.holidays, settings.approvals)  # fmt: skip
+        open_work = classify(
+            ops,
+            run,
+            resources.playbooks(),
+            settings.teams,
+            settings.catch_up_days,
+            settings.holidays,
+            settings.approvals,
+        )
     return {cohort: open_work.get(cohort, {}) for cohort in COHORTS}
 
 

@@ -80,8 +80,9 @@ def test_an_irreversible_step_waits_for_staff_while_everything_else_goes_out(wor
     pipeline.carry_out_approvals(approving, context, answer())
     assert deactivated(ops) == {"S-A": 2, "S-B": 2}  # each member's two contacts, once
     assert step_state(ops, "S-A")[0] == "sent" and step_state(ops, "S-A")[2] == "ops-anna"
-    audit = ops.execute("select subscription_id, decision, decided_by, asked_at is not null from renewals.approvals"
-                        " order by 1").fetchall()  # fmt: skip
+    audit = ops.execute(
+        "select subscription_id, decision, decided_by, asked_at is not null from renewals.approvals order by 1"
+    ).fetchall()
     assert audit == [("S-A", "approved", "ops-anna", True), ("S-B", "approved", "ops-anna", True)]
 
     outcome = pipeline.carry_out_approvals(approving, context, answer())  # the task's retry
@@ -100,7 +101,9 @@ def test_held_members_are_asked_again_and_carried_out_once_when_approved(world, 
     (approval,) = [event["detail"] for event in page["timeline"] if event["kind"] == "approval"]
     assert (approval["decision"], approval["decided_by"], approval["reason"]) == ("held", "ops-anna", "call them first")
     assert ops.execute("select decision, reason from renewals.approvals where subscription_id = 'S-B'").fetchone() == (
-        "held", "call them first")  # fmt: skip
+        "held",
+        "call them first",
+    )
 
     second = run(approving, day(2), "scheduled__d2")
     assert [item.subscription_id for item in pipeline.awaiting_approval(approving, second)] == ["S-B"]

@@ -85,9 +85,13 @@ def airflow_stack(world, databases, mailbox, tmp_path):
         subprocess.run([AIRFLOW, "dags", "reserialize"], env=full_env, check=True, capture_output=True)
         subprocess.run([AIRFLOW, "dags", "unpause", "renewals_daily"], env=full_env, check=True, capture_output=True)
         scheduler = subprocess.Popen(
-            [AIRFLOW, "scheduler", "--skip-serve-logs"], env=full_env, cwd=PROJECT_ROOT,
-            stdout=(tmp_path / "scheduler.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [AIRFLOW, "scheduler", "--skip-serve-logs"],
+            env=full_env,
+            cwd=PROJECT_ROOT,
+            stdout=(tmp_path / "scheduler.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             console = Console(url, databases["ops"], "", "")
             console.tokens = {"admin": token(url, "admin")}
@@ -171,8 +175,7 @@ def test_approve_hold_time_out_and_approve_again(airflow_stack: Console, mailbox
     request = asked(stack, D1, tmp_path)
     assert "S-A" in request["body"] and "S-B" in request["body"] and request["options"] == ["Approve", "Hold all"]
     assert request["params"]["hold"]["schema"]["items"]["enum"] == ["S-A", "S-B"]
-    wait_for("the summary while staff decide",
-             lambda: task_state(stack, D1, "summarize") == "success", 240, tmp_path)  # fmt: skip
+    wait_for("the summary while staff decide", lambda: task_state(stack, D1, "summarize") == "success", 240, tmp_path)
     assert "offboarding_thanks" in {m["X-Renewal-Touchpoint"] for m in mailbox.messages}
     assert deactivations(stack) == {}, "nothing irreversible before an answer"
     request_mail = [m for m in mailbox.messages if "irreversible" in str(m["Subject"])]
@@ -196,9 +199,11 @@ def test_approve_hold_time_out_and_approve_again(airflow_stack: Console, mailbox
     trigger(stack, D3, day(3))
     asked(stack, D3, tmp_path)
     status, body, _ = stack.request(
-        "PATCH", run_path(D3) + "/taskInstances/approve_irreversible_steps/-1/hitlDetails", "admin",
+        "PATCH",
+        run_path(D3) + "/taskInstances/approve_irreversible_steps/-1/hitlDetails",
+        "admin",
         {"chosen_options": ["Approve"], "params_input": {"hold": [], "note": None}},
-    )  # fmt: skip
+    )
     assert status == 200, body
     assert wait_for("run 3 to end", lambda: run_ended(stack, D3), 240, tmp_path) == "success"
     assert deactivations(stack) == {"S-A": 2, "S-B": 2}

@@ -50,8 +50,9 @@ def month_of_work(world) -> None:
         world.subscription(f"S-UP-{n:02}", day + timedelta(days=15))  # reminder_15 on `day`, reminder_1 later
         world.subscription(f"S-OVER-{n:02}", day - timedelta(days=1))  # overdue_notice_1 on `day`
         if n % 3 == 0:
-            world.subscription(f"S-PAY-{n:02}", day + timedelta(days=30),
-                               intent_confirmed_at=moment(day - timedelta(days=2)))  # fmt: skip
+            world.subscription(
+                f"S-PAY-{n:02}", day + timedelta(days=30), intent_confirmed_at=moment(day - timedelta(days=2))
+            )
     # paid in the middle of the window: reminders stop from that day, in the daily runs and the backfill
     world.update("S-UP-05", paid_at=moment(DAYS[12]), invoice_number="INV-5")
     world.update("S-OVER-20", declined_at=moment(DAYS[22]))
@@ -104,16 +105,21 @@ def test_a_backfill_over_30_days_after_the_daily_runs_sends_nothing_twice(
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
         "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
-             "extra": {"disable_ssl": True, "disable_tls": True}}
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": mailbox.port,
+                "extra": {"disable_ssl": True, "disable_tls": True},
+            }
         ),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }  # fmt: skip
+    }
 
     def airflow(*args: str) -> str:
-        result = subprocess.run([AIRFLOW, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                timeout=300)  # fmt: skip
+        result = subprocess.run(
+            [AIRFLOW, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"airflow {' '.join(args)}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
         return result.stdout
 
@@ -121,27 +127,45 @@ def test_a_backfill_over_30_days_after_the_daily_runs_sends_nothing_twice(
     airflow("dags", "unpause", "renewals_daily")
     started = time.monotonic()
     airflow(
-        "backfill", "create", "--dag-id", "renewals_daily",
-        "--from-date", DAYS[0].isoformat(), "--to-date", (DAYS[-1] + timedelta(days=1)).isoformat(),
-        "--max-active-runs", "8", "--reprocess-behavior", "completed",
-    )  # fmt: skip
+        "backfill",
+        "create",
+        "--dag-id",
+        "renewals_daily",
+        "--from-date",
+        DAYS[0].isoformat(),
+        "--to-date",
+        (DAYS[-1] + timedelta(days=1)).isoformat(),
+        "--max-active-runs",
+        "8",
+        "--reprocess-behavior",
+        "completed",
+    )
     metadata = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
     with psycopg.connect(metadata, autocommit=True) as conn:
-        backfill_id = conn.execute(
-            "select max(id) from backfill where dag_id = 'renewals_daily'").fetchone()[0]  # fmt: skip
+        backfill_id = conn.execute("select max(id) from backfill where dag_id = 'renewals_daily'").fetchone()[0]
         planned = conn.execute(
             "select count(*) from backfill_dag_run where backfill_id = %s and dag_run_id is not null", (backfill_id,)
         ).fetchone()[0]
     assert planned == 30, f"the backfill planned {planned} runs"
 
     processes = [
-        subprocess.Popen([AIRFLOW, "api-server", "--apps", "execution", "--workers", "1", "--port", str(api_port)],
-                         env=env, cwd=PROJECT_ROOT, stdout=(tmp_path / "api.log").open("w"),
-                         stderr=subprocess.STDOUT, start_new_session=True),
-        subprocess.Popen([AIRFLOW, "scheduler", "--skip-serve-logs"], env=env, cwd=PROJECT_ROOT,
-                         stdout=(tmp_path / "scheduler.log").open("w"), stderr=subprocess.STDOUT,
-                         start_new_session=True),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [AIRFLOW, "api-server", "--apps", "execution", "--workers", "1", "--port", str(api_port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=(tmp_path / "api.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [AIRFLOW, "scheduler", "--skip-serve-logs"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=(tmp_path / "scheduler.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+    ]
     try:
         states: dict[str, int] = {}
         with psycopg.connect(metadata, autocommit=True) as conn:

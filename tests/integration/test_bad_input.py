@@ -24,11 +24,31 @@ AS_OF = date(2026, 12, 1)
 DUE = (AS_OF + timedelta(days=15)).isoformat()  # renewal_reminder_15 is due on AS_OF
 
 SUBSCRIPTION_COLUMNS = (
-    "subscription_id", "account_id", "account_name", "playbook", "tier", "member_type", "renewal_date",
-    "term_months", "amount", "currency", "owner_email", "intent_confirmed_at", "paid_at", "invoice_number",
-    "declined_at", "decline_reason", "assigned_at", "last_contact_at", "next_meeting_at", "in_negotiation",
-    "hosted_site", "paused", "timezone", "updated_at",
-)  # fmt: skip
+    "subscription_id",
+    "account_id",
+    "account_name",
+    "playbook",
+    "tier",
+    "member_type",
+    "renewal_date",
+    "term_months",
+    "amount",
+    "currency",
+    "owner_email",
+    "intent_confirmed_at",
+    "paid_at",
+    "invoice_number",
+    "declined_at",
+    "decline_reason",
+    "assigned_at",
+    "last_contact_at",
+    "next_meeting_at",
+    "in_negotiation",
+    "hosted_site",
+    "paused",
+    "timezone",
+    "updated_at",
+)
 CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
 
 # Quarantined subscription rows: record id -> (fields that differ from a good row, reason codes).
@@ -248,8 +268,12 @@ def test_a_corpus_of_bad_rows_is_normalised_or_quarantined_and_the_run_succeeds(
     considered = {sid for (sid,) in ops.execute("select distinct subscription_id from renewals.decisions")}
     assert considered == processed
     for subscription_id, (_fields, gate) in GATE_ORDERS.items():
-        gates = {g for (g,) in ops.execute("select distinct gate from renewals.decisions where subscription_id = %s",
-                                           (subscription_id,))}  # fmt: skip
+        gates = {
+            g
+            for (g,) in ops.execute(
+                "select distinct gate from renewals.decisions where subscription_id = %s", (subscription_id,)
+            )
+        }
         assert gates == {gate}, subscription_id
     assert decided  # the log is not empty
 
@@ -258,8 +282,14 @@ def test_normalised_values_of_a_typed_warehouse_are_sent_like_clean_ones(world, 
     """The normalisations a typed warehouse can carry (text columns): trimmed, case-folded, deduplicated."""
     due = AS_OF + timedelta(days=15)
     world.subscription("S-CLEAN", due)
-    messy = {"playbook": " Membership\t", "tier": "PREMIER ", "member_type": " tc\r\n", "currency": " usd",
-             "owner_email": " Owner@Example.ORG ", "timezone": "europe/paris"}  # fmt: skip
+    messy = {
+        "playbook": " Membership\t",
+        "tier": "PREMIER ",
+        "member_type": " tc\r\n",
+        "currency": " usd",
+        "owner_email": " Owner@Example.ORG ",
+        "timezone": "europe/paris",
+    }
     world.subscription("S-MESSY", due, roles=(), **messy)
     world.contact("S-MESSY", " Primary\t", name="Pat Messy", email="  Primary.Messy@Members.Example.COM \r\n")
     world.contact("S-MESSY", "BILLING", email="primary.messy@members.example.com")  # the same person twice

@@ -22,8 +22,11 @@ SHARDS = 4
 
 
 def test_every_shard_runs_once_on_the_celery_workers(pg_server: str, tmp_path: Path):
-    cluster = Cluster(state=tmp_path / "cluster", database_prefix=f"t_celery_{uuid.uuid4().hex[:10]}",
-                      broker="redis://127.0.0.1:6379/12")  # fmt: skip
+    cluster = Cluster(
+        state=tmp_path / "cluster",
+        database_prefix=f"t_celery_{uuid.uuid4().hex[:10]}",
+        broker="redis://127.0.0.1:6379/12",
+    )
     try:
         result = run_demo(cluster, pg_server, AS_OF, shards=SHARDS, subscriptions=1500, timeout=600)
     finally:
@@ -31,8 +34,11 @@ def test_every_shard_runs_once_on_the_celery_workers(pg_server: str, tmp_path: P
     print_report(result)
 
     assert result.state == "success"
-    not_done = [(task, index, state) for task, index, state, _host in result.task_instances
-                if state not in ("success", "skipped")]  # fmt: skip
+    not_done = [
+        (task, index, state)
+        for task, index, state, _host in result.task_instances
+        if state not in ("success", "skipped")
+    ]
     assert not not_done
     shards_by_task: dict[str, list[int]] = defaultdict(list)
     for task, index, state, _host in result.task_instances:

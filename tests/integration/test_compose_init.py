@@ -26,8 +26,13 @@ def test_init_makes_up_the_unsubscribe_secret_once_so_the_default_setup_runs(com
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
 
     def secret() -> str:
-        shown = subprocess.run(["airflow", "connections", "get", "renewals_unsubscribe", "-o", "json"], env=env,
-                               capture_output=True, text=True, check=True)  # fmt: skip
+        shown = subprocess.run(
+            ["airflow", "connections", "get", "renewals_unsubscribe", "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(shown.stdout)[0]["password"]
 
     try:

@@ -38,8 +38,9 @@ def busy_day(world, n: int = 20) -> None:
     """3n messages due on AS_OF in three cohorts."""
     for i in range(n):
         world.subscription(f"S-UP-{i:02}", AS_OF + timedelta(days=15))
-        world.subscription(f"S-PAY-{i:02}", AS_OF + timedelta(days=15),
-                           intent_confirmed_at=moment(AS_OF - timedelta(days=20)))  # fmt: skip
+        world.subscription(
+            f"S-PAY-{i:02}", AS_OF + timedelta(days=15), intent_confirmed_at=moment(AS_OF - timedelta(days=20))
+        )
         world.subscription(f"S-OVER-{i:02}", AS_OF - timedelta(days=15))
 
 
@@ -50,10 +51,14 @@ def airflow_env(databases, mailbox) -> dict[str, str]:
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
         "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
-             "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 180}}
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": mailbox.port,
+                "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 180},
+            }
         ),
-    }  # fmt: skip
+    }
 
 
 def release_when_classified(ops_dsn: str, mailbox, runs: int, deadline: float = 300) -> threading.Thread:
@@ -101,7 +106,7 @@ def test_two_runs_of_the_same_day_at_once_send_each_message_once(world, database
             cwd=PROJECT_ROOT,
             stdout=logs[name],
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         for name, args in runs.items()
     }
     codes = {name: process.wait(timeout=600) for name, process in processes.items()}

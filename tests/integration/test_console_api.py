@@ -44,8 +44,13 @@ READS = [
     "/renewals/api/unknown",
     "/renewals/api/quarantine",
 ]
-PAGES = ["/renewals/", f"/renewals/members/{MEMBER}", "/renewals/runs/scheduled__today", "/renewals/unknown",
-         "/renewals/quarantine"]  # fmt: skip
+PAGES = [
+    "/renewals/",
+    f"/renewals/members/{MEMBER}",
+    "/renewals/runs/scheduled__today",
+    "/renewals/unknown",
+    "/renewals/quarantine",
+]
 
 
 def test_the_plugin_is_listed_with_its_app_nav_entry_and_run_tab(console: Console) -> None:
@@ -95,7 +100,11 @@ def test_member_facts_contacts_timeline_and_what_comes_next(console: Console) ->
     assert status == 200
     facts = m["facts"]
     assert (facts["account_name"], facts["playbook"], facts["tier"], facts["gate"]) == (
-        "Acme Widgets & Co", "membership", "standard", "no_response")  # fmt: skip
+        "Acme Widgets & Co",
+        "membership",
+        "standard",
+        "no_response",
+    )
     assert facts["days_to_renewal"] == 30 and facts["renewal_date"] == R_SENT.isoformat()
     assert {(c["role"], c["opted_out"]) for c in m["contacts"]} == {("primary", False), ("billing", False)}
 
@@ -104,7 +113,9 @@ def test_member_facts_contacts_timeline_and_what_comes_next(console: Console) ->
     sent = [e for e in timeline if e["kind"] == "ledger" and e["touchpoint"] == "renewal_confirmation"]
     assert len(sent) == 1 and sent[0]["detail"]["message_id"].endswith("@example.org>")
     assert sent[0]["detail"]["recipients"] == [
-        "billing.s-console-1@members.example.com", "primary.s-console-1@members.example.com"]  # fmt: skip
+        "billing.s-console-1@members.example.com",
+        "primary.s-console-1@members.example.com",
+    ]
     assert any(e["kind"] == "ledger" and e["detail"]["status"] == "skipped" for e in timeline)
 
     upcoming = {u["touchpoint"]: u for u in m["upcoming"]}
@@ -170,9 +181,15 @@ PERSONAL = ["@members.example.com", "Primary of S-CONSOLE-1", "Dear ", "onerror"
 
 def test_a_viewer_reads_counts_and_ids_but_no_personal_data(console: Console) -> None:
     evil = quote(EVIL, safe="")
-    paths = [*READS, f"/renewals/api/runs/{console.dry_run_id}", f"/renewals/api/members/{evil}",
-             "/renewals/api/members/S-BAD", "/renewals/api/outbox", f"/renewals/api/members?q={MEMBER}",
-             "/renewals/api/sync/parked"]  # fmt: skip
+    paths = [
+        *READS,
+        f"/renewals/api/runs/{console.dry_run_id}",
+        f"/renewals/api/members/{evil}",
+        "/renewals/api/members/S-BAD",
+        "/renewals/api/outbox",
+        f"/renewals/api/members?q={MEMBER}",
+        "/renewals/api/sync/parked",
+    ]
     for path in paths:
         status, body, _ = console.request("GET", path, "viewer")
         assert status == 200, (path, body)
@@ -184,7 +201,9 @@ def test_a_viewer_reads_counts_and_ids_but_no_personal_data(console: Console) ->
     _, m, _ = console.request("GET", f"/renewals/api/members/{MEMBER}", "viewer")
     assert m["facts"]["account_name"] == "Acme Widgets & Co" and m["facts"]["days_to_renewal"] == 30
     assert sorted((c["role"], c["email"], c["name"]) for c in m["contacts"]) == [
-        ("billing", "hidden", "hidden"), ("primary", "hidden", "hidden")]  # fmt: skip
+        ("billing", "hidden", "hidden"),
+        ("primary", "hidden", "hidden"),
+    ]
     sent = [e for e in m["timeline"] if e["kind"] == "ledger" and e["touchpoint"] == "renewal_confirmation"]
     assert sent[0]["detail"]["recipients"] == ["hidden"] and sent[0]["detail"]["message_id"]
     preview = {u["touchpoint"]: u for u in m["upcoming"]}["renewal_reminder_15"]["preview"]
@@ -200,8 +219,14 @@ def test_a_viewer_reads_counts_and_ids_but_no_personal_data(console: Console) ->
 
 
 def test_a_viewers_pages_show_no_personal_data_and_say_which_right_does(console: Console) -> None:
-    pages = [*PAGES, f"/renewals/runs/{console.dry_run_id}", f"/renewals/members/{quote(EVIL, safe='')}",
-             "/renewals/members/S-BAD", "/renewals/members?q=acme", "/renewals/sync"]  # fmt: skip
+    pages = [
+        *PAGES,
+        f"/renewals/runs/{console.dry_run_id}",
+        f"/renewals/members/{quote(EVIL, safe='')}",
+        "/renewals/members/S-BAD",
+        "/renewals/members?q=acme",
+        "/renewals/sync",
+    ]
     for path in pages:
         status, page, _ = console.request("GET", path, "viewer", cookie=True)
         assert status == 200, path
@@ -251,9 +276,11 @@ def test_not_delivered_puts_the_send_back_to_pending(console: Console) -> None:
             (EVIL,),
         )
     status, body, _ = console.request(
-        "POST", f"/renewals/api/unknown/{quote(EVIL, safe='')}/renewal_confirmation", "admin",
+        "POST",
+        f"/renewals/api/unknown/{quote(EVIL, safe='')}/renewal_confirmation",
+        "admin",
         verdict("not_delivered"),
-    )  # fmt: skip
+    )
     assert status == 200, body
     assert ledger_row(console, EVIL, "renewal_confirmation") == ("pending", False, "console")
 
@@ -338,9 +365,11 @@ def test_a_verdict_settles_the_send_of_the_cycle_shown_not_another_cycles(consol
     )
     assert status == 200 and body["renewal_date"] == R_SENT.isoformat(), body
     with closing(connect(console.ops_uri, autocommit=True)) as ops:
-        statuses = dict(ops.execute(
-            "select renewal_date, status from renewals.touchpoints "
-            "where subscription_id = %s and touchpoint = 'renewal_confirmation'",
-            (EVIL,),
-        ).fetchall())  # fmt: skip
+        statuses = dict(
+            ops.execute(
+                "select renewal_date, status from renewals.touchpoints "
+                "where subscription_id = %s and touchpoint = 'renewal_confirmation'",
+                (EVIL,),
+            ).fetchall()
+        )
     assert statuses == {R_SENT: "sent", older: "unknown"}

@@ -178,8 +178,12 @@ def test_steer_a_renewal_from_the_outbox_and_see_it_on_the_timeline(console: Con
     expect(page.locator("#flash")).to_contain_text("Noted (by admin)")
     staff = page.locator("#timeline tr.k-staff_action")
     expect(staff).to_have_count(4)
-    for text in ("promised on the phone", "they renew at the board meeting", "out of town until Wednesday",
-                 "Call them on Wednesday about the PO"):  # fmt: skip
+    for text in (
+        "promised on the phone",
+        "they renew at the board meeting",
+        "out of town until Wednesday",
+        "Call them on Wednesday about the PO",
+    ):
         expect(staff.filter(has_text=text)).to_contain_text("by admin")
     assert accessibility_violations(page) == []
     shot(page, "12-member-steered")
@@ -201,8 +205,10 @@ def test_a_first_day_in_the_console(console: Console, page) -> None:
 
     with closing(connect(console.ops_uri, autocommit=True)) as ops:
         staged = RunContext(console.real_run_id, TODAY).work.identifiers()["subscriptions"]
-        ops.execute(sql.SQL("update {} set tier = 'high_contributing_individual' where subscription_id = %s")
-                    .format(staged), (DRY,))  # fmt: skip
+        ops.execute(
+            sql.SQL("update {} set tier = 'high_contributing_individual' where subscription_id = %s").format(staged),
+            (DRY,),
+        )
         ops.execute(
             "insert into renewals.quarantine (run_id, as_of, source_table, record_id, subscription_id, reasons, raw)"
             " select 'scheduled__yesterday', as_of - 1, source_table, record_id, subscription_id, reasons, raw"
@@ -229,8 +235,10 @@ def test_a_first_day_in_the_console(console: Console, page) -> None:
     tier = page.locator("#facts div", has_text="Tier").locator("dd")
     expect(tier).to_have_text("High Contributing Individual")
     words = tier.evaluate("dd => dd.innerText.split(/\\s+/)")
-    lines = tier.evaluate("dd => { const r = document.createRange(); r.selectNodeContents(dd);"
-                          " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }")  # fmt: skip
+    lines = tier.evaluate(
+        "dd => { const r = document.createRange(); r.selectNodeContents(dd);"
+        " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }"
+    )
     assert lines <= len(words), "wrapped between words only"
     expect(page.locator("#facts")).not_to_contain_text("_")
     assert accessibility_violations(page) == []

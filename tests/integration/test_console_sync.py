@@ -65,7 +65,9 @@ def test_parked_events_are_listed_with_the_answer_and_escaped(console: Console) 
     status, body, _ = console.request("GET", "/renewals/api/sync/parked", "staff")
     assert status == 200
     assert {(p["subscription_id"], p["target"], p["last_status"]) for p in body["parked"]} == {
-        (MEMBER, "salesforce", 300), (EVIL, "webhook", 300)}  # fmt: skip
+        (MEMBER, "salesforce", 300),
+        (EVIL, "webhook", 300),
+    }
     _, body, _ = console.request("GET", "/renewals/api/sync/parked", "viewer")
     assert {p["last_answer"] for p in body["parked"]} == {"hidden"}, "an answer may quote the record it refused"
 

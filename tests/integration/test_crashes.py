@@ -98,10 +98,18 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
     figures = tally(ops, mailbox, due, settings)
     expected_unknown = crashes if point in ("before_handoff", "after_handoff") else 0
     summary = run_summary(ops, rerun.run_id)
-    print(f"\nSIGKILL at {point}: crashes={crashes}, a run as of {older.as_of} after crash {older_after};"
-          f" {figures.line()}")  # fmt: skip
-    TOTALS.update(crashes=crashes, older_runs=1, duplicates=figures.duplicates, losses=figures.losses,
-                  unknown=figures.unknown, due=figures.due)  # fmt: skip
+    print(
+        f"\nSIGKILL at {point}: crashes={crashes}, a run as of {older.as_of} after crash {older_after};"
+        f" {figures.line()}"
+    )
+    TOTALS.update(
+        crashes=crashes,
+        older_runs=1,
+        duplicates=figures.duplicates,
+        losses=figures.losses,
+        unknown=figures.unknown,
+        due=figures.due,
+    )
     assert figures.duplicates == 0, "a Message-ID was received twice"
     assert figures.losses == 0, figures.lost
     assert figures.unexpected == 0
@@ -124,9 +132,11 @@ def test_sigkill_at_each_point_of_a_send_never_sends_twice_and_never_loses(world
     assert final.statuses == Counter(sent=len(due))
     assert run_summary(ops, verdict_run.run_id).unknown_open == 0
     verdicts = Counter(
-        outcome for (outcome,) in ops.execute("select outcome from renewals.delivery_attempts where run_id = %s",
-                                              (verdict_run.run_id,))
-    )  # fmt: skip
+        outcome
+        for (outcome,) in ops.execute(
+            "select outcome from renewals.delivery_attempts where run_id = %s", (verdict_run.run_id,)
+        )
+    )
     assert verdicts["released"] == len(release) and verdicts["confirmed"] == len(confirm)
 
 
@@ -137,7 +147,9 @@ def test_a_worker_killed_while_holding_the_claim_does_not_block_the_next_one(wor
     run = classified(resources, "scheduled__2026-12-01", AS_OF)
 
     assert worker(databases, mailbox, run.run_id, "after_claim") == -9
-    assert ops.execute("select status, attempts from renewals.touchpoints where subscription_id = 'S-1'"
-                       " and touchpoint = 'renewal_reminder_15'").fetchone() == ("pending", 0)  # fmt: skip
+    assert ops.execute(
+        "select status, attempts from renewals.touchpoints where subscription_id = 'S-1'"
+        " and touchpoint = 'renewal_reminder_15'"
+    ).fetchone() == ("pending", 0)
     deliver_all(resources, run)
     assert [m["X-Renewal-Subscription"] for m in mailbox.messages] == ["S-1"]

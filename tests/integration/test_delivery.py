@@ -138,6 +138,6 @@ def test_opted_out_contacts_get_nothing(world, resources, mailbox, ops):
         ops.execute(
             "select subscription_id, reason from renewals.decisions where touchpoint is not null "
             "and action <> 'skip' or reason = 'opted_out'"
-        ).fetchall()  # fmt: skip
+        ).fetchall()
     )
     assert reasons == {"S-SOME": "opted_out_excluded", "S-NONE": "opted_out"}

@@ -87,11 +87,22 @@ def test_the_approval_email_is_html_a_mail_client_shows_and_says_its_timeout_in_
     monkeypatch.setenv(
         "AIRFLOW_CONN_RENEWALS_SMTP", f"smtp://127.0.0.1:{mailbox.port}?disable_ssl=true&disable_tls=true"
     )
-    item = ApprovalItem("S-000042", date(2026, 11, 30), "deactivate_contacts", "membership", "declined",
-                        date(2026, 12, 1), "Acme <Widgets> & Co", 0)  # fmt: skip
+    item = ApprovalItem(
+        "S-000042",
+        date(2026, 11, 30),
+        "deactivate_contacts",
+        "membership",
+        "declined",
+        date(2026, 12, 1),
+        "Acme <Widgets> & Co",
+        0,
+    )
     link = lambda context, base_url: f"{base_url}/required"  # noqa: E731
-    task = SimpleNamespace(subject="Approve 1 irreversible renewal step(s)", body=request_body([item], 20),
-                           generate_link_to_ui_from_context=link)  # fmt: skip
+    task = SimpleNamespace(
+        subject="Approve 1 irreversible renewal step(s)",
+        body=request_body([item], 20),
+        generate_link_to_ui_from_context=link,
+    )
     EmailApprovalNotifier().notify({"task": task})
 
     [message] = mailbox.messages

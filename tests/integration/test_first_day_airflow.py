@@ -27,8 +27,12 @@ def test_the_trigger_form_and_a_refused_run_where_the_operator_looks(airflow_sta
 
     stack = airflow_stack
     run_id = f"manual__refused_{secrets.token_hex(3)}"
-    body = {"dag_run_id": run_id, "logical_date": None, "conf": {"subscription_id": "S-999999"},
-            "note": "checking one member"}  # fmt: skip
+    body = {
+        "dag_run_id": run_id,
+        "logical_date": None,
+        "conf": {"subscription_id": "S-999999"},
+        "note": "checking one member",
+    }
     status, answer, _ = stack.request("POST", "/api/v2/dags/renewals_daily/dagRuns", "admin", body)
     assert status == 200, answer
     wait_for("the refused run to fail", lambda: run_ended(stack, run_id) == "failed", 240, tmp_path / "logs")

@@ -120,8 +120,11 @@ def test_a_reply_hands_the_member_to_staff_and_an_auto_reply_does_not(world, dat
     run_day(resources, AS_OF, "day-1")
 
     imap.append(answer_to(reminder(mailbox, "S-REPLY"), "Can we move to the premier tier?\nThanks, Ann"))
-    imap.append(answer_to(reminder(mailbox, "S-AWAY"), "I am out of the office until 14 December.",
-                          Auto_Submitted="auto-replied"))  # fmt: skip
+    imap.append(
+        answer_to(
+            reminder(mailbox, "S-AWAY"), "I am out of the office until 14 December.", Auto_Submitted="auto-replied"
+        )
+    )
     imap.append(bounce_of(reminder(mailbox, "S-BOUNCE"), contact_email("S-BOUNCE", "primary")))
     imap.append(b"From: someone@else.example\r\nSubject: hello\r\nMessage-ID: <x@else.example>\r\n\r\nhi\r\n")
 
@@ -132,8 +135,12 @@ def test_a_reply_hands_the_member_to_staff_and_an_auto_reply_does_not(world, dat
     assert ledger(ops, "S-BOUNCE")["renewal_reminder_1"] == ("skipped", "suppressed")
     assert ops.execute("select reason, source from renewals.suppressions").fetchall() == [("bounced", "inbox")]
     kinds = ops.execute("select uid, kind, subscription_id from renewals.inbox_messages order by uid").fetchall()
-    assert kinds == [(1, "reply", "S-REPLY"), (2, "auto_reply", "S-AWAY"), (3, "bounce", "S-BOUNCE"),
-                     (4, "unmatched", None)]  # fmt: skip
+    assert kinds == [
+        (1, "reply", "S-REPLY"),
+        (2, "auto_reply", "S-AWAY"),
+        (3, "bounce", "S-BOUNCE"),
+        (4, "unmatched", None),
+    ]
     flags = imap.flags()
     assert all(HANDLED_FLAG in flags[uid] for uid in (1, 2, 3)) and HANDLED_FLAG not in flags[4]
     cta = ops.execute(

@@ -84,13 +84,20 @@ def test_a_quarantined_member_is_refused_with_the_reasons(world, airflow, mailbo
 
 def test_the_cli_refuses_a_malformed_reference_before_the_run_starts(world, databases, mailbox):
     """What the param schema can refuse is refused at trigger time, as the form does."""
-    env = {**os.environ, "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
-           "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"]}  # fmt: skip
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
+        "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
+    }
     airflow = str(Path(sys.executable).with_name("airflow"))
     result = subprocess.run(
         [airflow, "dags", "test", "renewals_daily", D1.isoformat(), "--conf", '{"release_unknown": ["S-HERE"]}'],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "Invalid input for param release_unknown" in result.stdout + result.stderr
     assert mailbox.messages == []

@@ -61,8 +61,9 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def request(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
     data = urlencode(form or {}).encode() if method == "POST" else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.read().decode()
@@ -110,16 +111,23 @@ def next_reminder(stack, subscription_id: str, today: date) -> tuple[str, date]:
     """The first customer email ahead on the member's console page."""
     settings = Settings.from_env()
     with closing(connect(stack["databases"]["ops"], autocommit=True)) as ops:
-        page = queries.member(ops, subscription_id, load_playbooks(settings.playbook_dir), settings,
-                              Renderer(settings.template_dir), today)  # fmt: skip
+        page = queries.member(
+            ops,
+            subscription_id,
+            load_playbooks(settings.playbook_dir),
+            settings,
+            Renderer(settings.template_dir),
+            today,
+        )
     return next((u["touchpoint"], u["due_date"]) for u in page["upcoming"] if u["channel"] == "email")
 
 
 def first_reminder(stack, subscription_id: str, recipient: str) -> EmailMessage:
     return next(
-        m for m in stack["mailbox"].messages
+        m
+        for m in stack["mailbox"].messages
         if m["X-Renewal-Subscription"] == subscription_id and m["X-Envelope-To"] == recipient
-    )  # fmt: skip
+    )
 
 
 def test_an_intent_by_link_turns_renewal_reminders_into_payment_reminders(stack) -> None:

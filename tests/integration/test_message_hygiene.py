@@ -41,8 +41,13 @@ def test_an_owner_who_is_also_the_primary_contact_gets_one_copy(world, resources
     # one copy per customer recipient (each with its own links), none for the owner in copy
     envelope = [address.strip().lower() for m in mailbox.messages for address in m["X-Envelope-To"].split(",")]
     assert sorted(envelope) == sorted([primary, contact_email("S-1", "billing")])
-    addresses = [a.addr_spec.lower() for m in mailbox.messages for header in ("To", "Cc") if m[header]
-                 for a in m[header].addresses]  # fmt: skip
+    addresses = [
+        a.addr_spec.lower()
+        for m in mailbox.messages
+        for header in ("To", "Cc")
+        if m[header]
+        for a in m[header].addresses
+    ]
     assert sorted(addresses) == sorted(envelope)
 
 

@@ -30,8 +30,13 @@ def a_world(world) -> None:
     world.subscription("S-SALES", D + timedelta(days=40), playbook="sales", assigned_at=D - timedelta(days=2))
     world.subscription("S-SALES-NEW", D + timedelta(days=40), playbook="sales", assigned_at=D - timedelta(days=1))
     # a rep who logged a contact: no day-3 follow-up email, no call tasks (the forecast once listed them)
-    world.subscription("S-SALES-MET", D + timedelta(days=40), playbook="sales", assigned_at=D - timedelta(days=1),
-                       last_contact_at=moment(D))  # fmt: skip
+    world.subscription(
+        "S-SALES-MET",
+        D + timedelta(days=40),
+        playbook="sales",
+        assigned_at=D - timedelta(days=1),
+        last_contact_at=moment(D),
+    )
     world.subscription("S-CONTRACT", D + timedelta(days=37), playbook="contract")  # -30 on D+7
     world.subscription("S-LOW", D + timedelta(days=35), playbook="low_touch")  # the 30-day letter on D+5
     world.subscription("S-PAUSED", D + timedelta(days=16), paused=True)  # nothing while paused
@@ -46,9 +51,10 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     with ops.transaction():
         load_forecast(ops, run, playbooks, settings.holidays)
         forecast = set(
-            ops.execute("select subscription_id, touchpoint, due_date from future_touchpoints where due_date <= %s",
-                        (last,)).fetchall()
-        )  # fmt: skip
+            ops.execute(
+                "select subscription_id, touchpoint, due_date from future_touchpoints where due_date <= %s", (last,)
+            ).fetchall()
+        )
     outbox = queries.outbox(ops, playbooks, settings, renderer, D, first, last, {}, limit=500)
     in_outbox = {(i["subscription_id"], i["touchpoint"], i["due_date"]) for i in outbox["items"]}
     assert outbox["total"] == len(outbox["items"])
@@ -76,8 +82,16 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     assert ahead == decided
     touchpoints = {touchpoint for _, touchpoint, _ in decided}
     # every kind of anchor and playbook the fixture has is in the comparison
-    assert {"renewal_reminder_15", "renewal_notice", "payment_reminder_15", "sales_call_day_4", "renewal_review",
-            "sales_followup_email", "contract_reminder", "low_touch_notice_30"} <= touchpoints  # fmt: skip
+    assert {
+        "renewal_reminder_15",
+        "renewal_notice",
+        "payment_reminder_15",
+        "sales_call_day_4",
+        "renewal_review",
+        "sales_followup_email",
+        "contract_reminder",
+        "low_touch_notice_30",
+    } <= touchpoints
     assert not {sid for sid, _, _ in decided} & {"S-PAUSED", "S-SALES-MET"}
 
 
@@ -89,10 +103,12 @@ def test_the_upcoming_sheet_shows_what_staff_made_of_each_touchpoint(world, reso
     run = run_day(resources, D)
     renewal = D + timedelta(days=16)
     steering.steer_touchpoint(ops, "S-SKIP", renewal, "renewal_reminder_15", "skip", "pat", "in a call")
-    steering.steer_touchpoint(ops, "S-MOVE", renewal, "renewal_reminder_15", "move", "pat", "later",
-                              move_to=D + timedelta(days=4))  # fmt: skip
-    steering.steer_touchpoint(ops, "S-EDIT", renewal, "renewal_reminder_15", "edit", "pat", "wording",
-                              subject="Personal")  # fmt: skip
+    steering.steer_touchpoint(
+        ops, "S-MOVE", renewal, "renewal_reminder_15", "move", "pat", "later", move_to=D + timedelta(days=4)
+    )
+    steering.steer_touchpoint(
+        ops, "S-EDIT", renewal, "renewal_reminder_15", "edit", "pat", "wording", subject="Personal"
+    )
     steering.hold(ops, "S-HOLD", D + timedelta(days=3), "away", "pat")
     with ops.transaction():
         load_forecast(ops, run, resources.playbooks(), resources.settings.holidays)

@@ -82,21 +82,35 @@ def membership(case: Case, offset: int) -> set[str]:
             60: {"overdue_notice_60", "risk_cta_termination"},
         }.get(offset, set())
     if g == NR:
-        expected |= {-30: {"renewal_confirmation"}, -15: {"renewal_reminder_15"}, -1: {"renewal_reminder_1"},
-                     0: {"renewal_reminder_0"}}.get(offset, set())  # fmt: skip
+        expected |= {
+            -30: {"renewal_confirmation"},
+            -15: {"renewal_reminder_15"},
+            -1: {"renewal_reminder_1"},
+            0: {"renewal_reminder_0"},
+        }.get(offset, set())
         if offset == NOTICE_DAY:
             expected.add("renewal_notice")
     if g == INTENT:
-        expected |= {-30: {"payment_reminder_30"}, -15: {"payment_reminder_15"}, -1: {"payment_reminder_1"},
-                     0: {"payment_reminder_0"}}.get(offset, set())  # fmt: skip
+        expected |= {
+            -30: {"payment_reminder_30"},
+            -15: {"payment_reminder_15"},
+            -1: {"payment_reminder_1"},
+            0: {"payment_reminder_0"},
+        }.get(offset, set())
         if offset == case.fact_day("intent_confirmed_at"):
             expected.add("invoice_task")
     if g == PAID and offset == case.fact_day("paid_at"):
         expected |= {"receipt", "renewed_close_ctas"}
     if g == DECLINED and offset == 1:
-        expected |= {"offboarding_start", "offboarding_thanks", "offboarding_group_notice",
-                     "offboarding_deactivation", "offboarding_reactivation", "offboarding_alert",
-                     "offboarding_close_ctas"}  # fmt: skip
+        expected |= {
+            "offboarding_start",
+            "offboarding_thanks",
+            "offboarding_group_notice",
+            "offboarding_deactivation",
+            "offboarding_reactivation",
+            "offboarding_alert",
+            "offboarding_close_ctas",
+        }
         if member_type == "OP":
             expected.add("offboarding_handoff")
     return expected
@@ -126,8 +140,11 @@ def sales(case: Case, offset: int) -> set[str]:
         if not contacted:
             if n in SALES_CALL_DAYS:
                 expected.add(f"sales_call_day_{n}")
-            expected |= {2: {"sales_no_activity_flag"}, 3: {"sales_followup_email"},
-                         14: {"sales_cancellation_email"}}.get(n, set())  # fmt: skip
+            expected |= {
+                2: {"sales_no_activity_flag"},
+                3: {"sales_followup_email"},
+                14: {"sales_cancellation_email"},
+            }.get(n, set())
         if n == 30 and not engaged:
             expected |= {"sales_move_out", "sales_move_out_notice"}
     if offset == 7 and g != PAID and case.fields.get("hosted_site"):
@@ -149,22 +166,37 @@ def low_touch(case: Case, offset: int) -> set[str]:
 
 
 ORACLES: dict[str, Callable[[Case, int], set[str]]] = {
-    "membership": membership, "contract": contract, "sales": sales, "low_touch": low_touch,
-}  # fmt: skip
+    "membership": membership,
+    "contract": contract,
+    "sales": sales,
+    "low_touch": low_touch,
+}
 
 CASES = [
     # membership: no response at all; intent then payment; intent and never paying; paid early;
     # a decline (OP and TC); declined, then paid after all
     Case("M-SILENT", "membership", {"tier": "premier", "member_type": "TC"}),
-    Case("M-PAYS", "membership", {"tier": "cosai_sponsor", "member_type": "TC"},
-         {-20: {"intent_confirmed_at"}, -5: {"paid_at", "invoice_number"}}),
-    Case("M-PROMISES", "membership", {"tier": "high_contributing_individual", "member_type": "OP"},
-         {-45: {"intent_confirmed_at"}}),
+    Case(
+        "M-PAYS",
+        "membership",
+        {"tier": "cosai_sponsor", "member_type": "TC"},
+        {-20: {"intent_confirmed_at"}, -5: {"paid_at", "invoice_number"}},
+    ),
+    Case(
+        "M-PROMISES",
+        "membership",
+        {"tier": "high_contributing_individual", "member_type": "OP"},
+        {-45: {"intent_confirmed_at"}},
+    ),
     Case("M-EARLY", "membership", {"tier": "standard", "member_type": "TC"}, {-100: {"paid_at", "invoice_number"}}),
     Case("M-LEAVES-OP", "membership", {"tier": "high_value", "member_type": "OP"}, {-10: {"declined_at"}}),
     Case("M-LEAVES-TC", "membership", {"tier": "standard", "member_type": "TC"}, {-3: {"declined_at"}}),
-    Case("M-COMES-BACK", "membership", {"tier": "standard", "member_type": "OP"},
-         {-10: {"declined_at"}, 5: {"paid_at", "invoice_number"}}),
+    Case(
+        "M-COMES-BACK",
+        "membership",
+        {"tier": "standard", "member_type": "OP"},
+        {-10: {"declined_at"}, 5: {"paid_at", "invoice_number"}},
+    ),
     # contract: silent; paid after the acknowledgement; declined before the expiry notice
     Case("C-SILENT", "contract"),
     Case("C-PAYS", "contract", history={-40: {"paid_at"}}),
@@ -172,13 +204,12 @@ CASES = [
     # sales: never reached (hosted site); contact on day 5; in negotiation and paying before expiry
     Case("SA-GHOST", "sales", {"assigned_offset": -40, "hosted_site": True}),
     Case("SA-TALKS", "sales", {"assigned_offset": -40, "hosted_site": True}, {-36: {"last_contact_at"}}),
-    Case("SA-DEAL", "sales", {"assigned_offset": -35, "hosted_site": True, "in_negotiation": True},
-         {-2: {"paid_at"}}),
+    Case("SA-DEAL", "sales", {"assigned_offset": -35, "hosted_site": True, "in_negotiation": True}, {-2: {"paid_at"}}),
     # low-touch: never renews; pays before the risk CTA; pays ten days late
     Case("L-LAPSES", "low_touch"),
     Case("L-PAYS", "low_touch", history={-20: {"paid_at"}}),
     Case("L-LATE", "low_touch", history={10: {"paid_at"}}),
-]  # fmt: skip
+]
 
 
 def record(world, case: Case, offset: int) -> None:

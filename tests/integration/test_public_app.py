@@ -50,12 +50,29 @@ def public_role(databases, ops) -> Iterator[str]:
 @pytest.fixture
 def public_app(public_role) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "RENEWALS_PUBLIC_SECRET": SECRET.decode(), "RENEWALS_PUBLIC_DSN": public_role,
-           "PYTHONPATH": str(PROJECT_ROOT / "plugins")}  # fmt: skip
+    env = {
+        **os.environ,
+        "RENEWALS_PUBLIC_SECRET": SECRET.decode(),
+        "RENEWALS_PUBLIC_DSN": public_role,
+        "PYTHONPATH": str(PROJECT_ROOT / "plugins"),
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "renewals.public_app:create_app", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "renewals.public_app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -70,8 +87,9 @@ def public_app(public_role) -> Iterator[str]:
 
 def request(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
     data = urlencode(form or {}).encode() if method == "POST" else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.read().decode()

@@ -64,8 +64,13 @@ def link(server: dict, secret: str) -> str:
 def test_junk_posts_are_refused_without_opening_the_database(server) -> None:
     forged = link({"url": server["url"]}, secrets.token_urlsafe(32))
     answer = forged.replace("/unsubscribe?", "/answer/intent?")
-    for junk in [f"{server['url']}/renewals/unsubscribe", f"{server['url']}/renewals/unsubscribe?token=x.y", forged,
-                 f"{server['url']}/renewals/answer/decline?token=x.y", answer]:  # fmt: skip
+    for junk in [
+        f"{server['url']}/renewals/unsubscribe",
+        f"{server['url']}/renewals/unsubscribe?token=x.y",
+        forged,
+        f"{server['url']}/renewals/answer/decline?token=x.y",
+        answer,
+    ]:
         for _ in range(5):
             status, page = request(junk, "POST")
             # 403 from the token check; opening the (unreachable) database first would be a 500

@@ -29,8 +29,14 @@ SHEETS = ["Pipeline", "Review", "Paid", "Upcoming", "About"]
 def a_world(world) -> None:
     world.subscription("S-UP", D + timedelta(days=15), account_name="Upcoming Org")  # renewal_reminder_15 today
     world.subscription("S-SOON", D + timedelta(days=20), account_name="Soon Org")  # reminder_15 due in 5 days
-    world.subscription("S-PAID", D + timedelta(days=20), account_name="Paid Org", paid_at=moment(D - timedelta(days=3)),
-                       invoice_number="INV-42", amount=5000)  # fmt: skip
+    world.subscription(
+        "S-PAID",
+        D + timedelta(days=20),
+        account_name="Paid Org",
+        paid_at=moment(D - timedelta(days=3)),
+        invoice_number="INV-42",
+        amount=5000,
+    )
     world.subscription(
         "S-DECL", D + timedelta(days=40), account_name="Leaving Org", declined_at=moment(D - timedelta(days=2))
     )
@@ -165,9 +171,10 @@ def test_a_run_posts_its_summary_and_writes_the_spreadsheet(world, airflow, mail
 
     with create_session() as session:
         events = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name == "renewals_audit", AssetEvent.source_run_id == run_id)
-        ).all()  # fmt: skip
+        ).all()
         assert [event.extra for event in events] == [
             {"run_id": run_id, "as_of": "2026-12-01", "dry_run": False, "subscription_id": None}
         ]

@@ -151,15 +151,23 @@ def test_the_airflow_cli_runs_the_dag_with_conf(world, databases, mailbox):
         "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
         "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
         "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port,
-             "extra": {"disable_ssl": True, "disable_tls": True}}
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": mailbox.port,
+                "extra": {"disable_ssl": True, "disable_tls": True},
+            }
         ),
-    }  # fmt: skip
+    }
     airflow = str(Path(sys.executable).with_name("airflow"))
     result = subprocess.run(
         [airflow, "dags", "test", "renewals_daily", D1.isoformat(), "--conf", '{"subscription_id": "S-CLI"}'],
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert sent(mailbox) == [("S-CLI", "renewal_reminder_15")]
 

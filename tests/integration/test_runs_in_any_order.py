@@ -46,8 +46,14 @@ def run_day(env: dict[str, str], day: str, log: Path, *args: str) -> None:
     """``airflow dags test`` of one day, resolving a timed-out approval request as the scheduler does."""
     metadata = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
     if args:
-        result = subprocess.run([AIRFLOW, "dags", "test", "renewals_daily", day, *args], env=env, cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, timeout=600)  # fmt: skip
+        result = subprocess.run(
+            [AIRFLOW, "dags", "test", "renewals_daily", day, *args],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         log.write_text(result.stdout + result.stderr)
         code = result.returncode
     else:

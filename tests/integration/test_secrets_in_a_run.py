@@ -39,10 +39,16 @@ def test_connection_passwords_never_reach_logs_tables_xcoms_or_messages(
     monkeypatch.setenv(
         "AIRFLOW_CONN_RENEWALS_SMTP",
         json.dumps(
-            {"conn_type": "smtp", "host": "127.0.0.1", "port": mailbox.port, "login": "renewals",
-             "password": smtp_password, "extra": {"disable_ssl": True, "disable_tls": True}}
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": mailbox.port,
+                "login": "renewals",
+                "password": smtp_password,
+                "extra": {"disable_ssl": True, "disable_tls": True},
+            }
         ),
-    )  # fmt: skip
+    )
     as_of = date(2026, 12, 1)
     world.subscription("S-SEC", as_of + timedelta(days=15))
     world.subscription("S-BAD", None)  # a quarantined row: its raw JSON lands in the audit schema

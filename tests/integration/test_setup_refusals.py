@@ -26,12 +26,15 @@ def assert_refused(tries: dict, output: str, mailbox, message: str) -> None:
     ("conn", "message"),
     [
         ({"password": "short"}, "connection 'renewals_unsubscribe': its password is 5 bytes long"),
-        ({"password": "x" * 40, "extra": {"previous_password": "old"}},
-         "connection 'renewals_unsubscribe': its previous_password is 3 bytes long"),
+        (
+            {"password": "x" * 40, "extra": {"previous_password": "old"}},
+            "connection 'renewals_unsubscribe': its previous_password is 3 bytes long",
+        ),
     ],
-)  # fmt: skip
-def test_a_weak_signing_secret_is_refused_naming_the_connection(world, airflow, mailbox, capfd, monkeypatch,
-                                                                 conn, message):  # fmt: skip
+)
+def test_a_weak_signing_secret_is_refused_naming_the_connection(
+    world, airflow, mailbox, capfd, monkeypatch, conn, message
+):
     world.subscription("S-HERE", D1 + timedelta(days=15))
     monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE", json.dumps({"conn_type": "generic", **conn}))
     tries, output = refused_run(airflow, capfd)
@@ -51,8 +54,7 @@ def test_list_unsubscribe_without_a_secret_is_refused_not_silent(world, airflow,
     assert reminder["List-Unsubscribe"] is None
 
 
-def test_an_unsubscribe_link_validity_out_of_range_is_refused_not_a_crash(world, airflow, mailbox, capfd,
-                                                                          monkeypatch):  # fmt: skip
+def test_an_unsubscribe_link_validity_out_of_range_is_refused_not_a_crash(world, airflow, mailbox, capfd, monkeypatch):
     world.subscription("S-HERE", D1 + timedelta(days=15))
     monkeypatch.setenv("RENEWALS_UNSUBSCRIBE_DAYS", "99999999999")
     tries, output = refused_run(airflow, capfd)

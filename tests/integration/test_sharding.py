@@ -47,8 +47,11 @@ def test_every_subscription_is_in_one_shard_below_the_setting(world, databases, 
     run = RunContext(run_id="sharded", as_of=AS_OF)
     work = classified(resources, run)
 
-    staged = dict(ops.execute(sql.SQL("select shard, count(*) from {} group by 1").format(
-        run.work.identifiers()["subscriptions"])).fetchall())  # fmt: skip
+    staged = dict(
+        ops.execute(
+            sql.SQL("select shard, count(*) from {} group by 1").format(run.work.identifiers()["subscriptions"])
+        ).fetchall()
+    )
     assert set(staged) == {0, 1, 2} and sum(staged.values()) == 40
     assert set(work["upcoming"]) == {0, 1, 2} and sum(work["upcoming"].values()) == 40
     assert not any(work[cohort] for cohort in COHORTS if cohort != "upcoming")

@@ -54,9 +54,11 @@ def posted_subscriptions(bodies: list[dict]) -> Counter:
     """How many times each subscription's staff post reached Slack, across digests."""
     return Counter(
         field["text"].split("\n", 1)[1]
-        for body in bodies for block in body["blocks"] for field in block.get("fields", ())
+        for body in bodies
+        for block in body["blocks"]
+        for field in block.get("fields", ())
         if field["text"].startswith("*Subscription*")
-    )  # fmt: skip
+    )
 
 
 def test_a_day_of_staff_posts_goes_out_as_a_few_digests_within_slacks_limits(slack_server, ops):

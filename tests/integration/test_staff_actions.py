@@ -19,8 +19,9 @@ def day(offset: int) -> date:
 
 
 def touchpoints_sent(mailbox, since: int = 0) -> list[tuple[str, str]]:
-    return [(m["X-Renewal-Touchpoint"], ", ".join(a.addr_spec for a in m["To"].addresses))
-            for m in mailbox.messages[since:]]  # fmt: skip
+    return [
+        (m["X-Renewal-Touchpoint"], ", ".join(a.addr_spec for a in m["To"].addresses)) for m in mailbox.messages[since:]
+    ]
 
 
 def ctas(ops) -> dict[str, tuple]:
@@ -164,8 +165,13 @@ def test_a_decline_runs_the_whole_offboarding_bundle_once(world, resources, mail
         "renewal_risk": ("closed", "churned"),
     }
     deactivated = ops.execute("select subscription_id, role from renewals.deactivations order by 1, 2").fetchall()
-    assert deactivated == [("S-OP", "billing"), ("S-OP", "committee"), ("S-OP", "primary"),
-                           ("S-TC", "billing"), ("S-TC", "primary")]  # fmt: skip
+    assert deactivated == [
+        ("S-OP", "billing"),
+        ("S-OP", "committee"),
+        ("S-OP", "primary"),
+        ("S-TC", "billing"),
+        ("S-TC", "primary"),
+    ]
     posts = dict(ops.execute("select text, kind from renewals.slack_outbox where kind = 'deactivation'").fetchall())
     assert len(posts) == 2 and any("S-OP" in text and "3 contact(s)" in text for text in posts)
     checklist = ops.execute(

@@ -55,9 +55,10 @@ class Stack:
 
     def received(self, subscription_id: str, touchpoint: str = REMINDER) -> list:
         return [
-            m for m in self.mailbox.messages
+            m
+            for m in self.mailbox.messages
             if m["X-Renewal-Subscription"] == subscription_id and m["X-Renewal-Touchpoint"] == touchpoint
-        ]  # fmt: skip
+        ]
 
 
 MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
@@ -139,10 +140,16 @@ def test_a_cross_site_form_cannot_act_with_the_login_cookie(stack: Stack) -> Non
     """What a page of another site can send without CORS: a form post (text/plain or urlencoded)
     with the browser's cookie. The API reads only JSON bodies: refused, nothing changed."""
     url = f"{stack.console.url}{API}/members/S-PLAIN/hold"
-    for content_type, body in (("text/plain", '{"until": null, "reason": "csrf"}'),
-                               ("application/x-www-form-urlencoded", "until=&reason=csrf")):  # fmt: skip
-        request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-            "Content-Type": content_type, "Cookie": f"_token={stack.console.tokens['admin']}"})  # fmt: skip
+    for content_type, body in (
+        ("text/plain", '{"until": null, "reason": "csrf"}'),
+        ("application/x-www-form-urlencoded", "until=&reason=csrf"),
+    ):
+        request = urllib.request.Request(
+            url,
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": content_type, "Cookie": f"_token={stack.console.tokens['admin']}"},
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 422
@@ -153,14 +160,23 @@ def test_a_cross_site_form_cannot_act_with_the_login_cookie(stack: Stack) -> Non
 def test_each_action_is_honoured_by_the_next_runs_once(stack: Stack) -> None:
     ok = [
         stack.api("POST", f"/members/S-SKIP/touchpoints/{REMINDER}", {"action": "skip", "reason": "in a call"}),
-        stack.api("POST", f"/members/S-EDIT/touchpoints/{REMINDER}",
-                  {"action": "edit", "subject": "Your renewal, as we discussed <today>",
-                   "text": "As promised on the phone: the renewal form is attached.\n\nSee you <soon> & thanks.",
-                   "reason": "promised a personal note"}),
-        stack.api("POST", f"/members/S-MOVE/touchpoints/{REMINDER}",
-                  {"action": "move", "to": day(3).isoformat(), "reason": "back on Wednesday"}),
+        stack.api(
+            "POST",
+            f"/members/S-EDIT/touchpoints/{REMINDER}",
+            {
+                "action": "edit",
+                "subject": "Your renewal, as we discussed <today>",
+                "text": "As promised on the phone: the renewal form is attached.\n\nSee you <soon> & thanks.",
+                "reason": "promised a personal note",
+            },
+        ),
+        stack.api(
+            "POST",
+            f"/members/S-MOVE/touchpoints/{REMINDER}",
+            {"action": "move", "to": day(3).isoformat(), "reason": "back on Wednesday"},
+        ),
         stack.api("POST", "/members/S-HOLD/hold", {"until": day(3).isoformat(), "reason": "out of town"}),
-    ]  # fmt: skip
+    ]
     assert [status for status, _ in ok] == [200] * 4, ok
     states = {i["subscription_id"]: i for i in stack.api("GET", f"/outbox?touchpoint={REMINDER}")[1]["items"]}
     expected = {"S-SKIP": "skipped", "S-EDIT": "edited", "S-MOVE": "moved", "S-HOLD": "held", "S-PLAIN": "scheduled"}

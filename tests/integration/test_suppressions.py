@@ -176,8 +176,9 @@ def test_bounces_and_complaints_from_the_warehouse_are_suppressed_when_enabled(w
         ("someone@members.example.com", "delivered", None),  # not a bounce: ignored
     ]
     for address, event, detail in events:
-        world.conn.execute("insert into warehouse.mail_events (address, event, detail) values (%s, %s, %s)",
-                           (address, event, detail))  # fmt: skip
+        world.conn.execute(
+            "insert into warehouse.mail_events (address, event, detail) values (%s, %s, %s)", (address, event, detail)
+        )
 
     run_day(resources)
 

@@ -24,8 +24,9 @@ AS_OF = date(2026, 12, 1)
 
 def target_for(server: HubSpotServer, deal_id: str = "", **client: object) -> HubSpotTarget:
     mapping = load_mapping(Settings().sync_mapping_path).hubspot
-    return HubSpotTarget.from_connection(ConnectionInfo(**server.connection()), replace(mapping, deal_id=deal_id),
-                                         Client(Budget(30), **client))  # fmt: skip
+    return HubSpotTarget.from_connection(
+        ConnectionInfo(**server.connection()), replace(mapping, deal_id=deal_id), Client(Budget(30), **client)
+    )
 
 
 @pytest.fixture
@@ -60,8 +61,15 @@ def test_a_new_task_is_associated_with_the_company_and_the_deal_moves_by_gate(wo
     waits: list[float] = []
     target = target_for(hubspot, deal_id="{account_id}", sleep=waits.append)
     run_day(resources, AS_OF, finish=True)
-    hubspot.fail_next(429, {"status": "error", "message": "You have reached your secondly limit.",
-                            "errorType": "RATE_LIMIT", "policyName": "SECONDLY"})  # fmt: skip
+    hubspot.fail_next(
+        429,
+        {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "policyName": "SECONDLY",
+        },
+    )
 
     sync_run(resources, [target])
 

@@ -34,8 +34,9 @@ ENDPOINT = "/hooks/renewals"
 
 
 def webhook_connection(receiver: WebhookReceiver) -> ConnectionInfo:
-    return ConnectionInfo("http", host="127.0.0.1", schema="https", port=receiver.port, password=SECRET,
-                          extra={"endpoint": ENDPOINT})  # fmt: skip
+    return ConnectionInfo(
+        "http", host="127.0.0.1", schema="https", port=receiver.port, password=SECRET, extra={"endpoint": ENDPOINT}
+    )
 
 
 def verified_events(receiver: WebhookReceiver) -> list[dict]:
@@ -62,8 +63,14 @@ def risk_world(world):
 def test_the_days_changes_reach_the_webhook_signed_and_a_rerun_sends_none_again(
     risk_world, airflow, webhook_receiver, monkeypatch, ops
 ):
-    conn = {"conn_type": "http", "host": "127.0.0.1", "schema": "https", "port": webhook_receiver.port,
-            "password": SECRET, "extra": {"endpoint": ENDPOINT}}  # fmt: skip
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "schema": "https",
+        "port": webhook_receiver.port,
+        "password": SECRET,
+        "extra": {"endpoint": ENDPOINT},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WEBHOOK", json.dumps(conn))
 
     assert airflow.run(AS_OF) == "success"
@@ -96,8 +103,11 @@ def test_a_5xx_is_retried_with_the_same_delivery_id_after_the_retry_after_it_nam
     assert report.targets["webhook"].delivered == report.queued > 0
     assert waits == [7.0, 2.0]  # Retry-After honoured, then the backoff
     first, second, third = webhook_receiver.requests[:3]
-    assert first.headers["X-Renewals-Delivery"] == second.headers["X-Renewals-Delivery"] == third.headers[
-        "X-Renewals-Delivery"]  # fmt: skip
+    assert (
+        first.headers["X-Renewals-Delivery"]
+        == second.headers["X-Renewals-Delivery"]
+        == third.headers["X-Renewals-Delivery"]
+    )
     assert first.body == third.body
     assert len(webhook_receiver.accepted) == report.queued
 

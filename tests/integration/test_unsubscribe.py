@@ -55,8 +55,9 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def request(method: str, url: str) -> tuple[int, str]:
     data = b"List-Unsubscribe=One-Click" if method == "POST" else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.read().decode()
@@ -74,8 +75,9 @@ def suppressed(stack) -> list[tuple]:
 
 
 def run_day(stack, as_of: date, run_id: str, **settings) -> None:
-    resources = resources_for(stack["databases"], stack["mailbox"], unsubscribe_secret=SECRET,
-                              public_url=stack["url"], **settings)  # fmt: skip
+    resources = resources_for(
+        stack["databases"], stack["mailbox"], unsubscribe_secret=SECRET, public_url=stack["url"], **settings
+    )
     run = RunContext(run_id=run_id, as_of=as_of)
     inprocess.classified(resources, run)
     deliver_all(resources, run)
@@ -87,8 +89,13 @@ def test_one_click_unsubscribe_through_the_api_server(stack) -> None:
         world = World(conn)
         world.subscription("S-MEM", AS_OF + timedelta(days=15), roles=())
         world.contact("S-MEM", "primary", email=SHARED)
-        world.subscription("S-CON", AS_OF + timedelta(days=61), playbook="contract", roles=("billing",),
-                           owner_email="owner@example.org")  # fmt: skip
+        world.subscription(
+            "S-CON",
+            AS_OF + timedelta(days=61),
+            playbook="contract",
+            roles=("billing",),
+            owner_email="owner@example.org",
+        )
         world.contact("S-CON", "primary", email=SHARED)
 
     run_day(stack, AS_OF, "day-1")

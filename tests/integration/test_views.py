@@ -55,8 +55,13 @@ def example_queries() -> list[tuple[str, str]]:
 def test_every_view_answers_on_an_empty_schema(ops):
     migrate(ops)
     names = views(ops)
-    assert {"v_funnel_by_month", "v_sends_by_day", "v_notice_to_payment", "v_quarantine_by_reason",
-            "v_open_ctas"} <= set(names)  # fmt: skip
+    assert {
+        "v_funnel_by_month",
+        "v_sends_by_day",
+        "v_notice_to_payment",
+        "v_quarantine_by_reason",
+        "v_open_ctas",
+    } <= set(names)
     for name in names:
         assert ops.execute(f"select * from renewals.{name}").fetchall() == []
 
@@ -73,9 +78,16 @@ def test_the_views_answer_the_data_teams_questions(world, resources, ops):
     (funnel,) = rows(ops, "select * from renewals.v_funnel_by_month where renewal_month = '2027-03-01'")
     assert float(funnel.pop("paid_pct")) == pytest.approx(33.3)
     assert funnel == {
-        "renewal_month": date(2027, 3, 1), "playbook": "membership", "renewals": 3, "contacted": 3,
-        "confirmed": 1, "paid": 1, "declined": 1, "open": 1, "open_overdue": 0,
-    }  # fmt: skip
+        "renewal_month": date(2027, 3, 1),
+        "playbook": "membership",
+        "renewals": 3,
+        "contacted": 3,
+        "confirmed": 1,
+        "paid": 1,
+        "declined": 1,
+        "open": 1,
+        "open_overdue": 0,
+    }
 
     sends = rows(
         ops, "select * from renewals.v_sends_by_day where day = %s and touchpoint = 'renewal_notice'", NOTICE_DAY
@@ -118,7 +130,10 @@ def test_renewal_cycles_change_only_with_their_facts_and_never_back(world, resou
     cycles = {r["subscription_id"]: r for r in rows(ops, "select * from renewals.renewal_cycles")}
     assert (cycles["S-SAME"]["changed_as_of"], cycles["S-SAME"]["last_run_id"]) == (NOTICE_DAY, f"views__{NOTICE_DAY}")
     assert (cycles["S-PAY"]["gate"], cycles["S-PAY"]["paid_on"], cycles["S-PAY"]["invoice_number"]) == (
-        "paid", date(2027, 1, 20), "INV-1")  # fmt: skip
+        "paid",
+        date(2027, 1, 20),
+        "INV-1",
+    )
     assert (cycles["S-PAY"]["first_seen_as_of"], cycles["S-PAY"]["changed_as_of"]) == (NOTICE_DAY, LATER)
     assert cycles["S-NEW"]["first_seen_as_of"] == LATER
 

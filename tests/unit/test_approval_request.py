@@ -12,8 +12,16 @@ from renewals.decisions.approvals import ApprovalItem, request_body
 
 
 def item(subscription_id: str, account_name: str) -> ApprovalItem:
-    return ApprovalItem(subscription_id, date(2026, 12, 1), "deactivate_contacts", "membership", "declined",
-                        date(2026, 12, 1), account_name, 0)  # fmt: skip
+    return ApprovalItem(
+        subscription_id,
+        date(2026, 12, 1),
+        "deactivate_contacts",
+        "membership",
+        "declined",
+        date(2026, 12, 1),
+        account_name,
+        0,
+    )
 
 
 def table_rows(body: str) -> list[str]:

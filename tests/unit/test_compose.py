@@ -24,9 +24,20 @@ AIRFLOW_SERVICES = {
     "airflow-worker": "celery worker",
 }
 SERVICE_KEYS = {
-    "image", "build", "command", "entrypoint", "environment", "volumes", "user", "depends_on", "ports",
-    "expose", "healthcheck", "restart", "profiles",
-}  # fmt: skip
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "volumes",
+    "user",
+    "depends_on",
+    "ports",
+    "expose",
+    "healthcheck",
+    "restart",
+    "profiles",
+}
 
 
 def test_the_file_has_only_compose_top_level_keys(compose):

@@ -29,8 +29,13 @@ def test_the_shipped_playbooks_and_their_templates_are_valid():
 
 def test_the_dag_has_the_contract_params(dag):
     assert set(dag.params) == {
-        "subscription_id", "as_of", "allow_future_as_of", "dry_run", "release_unknown", "confirm_unknown"
-    }  # fmt: skip
+        "subscription_id",
+        "as_of",
+        "allow_future_as_of",
+        "dry_run",
+        "release_unknown",
+        "confirm_unknown",
+    }
     assert dag.params["dry_run"] is False
     assert dag.params["subscription_id"] is None and dag.params["as_of"] is None
 

@@ -140,13 +140,15 @@ def test_the_demo_resolves_a_timed_out_approval_only_once_every_other_task_has_f
 
 def test_make_run_takes_a_date_and_refuses_args() -> None:
     """`make run DATE=...` runs that day; ARGS (which it never used) is refused, not ignored."""
-    dry = subprocess.run(["make", "-n", "run", "DATE=2026-12-06"], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    dry = subprocess.run(
+        ["make", "-n", "run", "DATE=2026-12-06"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     assert "-m devenv run --date 2026-12-06" in dry.stdout
     today = subprocess.run(["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert "-m devenv run" in today.stdout and "--date" not in today.stdout
-    refused = subprocess.run(["make", "-n", "run", "ARGS=--date 2026-12-06"], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True)  # fmt: skip
+    refused = subprocess.run(
+        ["make", "-n", "run", "ARGS=--date 2026-12-06"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert refused.returncode != 0 and "DATE=YYYY-MM-DD" in refused.stderr
 
 
@@ -154,8 +156,13 @@ def test_devenv_runs_without_pythonpath() -> None:
     """`python -m devenv` from a fresh shell (no PYTHONPATH=plugins) finds the renewals package and
     refuses a date that is not one before touching anything."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    answer = subprocess.run([sys.executable, "-m", "devenv", "run", "--date", "2026-13-01"], cwd=PROJECT_ROOT,
-                            env=env, capture_output=True, text=True)  # fmt: skip
+    answer = subprocess.run(
+        [sys.executable, "-m", "devenv", "run", "--date", "2026-13-01"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert answer.returncode == 2, answer.stderr
     assert "ModuleNotFoundError" not in answer.stderr
     assert "'2026-13-01' is not a date (YYYY-MM-DD)" in answer.stderr

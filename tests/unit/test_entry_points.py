@@ -56,9 +56,14 @@ def declared_paths(info: dict) -> list[str]:
 
 
 def test_requirements_in_names_the_providers_the_pipeline_uses():
-    assert {"apache-airflow-providers-celery", "apache-airflow-providers-postgres", "apache-airflow-providers-smtp",
-            "apache-airflow-providers-slack", "apache-airflow-providers-standard",
-            "apache-airflow-providers-common-sql"} <= set(REQUIRED_PROVIDERS)  # fmt: skip
+    assert {
+        "apache-airflow-providers-celery",
+        "apache-airflow-providers-postgres",
+        "apache-airflow-providers-smtp",
+        "apache-airflow-providers-slack",
+        "apache-airflow-providers-standard",
+        "apache-airflow-providers-common-sql",
+    } <= set(REQUIRED_PROVIDERS)
 
 
 @pytest.mark.parametrize("provider", REQUIRED_PROVIDERS)

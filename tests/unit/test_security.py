@@ -42,8 +42,10 @@ def repository_files() -> list[Path]:
     """Every file git would commit (tracked, plus new files not ignored)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=PROJECT_ROOT, capture_output=True, check=True,
-    ).stdout.decode()  # fmt: skip
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return [PROJECT_ROOT / name for name in listed.split("\0") if name and (PROJECT_ROOT / name).is_file()]
 
 
@@ -135,8 +137,9 @@ TEMPLATES = sorted(
 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_warehouse_values_are_escaped_in_html_and_never_evaluated(renderer, template):
-    context = message_context(hostile_row(), date(2026, 12, 1), "renewal_reminder_15", "Membership Services",
-                              "support@example.org")  # fmt: skip
+    context = message_context(
+        hostile_row(), date(2026, 12, 1), "renewal_reminder_15", "Membership Services", "support@example.org"
+    )
     context.setdefault("cta", None)
     rendered = renderer.render(template, context)
     for part in (rendered.subject, rendered.text, rendered.html):
@@ -164,11 +167,16 @@ def test_a_line_break_in_a_value_cannot_add_a_header(renderer):
     context = message_context(row, date(2026, 12, 1), "renewal_reminder_15", "Membership Services", "s@example.org")
     rendered = renderer.render("membership/renewal_reminder", context)
     message = build_email(
-        sender="Membership Services <renewals@example.org>", to=["primary@members.example.com"], cc=[],
-        reply_to=None, rendered=rendered, subscription_id="S-HOSTILE", renewal_date=date(2026, 12, 16),
+        sender="Membership Services <renewals@example.org>",
+        to=["primary@members.example.com"],
+        cc=[],
+        reply_to=None,
+        rendered=rendered,
+        subscription_id="S-HOSTILE",
+        renewal_date=date(2026, 12, 16),
         touchpoint="renewal_reminder_15",
         msg_id=message_id("S-HOSTILE", date(2026, 12, 16), "renewal_reminder_15", "example.org"),
-    )  # fmt: skip
+    )
     parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None
     assert [a.addr_spec for a in parsed["To"].addresses] == ["primary@members.example.com"]
@@ -210,10 +218,18 @@ def _unsafe(node: ast.expr, constants: set[str]) -> str | None:
     elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
         return "%-formatting"
     elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _unsafe(node.left, constants) or _unsafe(node.right, constants) or (
-            None if all(isinstance(side, ast.Constant) or (isinstance(side, ast.Name) and side.id in constants)
-                        for side in (node.left, node.right)) else "string concatenation"
-        )  # fmt: skip
+        return (
+            _unsafe(node.left, constants)
+            or _unsafe(node.right, constants)
+            or (
+                None
+                if all(
+                    isinstance(side, ast.Constant) or (isinstance(side, ast.Name) and side.id in constants)
+                    for side in (node.left, node.right)
+                )
+                else "string concatenation"
+            )
+        )
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         receiver = node.func.value
         if isinstance(receiver, (ast.Constant, ast.JoinedStr)):

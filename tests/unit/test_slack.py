@@ -102,14 +102,25 @@ def test_without_the_connection_the_message_goes_to_the_log_saying_so(monkeypatc
 
 def test_staff_posts_for_payments_and_deactivations(slack_server):
     text, blocks = payment_received_message(
-        account_name="Acme", subscription_id="S-1", renewal_date=date(2026, 12, 1), paid_on=date(2026, 11, 20),
-        amount=1200, currency="USD", invoice_number="INV-7", playbook="membership", tier="premier",
-    )  # fmt: skip
+        account_name="Acme",
+        subscription_id="S-1",
+        renewal_date=date(2026, 12, 1),
+        paid_on=date(2026, 11, 20),
+        amount=1200,
+        currency="USD",
+        invoice_number="INV-7",
+        playbook="membership",
+        tier="premier",
+    )
     assert post_staff_message(CONN, text, blocks) is True
     text2, blocks2 = deactivation_message(
-        account_name="Gone Ltd", subscription_id="S-2", renewal_date=date(2026, 11, 1), member_type="OP",
-        contacts=[("primary", "p@gone.example"), ("billing", "b@gone.example")], decline_reason="budget",
-    )  # fmt: skip
+        account_name="Gone Ltd",
+        subscription_id="S-2",
+        renewal_date=date(2026, 11, 1),
+        member_type="OP",
+        contacts=[("primary", "p@gone.example"), ("billing", "b@gone.example")],
+        decline_reason="budget",
+    )
     assert post_staff_message(CONN, text2, blocks2) is True
     payment, leaving = slack_server.bodies
     assert "Payment received" in payment["text"] and "1,200.00 USD" in str(payment["blocks"])
@@ -136,17 +147,30 @@ def summary(**overrides) -> RunSummary:
         run_id="scheduled__2026-11-21T06:00:00+00:00",
         as_of="2026-11-21",
         dry_run=False,
-        counts={"subscriptions_in": 12, "subscriptions_processed": 10, "subscriptions_quarantined": 2,
-                "contacts_in": 20, "contacts_processed": 19, "contacts_quarantined": 1},
-        sent={"customer_emails": Counter({"renewal_reminder_15": 3, "overdue_notice_1": 1}),
-              "staff_emails": Counter({"risk_cta": 1}), "steps_recorded": Counter({"risk_cta": 2})},
+        counts={
+            "subscriptions_in": 12,
+            "subscriptions_processed": 10,
+            "subscriptions_quarantined": 2,
+            "contacts_in": 20,
+            "contacts_processed": 19,
+            "contacts_quarantined": 1,
+        },
+        sent={
+            "customer_emails": Counter({"renewal_reminder_15": 3, "overdue_notice_1": 1}),
+            "staff_emails": Counter({"risk_cta": 1}),
+            "steps_recorded": Counter({"risk_cta": 2}),
+        },
         status_totals=Counter({"sent": 6, "skipped": 2, "failed": 1, "unknown": 1}),
         skipped_by_reason=Counter({"superseded": 1, "opted_out": 1}),
         failed=[("renewal_notice", "550 mailbox unavailable")],
         quarantined_by_reason=Counter({"subscriptions: unknown_playbook": 2, "contacts: invalid_email": 1}),
         cohorts=Counter({"membership / no_response / upcoming": 7, "membership / paid / renewed": 3}),
-        unknown_open=1, ctas_opened=2, ctas_escalated=1, offboardings_started=1, deactivations=3,
-    )  # fmt: skip
+        unknown_open=1,
+        ctas_opened=2,
+        ctas_escalated=1,
+        offboardings_started=1,
+        deactivations=3,
+    )
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
@@ -156,8 +180,10 @@ def test_the_summary_message_has_every_count_and_a_link_to_the_run():
     url = run_url("http://airflow.example:8080/", "renewals_daily", "scheduled__2026-11-21T06:00:00+00:00")
     assert url == "http://airflow.example:8080/dags/renewals_daily/runs/scheduled__2026-11-21T06%3A00%3A00%2B00%3A00"
     text, blocks = summary_message(summary(), url, ["Spreadsheet updated: file:///x.xlsx"])
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Renewals run as of 2026-11-21",
-                                                   "emoji": True}}  # fmt: skip
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Renewals run as of 2026-11-21", "emoji": True},
+    }
     fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1] for f in blocks[2]["fields"]}
     # Emails to customers, emails to staff and staff steps recorded are counted apart, never summed.
     assert fields["Customer emails"] == "4" and fields["Staff emails"] == "1"
@@ -166,8 +192,14 @@ def test_the_summary_message_has_every_count_and_a_link_to_the_run():
     assert fields["Unknown"].startswith("1") and fields["Quarantined"] == "3 row(s)"
     assert fields["CTAs"] == "2 opened · 1 escalated" and fields["Offboardings started"].startswith("1")
     rendered = str(blocks)
-    for expected in ("membership / no_response / upcoming", "superseded", "550 mailbox unavailable",
-                     "unknown_playbook", "renewal_reminder_15", "Spreadsheet updated"):  # fmt: skip
+    for expected in (
+        "membership / no_response / upcoming",
+        "superseded",
+        "550 mailbox unavailable",
+        "unknown_playbook",
+        "renewal_reminder_15",
+        "Spreadsheet updated",
+    ):
         assert expected in rendered
     assert blocks[-1]["elements"][0]["url"] == url
     assert "customer emails 4, staff emails 1, staff steps recorded 2, skipped 2" in text and url in text
@@ -193,9 +225,13 @@ def test_a_huge_summary_stays_within_slack_limits():
 
 def failure_context(exception: Exception) -> dict:
     ti = SimpleNamespace(
-        dag_id="renewals_daily", task_id="deliver_upcoming", run_id="manual__1", try_number=3, map_index=1,
+        dag_id="renewals_daily",
+        task_id="deliver_upcoming",
+        run_id="manual__1",
+        try_number=3,
+        map_index=1,
         log_url="http://localhost:8080/dags/renewals_daily/runs/manual__1/tasks/deliver_upcoming/mapped/1?try_number=3",
-    )  # fmt: skip
+    )
     return {"ti": ti, "exception": exception}
 
 
@@ -219,8 +255,9 @@ def test_the_approval_request_is_posted_with_the_members_and_a_link_to_required_
     assert body["text"] == "Renewals: Approve 1 irreversible renewal step(s)"
     assert "S-000042" in str(body["blocks"])
     url = body["blocks"][-1]["elements"][0]["url"]
-    assert url.endswith("/dags/renewals_daily/runs/scheduled__1/tasks/approve_irreversible_steps/required_actions"
-                        "?map_index=-1")  # fmt: skip
+    assert url.endswith(
+        "/dags/renewals_daily/runs/scheduled__1/tasks/approve_irreversible_steps/required_actions?map_index=-1"
+    )
 
 
 def test_the_failure_notifier_without_slack_writes_the_task_log(monkeypatch):
@@ -268,15 +305,38 @@ def test_warehouse_text_reaches_slack_as_text_never_as_a_mention_or_a_link(slack
     from renewals.slack.messages import cta_change_message
 
     posts = [
-        payment_received_message(account_name=HOSTILE, subscription_id="S-<1>", renewal_date=date(2026, 12, 1),
-                                  invoice_number=HOSTILE, playbook="membership", tier="<!here>"),
-        deactivation_message(account_name=HOSTILE, subscription_id="S-2", renewal_date=date(2026, 11, 1),
-                             contacts=[("primary", "<mailto:x@evil.example|ceo>")], decline_reason=HOSTILE),
-        cta_change_message({"type_label": "Risk", "stage_label": "Open", "priority": "high",
-                            "owner_email": "o@example.org", "change": HOSTILE}, HOSTILE, "S-3"),
-        summary_message(summary(run_id=f"manual__{HOSTILE}", failed=[("renewal_notice", HOSTILE)],
-                                cohorts=Counter({HOSTILE: 1})), None, [f"Spreadsheet NOT updated ({HOSTILE})"]),
-    ]  # fmt: skip
+        payment_received_message(
+            account_name=HOSTILE,
+            subscription_id="S-<1>",
+            renewal_date=date(2026, 12, 1),
+            invoice_number=HOSTILE,
+            playbook="membership",
+            tier="<!here>",
+        ),
+        deactivation_message(
+            account_name=HOSTILE,
+            subscription_id="S-2",
+            renewal_date=date(2026, 11, 1),
+            contacts=[("primary", "<mailto:x@evil.example|ceo>")],
+            decline_reason=HOSTILE,
+        ),
+        cta_change_message(
+            {
+                "type_label": "Risk",
+                "stage_label": "Open",
+                "priority": "high",
+                "owner_email": "o@example.org",
+                "change": HOSTILE,
+            },
+            HOSTILE,
+            "S-3",
+        ),
+        summary_message(
+            summary(run_id=f"manual__{HOSTILE}", failed=[("renewal_notice", HOSTILE)], cohorts=Counter({HOSTILE: 1})),
+            None,
+            [f"Spreadsheet NOT updated ({HOSTILE})"],
+        ),
+    ]
     for text, blocks in posts:
         assert post_staff_message(CONN, text, blocks) is True
     SlackFailureNotifier().notify(failure_context(RuntimeError(HOSTILE)))

@@ -19,8 +19,13 @@ from renewals.playbooks import load_playbooks
 from renewals.reports.spreadsheet import review_offsets
 from renewals.reports.workbook import Column, Sheet, write_workbook
 
-COLUMNS = (Column("Account", width=30), Column("Renewal date", "date"), Column("Days to go", "int"),
-           Column("Amount", "money"), Column("Audience"))  # fmt: skip
+COLUMNS = (
+    Column("Account", width=30),
+    Column("Renewal date", "date"),
+    Column("Days to go", "int"),
+    Column("Amount", "money"),
+    Column("Audience"),
+)
 
 
 def rows(n: int = 3):

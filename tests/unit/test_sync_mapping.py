@@ -31,15 +31,17 @@ def test_the_shipped_mapping_loads():
     ("change", "named"),
     [
         (lambda d: d["salesforce"]["cta_task"].update(Subject="{acount_name}"), "salesforce.cta_task.Subject"),
-        (lambda d: d["salesforce"]["call_task"].update(Description="{message_subject}"),
-         "salesforce.call_task.Description"),
+        (
+            lambda d: d["salesforce"]["call_task"].update(Description="{message_subject}"),
+            "salesforce.call_task.Description",
+        ),
         (lambda d: d["salesforce"].update(external_id_field="Renewal Key"), "salesforce.external_id_field"),
         (lambda d: d["salesforce"]["opportunity"].update(Name="{account_name"), "salesforce.opportunity.Name"),
         (lambda d: d["hubspot"]["deal_stages"].update(renewed="closedwon"), "hubspot.deal_stages.renewed"),
         (lambda d: d["hubspot"]["association"].update(object="tickets"), "hubspot.association.object"),
         (lambda d: d["hubspot"].pop("task"), "hubspot.task"),
     ],
-)  # fmt: skip
+)
 def test_a_broken_mapping_is_refused_naming_the_field(tmp_path, change, named):
     with pytest.raises(MappingError, match=named.replace(".", r"\.")):
         load_mapping(broken(tmp_path, change))

@@ -73,8 +73,11 @@ def test_the_headers_stay_one_unfolded_url_on_the_wire():
     message = EmailMessage()
     message["To"] = "Jane@Example.com"
     message.set_content("x")
-    add_headers(message, unsubscribe_link(SECRET, "https://members.example.org/", "Jane@Example.com", 30),
-                "unsubscribe@example.org")  # fmt: skip
+    add_headers(
+        message,
+        unsubscribe_link(SECRET, "https://members.example.org/", "Jane@Example.com", 30),
+        "unsubscribe@example.org",
+    )
     wire = message.as_bytes(policy=WIRE_POLICY).decode()
     line = next(line for line in wire.split("\r\n") if line.startswith("List-Unsubscribe:"))
     assert line.startswith("List-Unsubscribe: <https://members.example.org/renewals/unsubscribe?token=")

@@ -76,5 +76,6 @@ def test_an_adapted_query_that_breaks_the_contract_is_refused_naming_both_column
     source = sqlite3.connect(tmp_path / "w.sqlite")
     source.execute("create table contacts (contact_id, subscription_id, role, name, email, opted_out)")
     with pytest.raises(ValueError, match=r"contacts.sql \(sqlite\) returns columns .*'email', 'name'.*the contract is"):
-        _copy_dbapi_rows(Adapted(open_dbapi=object, dialects=("sqlite",)), source, "contacts.sql", None,
-                         CONTACT_COLUMNS, None)  # fmt: skip
+        _copy_dbapi_rows(
+            Adapted(open_dbapi=object, dialects=("sqlite",)), source, "contacts.sql", None, CONTACT_COLUMNS, None
+        )

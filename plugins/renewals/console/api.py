@@ -169,12 +169,20 @@ def api_settle(ops: Ops, subscription_id: str, touchpoint: str, body: Verdict, u
         raise HTTPException(status_code=422, detail="a verdict names a subscription id and a touchpoint")
     decided_by = user_name(user)
     try:
-        queries.settle_unknown(ops, subscription_id, touchpoint, body.renewal_date, body.verdict == "delivered",
-                               decided_by)  # fmt: skip
+        queries.settle_unknown(
+            ops, subscription_id, touchpoint, body.renewal_date, body.verdict == "delivered", decided_by
+        )
     except queries.NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    return _json({"subscription_id": subscription_id, "touchpoint": touchpoint, "renewal_date": body.renewal_date,
-                  "verdict": body.verdict, "decided_by": decided_by})  # fmt: skip
+    return _json(
+        {
+            "subscription_id": subscription_id,
+            "touchpoint": touchpoint,
+            "renewal_date": body.renewal_date,
+            "verdict": body.verdict,
+            "decided_by": decided_by,
+        }
+    )
 
 
 class ParkedActionBody(BaseModel):
@@ -280,14 +288,23 @@ def api_outbox(
 ) -> JSONResponse:
     """Every message and staff action due from ``from`` to ``to`` (default today and the next
     14 days) across members, filtered, one page."""
-    return _json(member_data.shown(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset),
-                                   sees))  # fmt: skip
+    return _json(
+        member_data.shown(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset), sees)
+    )
 
 
 def _outbox(
-    ops: psycopg.Connection, first: date | None, last: date | None, playbook: str | None, touchpoint: str | None,
-    owner: str | None, team: str | None, state: str | None, limit: int, offset: int,
-) -> dict[str, Any]:  # fmt: skip
+    ops: psycopg.Connection,
+    first: date | None,
+    last: date | None,
+    playbook: str | None,
+    touchpoint: str | None,
+    owner: str | None,
+    team: str | None,
+    state: str | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
     settings, playbooks, renderer = _setup()
     first = first or today()
     last = last or first + timedelta(days=OUTBOX_DAYS)
@@ -356,8 +373,16 @@ def api_steer(
             raise _invalid("action", f"action: {touchpoint} sends no message to edit")
         fields.update(subject=body.subject, text=body.text)
     try:
-        done = steering.steer_touchpoint(ops, subscription_id, staged["renewal_date"], touchpoint,
-                                         StaffAction(body.action), user_name(user), body.reason, **fields)  # fmt: skip
+        done = steering.steer_touchpoint(
+            ops,
+            subscription_id,
+            staged["renewal_date"],
+            touchpoint,
+            StaffAction(body.action),
+            user_name(user),
+            body.reason,
+            **fields,
+        )
     except steering.AlreadySent as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return _json(done)
@@ -383,9 +408,14 @@ def api_quarantine(ops: Ops, sees: SeesMemberData, run_id: str | None = None) ->
 
 pages = APIRouter(dependencies=[CanRead])
 _jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
-_jinja.globals.update(root=URL_PREFIX, kinds=summary.KINDS, kind_labels=summary.KIND_LABELS,
-                     kind_notes=summary.KIND_NOTES, history_note=summary.HISTORY_NOTE,
-                     hidden=member_data.HIDDEN)  # fmt: skip
+_jinja.globals.update(
+    root=URL_PREFIX,
+    kinds=summary.KINDS,
+    kind_labels=summary.KIND_LABELS,
+    kind_notes=summary.KIND_NOTES,
+    history_note=summary.HISTORY_NOTE,
+    hidden=member_data.HIDDEN,
+)
 _jinja.filters["label"] = label
 
 
@@ -419,8 +449,14 @@ def home(
         return f"{URL_PREFIX}/?{urlencode({**request.query_params, 'offset': max(page_offset, 0)})}"
 
     _, playbooks, _ = _setup()
-    return _page("outbox.html", **member_data.shown({"o": outbox}, sees), playbooks=sorted(playbooks),
-                 states=get_args(STATES), page_url=page_url, nav="outbox")  # fmt: skip
+    return _page(
+        "outbox.html",
+        **member_data.shown({"o": outbox}, sees),
+        playbooks=sorted(playbooks),
+        states=get_args(STATES),
+        page_url=page_url,
+        nav="outbox",
+    )
 
 
 @pages.get("/members", response_class=HTMLResponse)
@@ -431,8 +467,9 @@ def search_page(ops: Ops, sees: SeesMemberData, q: str = "") -> HTMLResponse:
 
 @pages.get("/members/{subscription_id:path}", response_class=HTMLResponse)
 def member_page(ops: Ops, sees: SeesMemberData, subscription_id: str) -> HTMLResponse:
-    return _page("member.html", **member_data.shown({"m": _member(ops, subscription_id)}, sees), nav="members",
-                 today=today())  # fmt: skip
+    return _page(
+        "member.html", **member_data.shown({"m": _member(ops, subscription_id)}, sees), nav="members", today=today()
+    )
 
 
 # Also the "Renewals" tab of a DAG run: the UI fills in {RUN_ID} (ids may hold slashes, hence :path).
@@ -453,8 +490,12 @@ def sync_page(ops: Ops, sees: SeesMemberData) -> HTMLResponse:
 
 @pages.get("/quarantine", response_class=HTMLResponse)
 def quarantine_page(ops: Ops, sees: SeesMemberData, run_id: str | None = None) -> HTMLResponse:
-    return _page("quarantine.html", **member_data.shown({"q": queries.quarantine(ops, run_id)}, sees), run_id=run_id,
-                 nav="quarantine")  # fmt: skip
+    return _page(
+        "quarantine.html",
+        **member_data.shown({"q": queries.quarantine(ops, run_id)}, sees),
+        run_id=run_id,
+        nav="quarantine",
+    )
 
 
 # --- the public pages (unsubscribe, answers): no login, the token is the authority ----------

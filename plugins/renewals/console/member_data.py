@@ -23,9 +23,21 @@ NOTICE = (
 # recipients of sends and previews, the texts of previews and edited wording, quarantined rows, and
 # a staff system's answer to a refused event (it may quote the record it refused).
 PERSONAL_KEYS = frozenset(
-    {"name", "email", "address", "recipients", "cc", "text", "body", "html", "text_body", "html_body", "raw",
-     "last_answer"}
-)  # fmt: skip
+    {
+        "name",
+        "email",
+        "address",
+        "recipients",
+        "cc",
+        "text",
+        "body",
+        "html",
+        "text_body",
+        "html_body",
+        "raw",
+        "last_answer",
+    }
+)
 
 
 def may_see(user: Any) -> bool:

@@ -41,8 +41,18 @@ def _rows(ops: psycopg.Connection, name: str, params: Mapping[str, Any]) -> list
 
 # the member's staged row, its contacts, the run that staged them and its staging table
 Staged = tuple[dict[str, Any], list[dict[str, Any]], str, sql.Composable]
-FACT_COLUMNS = ("account_name", "playbook", "tier", "member_type", "renewal_date", "gate", "amount", "currency",
-                "owner_email", "invoice_number")  # fmt: skip
+FACT_COLUMNS = (
+    "account_name",
+    "playbook",
+    "tier",
+    "member_type",
+    "renewal_date",
+    "gate",
+    "amount",
+    "currency",
+    "owner_email",
+    "invoice_number",
+)
 
 
 def _staged_tables(ops: psycopg.Connection, subscription_id: str | None) -> Iterator[tuple[dict[str, Any], WorkTables]]:
@@ -108,8 +118,15 @@ def member(
     addresses = sorted({suppressions.normalise(c["email"]) for c in contacts if c["email"]})
     suppressed = _rows(ops, "suppressions.sql", {"addresses": addresses}) if addresses else []
     held = _rows(ops, "reply_hold.sql", params)
-    return {"facts": facts, "contacts": contacts, "suppressions": suppressed, "cycles": cycles, "timeline": timeline,
-            "upcoming": ahead, "reply_hold": held[0] if held else None}  # fmt: skip
+    return {
+        "facts": facts,
+        "contacts": contacts,
+        "suppressions": suppressed,
+        "cycles": cycles,
+        "timeline": timeline,
+        "upcoming": ahead,
+        "reply_hold": held[0] if held else None,
+    }
 
 
 def search(ops: psycopg.Connection, q: str, limit: int = 50, by_contacts: bool = True) -> list[dict[str, Any]]:
@@ -214,15 +231,27 @@ def outbox(
     """What goes out from ``first`` to ``last`` across members (the rule over the latest run's
     staged subscriptions, judged as of ``today``), one page, each with its recipients, subject
     and a preview of its text as it would be sent."""
-    page: dict[str, Any] = {"from": first, "to": last, "as_of": today, "limit": limit, "offset": offset,
-                            "filters": {k: v for k, v in filters.items() if v is not None}}  # fmt: skip
+    page: dict[str, Any] = {
+        "from": first,
+        "to": last,
+        "as_of": today,
+        "limit": limit,
+        "offset": offset,
+        "filters": {k: v for k, v in filters.items() if v is not None},
+    }
     staged = next(_staged_tables(ops, None), None)
     if staged is None:
         return {**page, "total": 0, "items": [], "facts_from_run": None}
     run, work = staged
     tables = work.identifiers()
-    params = {"first": first, "last": last, "as_of": today, "limit": limit, "offset": offset,
-              **{name: filters.get(name) for name in OUTBOX_FILTERS}}  # fmt: skip
+    params = {
+        "first": first,
+        "last": last,
+        "as_of": today,
+        "limit": limit,
+        "offset": offset,
+        **{name: filters.get(name) for name in OUTBOX_FILTERS},
+    }
     with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
         subscriptions = tables["subscriptions"]
         if filters.get("state") not in (None, "scheduled"):
@@ -248,8 +277,7 @@ def outbox(
             )
             for contact in found:
                 contacts.setdefault(contact["subscription_id"], []).append(contact)
-    items = [_outbox_item(row, contacts.get(row["subscription_id"], []), playbooks, settings, renderer)
-             for row in rows]  # fmt: skip
+    items = [_outbox_item(row, contacts.get(row["subscription_id"], []), playbooks, settings, renderer) for row in rows]
     return {**page, "total": rows[0]["total"] if rows else 0, "items": items, "facts_from_run": run["run_id"]}
 
 
@@ -262,9 +290,26 @@ def _outbox_item(
 ) -> dict[str, Any]:
     touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
     recipients = recipients_of(touchpoint, row, contacts, settings)
-    item = {key: row[key] for key in ("subscription_id", "account_name", "playbook", "renewal_date", "touchpoint",
-                                      "channel", "due_date", "playbook_due_date", "state", "owner_email", "audience",
-                                      "skip_reason", "move_to", "held_until", "hold_reason")}  # fmt: skip
+    item = {
+        key: row[key]
+        for key in (
+            "subscription_id",
+            "account_name",
+            "playbook",
+            "renewal_date",
+            "touchpoint",
+            "channel",
+            "due_date",
+            "playbook_due_date",
+            "state",
+            "owner_email",
+            "audience",
+            "skip_reason",
+            "move_to",
+            "held_until",
+            "hold_reason",
+        )
+    }
     item.update(recipients=recipients, subject=None, preview=None)
     if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
         message = preview(touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row))

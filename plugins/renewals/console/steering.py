@@ -34,10 +34,16 @@ class NoHold(LookupError):
 
 
 def _audit(
-    ops: psycopg.Connection, subscription_id: str, action: StaffAction, actor: str, reason: str | None,
-    before: dict[str, Any] | None, after: dict[str, Any] | None, renewal_date: date | None = None,
+    ops: psycopg.Connection,
+    subscription_id: str,
+    action: StaffAction,
+    actor: str,
+    reason: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    renewal_date: date | None = None,
     touchpoint: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     with ops.cursor(row_factory=dict_row) as cur:
         cur.execute(
             """

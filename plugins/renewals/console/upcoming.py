@@ -24,8 +24,16 @@ from renewals.storage.sql_files import sql_text
 
 HORIZON_DAYS = 400  # how far ahead a member's page looks
 # the rule's columns a member page and the outbox show of each touchpoint ahead
-STEERING = ("state", "playbook_due_date", "skip_reason", "move_to", "edit_subject", "edit_text", "held_until",
-            "hold_reason")  # fmt: skip
+STEERING = (
+    "state",
+    "playbook_due_date",
+    "skip_reason",
+    "move_to",
+    "edit_subject",
+    "edit_text",
+    "held_until",
+    "hold_reason",
+)
 
 
 def member_ahead(
@@ -45,8 +53,10 @@ def member_ahead(
             ),
             (subscription_id,),
         )
-        cur.execute(sql.SQL(sql_text("console/answered_member.sql")).format(member=member),
-                    {"subscription_id": subscription_id, "as_of": today})  # fmt: skip
+        cur.execute(
+            sql.SQL(sql_text("console/answered_member.sql")).format(member=member),
+            {"subscription_id": subscription_id, "as_of": today},
+        )
         load_rule_tables(ops, member, playbooks, settings.holidays, settings.teams)
         query = sql.SQL("{} order by due_date, position, touchpoint").format(ahead_query(member))
         params = {"first": today, "last": today + timedelta(days=HORIZON_DAYS), "as_of": today}
@@ -99,8 +109,9 @@ def upcoming(
         item["recipients"] = recipients
         if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
             edit = Edit.of(due)
-            item["preview"] = preview(touchpoint, staged, contacts, recipients, settings, renderer, due["due_date"],
-                                      edit)  # fmt: skip
+            item["preview"] = preview(
+                touchpoint, staged, contacts, recipients, settings, renderer, due["due_date"], edit
+            )
             item["subject"] = item["preview"]["subject"]
         elif touchpoint.cta is not None:
             item["cta"] = {
@@ -138,7 +149,7 @@ def preview(
                 for c in sorted(contacts, key=lambda c: (c["role"] != "primary", c["contact_id"]))
                 if c["name"] and c["email"] in recipients
             )
-        ),  # fmt: skip
+        ),
         "contacts": [{"role": c["role"], "name": c["name"], "email": c["email"]} for c in contacts],
     }
     message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)

@@ -76,16 +76,32 @@ def load_touchpoint_defs(
     with ops.cursor().copy("copy touchpoint_defs from stdin") as copy:
         for playbook in playbooks.values():
             for tp in playbook.touchpoints:
-                copy.write_row((
-                    playbook.name, tp.key, tp.position, tp.sequence, tp.channel, tp.due.anchor,
-                    tp.due.days, tp.due.months_before, list(tp.gates), list(tp.to),
-                    [team_addresses[team] for team in tp.to_staff if team in team_addresses],
-                    OWNER in tp.to_staff, OFFBOARDING_GROUP in tp.to_staff,
-                    [team_addresses[team] for team in tp.cc_teams if team in team_addresses], tp.cc_owner,
-                    optional_list(tp.when.tiers), optional_list(tp.when.member_types), tp.when.hosted_site,
-                    tp.when.contact_logged, tp.when.engaged, tp.needs_approval and playbook.name in approvals,
-                    audience(tp),
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        playbook.name,
+                        tp.key,
+                        tp.position,
+                        tp.sequence,
+                        tp.channel,
+                        tp.due.anchor,
+                        tp.due.days,
+                        tp.due.months_before,
+                        list(tp.gates),
+                        list(tp.to),
+                        [team_addresses[team] for team in tp.to_staff if team in team_addresses],
+                        OWNER in tp.to_staff,
+                        OFFBOARDING_GROUP in tp.to_staff,
+                        [team_addresses[team] for team in tp.cc_teams if team in team_addresses],
+                        tp.cc_owner,
+                        optional_list(tp.when.tiers),
+                        optional_list(tp.when.member_types),
+                        tp.when.hosted_site,
+                        tp.when.contact_logged,
+                        tp.when.engaged,
+                        tp.needs_approval and playbook.name in approvals,
+                        audience(tp),
+                    )
+                )
 
 
 def optional_list(values: tuple[str, ...] | None) -> list[str] | None:

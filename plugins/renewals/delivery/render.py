@@ -97,11 +97,13 @@ class Renderer:
             return RenderedMessage(" ".join((subject or rendered.subject).split()), rendered.text, rendered.html)
         return RenderedMessage(
             subject=" ".join((subject or rendered.subject).split()),
-            text=self._env.from_string(EDITED_TEXT).render({**context, "template": f"{template}.txt",
-                                                             "edited_text": text.strip()}),
-            html=self._env.from_string(EDITED_HTML).render({**context, "template": f"{template}.html",
-                                                             "edited_paragraphs": html_paragraphs(text)}),
-        )  # fmt: skip
+            text=self._env.from_string(EDITED_TEXT).render(
+                {**context, "template": f"{template}.txt", "edited_text": text.strip()}
+            ),
+            html=self._env.from_string(EDITED_HTML).render(
+                {**context, "template": f"{template}.html", "edited_paragraphs": html_paragraphs(text)}
+            ),
+        )
 
     def content(self, template: str, context: dict[str, Any]) -> str:
         """The words of the text part's content block (what staff edit), without the frame."""

@@ -108,8 +108,14 @@ class ShardDelivery:
             suppressed = suppressions.lookup(
                 self.ops, [a for row in batch if row["channel"] == "email" for a in (*row["recipients"], *row["cc"])]
             )
-            replied = replies.held(self.ops, {(row["subscription_id"], row["renewal_date"], row["gate"])
-                                              for row in batch if row["channel"] == "email"})  # fmt: skip
+            replied = replies.held(
+                self.ops,
+                {
+                    (row["subscription_id"], row["renewal_date"], row["gate"])
+                    for row in batch
+                    if row["channel"] == "email"
+                },
+            )
             for row in batch:
                 touchpoint = self.playbooks[row["playbook"]].touchpoint(row["touchpoint"])
                 key = LedgerKey(row["subscription_id"], row["renewal_date"], row["touchpoint"])
@@ -149,9 +155,13 @@ class ShardDelivery:
         return touchpoint.channel == "email" and (not touchpoint.transactional or self.settings.suppress_transactional)
 
     def _skip(
-        self, key: LedgerKey, touchpoint: Touchpoint, reason: SkipReason, report: ShardReport,
+        self,
+        key: LedgerKey,
+        touchpoint: Touchpoint,
+        reason: SkipReason,
+        report: ShardReport,
         suppressed: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Settle a row unsent (a dry run only reports it: its ledger rows are previews)."""
         if not self.run.dry_run:
             ledger.skip(self.ops, key, self.run, reason, suppressed)
@@ -214,11 +224,14 @@ class ShardDelivery:
         refused_for_now = [copy for copy, outcome in outcomes if outcome.status == HandoffOutcome.RETRY]
         statuses = {outcome.status for _copy, outcome in outcomes}
         status = (
-            HandoffOutcome.UNKNOWN if HandoffOutcome.UNKNOWN in statuses
-            else HandoffOutcome.RETRY if refused_for_now
-            else HandoffOutcome.SENT if accepted
+            HandoffOutcome.UNKNOWN
+            if HandoffOutcome.UNKNOWN in statuses
+            else HandoffOutcome.RETRY
+            if refused_for_now
+            else HandoffOutcome.SENT
+            if accepted
             else HandoffOutcome.FAILED
-        )  # fmt: skip
+        )
         details = [outcome.detail for _copy, outcome in outcomes if outcome.detail]
         ledger.settle(self.ops, key, self.run.run_id, status, "; ".join(details) or None, accepted)
         self.checkpoint("after_record")
@@ -231,8 +244,14 @@ class ShardDelivery:
         except MailerUnavailable as exc:  # the relay went away after an earlier copy: nothing handed over
             return Outcome(HandoffOutcome.RETRY, str(exc))
         if outcome.bounced:  # refused for good at RCPT: no more customer mail to them
-            suppressions.add(self.ops, outcome.bounced, SuppressionReason.BOUNCED, source="smtp", detail=outcome.detail,
-                             created_by=f"run {self.run.run_id}")  # fmt: skip
+            suppressions.add(
+                self.ops,
+                outcome.bounced,
+                SuppressionReason.BOUNCED,
+                source="smtp",
+                detail=outcome.detail,
+                created_by=f"run {self.run.run_id}",
+            )
         return outcome
 
     def _compose_for(
@@ -244,8 +263,9 @@ class ShardDelivery:
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
                 self._queue_staff_post(key, "payment_received", payment_post(row))
-            copies = compose_copies(row, touchpoint, self.settings, self.renderer, self.run.as_of,
-                                    self.unsubscribe_secret, edit)  # fmt: skip
+            copies = compose_copies(
+                row, touchpoint, self.settings, self.renderer, self.run.as_of, self.unsubscribe_secret, edit
+            )
             if row.get("attempts"):  # a message refused for now in an earlier run: its accepted copies stay out
                 accepted = ledger.accepted_copies(self.ops, key)
                 copies = [copy for copy in copies if copy["Message-ID"] not in accepted]
@@ -274,24 +294,33 @@ class ShardDelivery:
         elif action.action == "start_offboarding":
             offboarding.start(self.ops, key, row["member_type"], row["decline_reason"])
         if action.health_score is not None:
-            ctas.record_health(self.ops, key, action.health_score, action.health_label or "", touchpoint.key,
-                               self.run.run_id)  # fmt: skip
+            ctas.record_health(
+                self.ops, key, action.health_score, action.health_label or "", touchpoint.key, self.run.run_id
+            )
 
     def _preview(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport) -> None:
         """A dry run renders what it would send (a CTA notification as its playbook describes it)."""
         if touchpoint.channel in ("email", "staff_email"):
             message = self._compose(row, touchpoint, None)
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
-            previews.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"],
-                                    recipients(message), *bodies(message))  # fmt: skip
+            previews.record_preview(
+                self.ops,
+                key,
+                self.run.run_id,
+                message["Message-ID"],
+                message["Subject"],
+                recipients(message),
+                *bodies(message),
+            )
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
 
     def _compose(
         self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, edit: Edit | None = None
     ) -> EmailMessage:
-        return compose_message(row, touchpoint, cta, self.settings, self.renderer, self.run.as_of,
-                               self.unsubscribe_secret, edit)  # fmt: skip
+        return compose_message(
+            row, touchpoint, cta, self.settings, self.renderer, self.run.as_of, self.unsubscribe_secret, edit
+        )
 
 
 @dataclass(frozen=True)
@@ -373,8 +402,9 @@ def compose_message(
         unsubscribe.add_headers(message, links["unsubscribe"], settings.unsubscribe_mailto)
     if touchpoint.attachment == "receipt_pdf":
         receipt = receipt_of(row, sender_name(settings.sender))
-        message.add_attachment(receipt_pdf(receipt), maintype="application", subtype="pdf",
-                               filename=receipt_filename(receipt))  # fmt: skip
+        message.add_attachment(
+            receipt_pdf(receipt), maintype="application", subtype="pdf", filename=receipt_filename(receipt)
+        )
     return message
 
 
@@ -398,8 +428,9 @@ def _links_of(
         return {}
     links: dict[str, Any] = {}
     if touchpoint.is_reminder and settings.list_unsubscribe:
-        links["unsubscribe"] = unsubscribe.unsubscribe_link(secret, settings.public_url, recipient,
-                                                            settings.unsubscribe_days)  # fmt: skip
+        links["unsubscribe"] = unsubscribe.unsubscribe_link(
+            secret, settings.public_url, recipient, settings.unsubscribe_days
+        )
     if touchpoint.asks_decision:
         answer = unsubscribe.Answer(
             row["subscription_id"], row["renewal_date"], "intent", recipient, touchpoint.key, as_of
@@ -424,33 +455,64 @@ def compose_copies(
         return [compose_message(row, touchpoint, None, settings, renderer, as_of, unsubscribe_secret, edit)]
     # each copy its own Message-ID; the first keeps the touchpoint's own (the ledger's, a preview's)
     copies = [
-        compose_message(row, touchpoint, None, settings, renderer, as_of, unsubscribe_secret, edit, recipient,
-                        recipient.lower() if n else None)
+        compose_message(
+            row,
+            touchpoint,
+            None,
+            settings,
+            renderer,
+            as_of,
+            unsubscribe_secret,
+            edit,
+            recipient,
+            recipient.lower() if n else None,
+        )
         for n, recipient in enumerate(unique_addresses(list(row["recipients"])))
-    ]  # fmt: skip
+    ]
     customers = {address.lower() for address in row["recipients"]}
     staff = [address for address in unique_addresses(list(row["cc"])) if address.lower() not in customers]
     if staff:
-        copies.append(compose_message({**row, "recipients": staff, "cc": []}, touchpoint, None, settings, renderer,
-                                      as_of, None, edit, audience="staff copy"))  # fmt: skip
+        copies.append(
+            compose_message(
+                {**row, "recipients": staff, "cc": []},
+                touchpoint,
+                None,
+                settings,
+                renderer,
+                as_of,
+                None,
+                edit,
+                audience="staff copy",
+            )
+        )
     return copies
 
 
 def payment_post(row: Mapping[str, Any]) -> Message:
     """The staff post for the payment a receipt touchpoint of ``row`` confirms."""
     return payment_received_message(
-        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
-        paid_on=row["paid_on"], amount=row["amount"], currency=row["currency"], invoice_number=row["invoice_number"],
-        playbook=row["playbook"], tier=row["tier"],
-    )  # fmt: skip
+        account_name=row["account_name"],
+        subscription_id=row["subscription_id"],
+        renewal_date=row["renewal_date"],
+        paid_on=row["paid_on"],
+        amount=row["amount"],
+        currency=row["currency"],
+        invoice_number=row["invoice_number"],
+        playbook=row["playbook"],
+        tier=row["tier"],
+    )
 
 
 def deactivation_post(row: Mapping[str, Any], contacts: Sequence[tuple[str, str]]) -> Message:
     """The staff post for the member of ``row`` leaving: ``contacts`` (role, email) to deactivate."""
     return deactivation_message(
-        account_name=row["account_name"], subscription_id=row["subscription_id"], renewal_date=row["renewal_date"],
-        member_type=row["member_type"], contacts=contacts, decline_reason=row["decline_reason"],
-    )  # fmt: skip
+        account_name=row["account_name"],
+        subscription_id=row["subscription_id"],
+        renewal_date=row["renewal_date"],
+        member_type=row["member_type"],
+        contacts=contacts,
+        decline_reason=row["decline_reason"],
+    )
 
 
 def _handoff_of(copies: Sequence[EmailMessage], row: Mapping[str, Any]) -> Handoff:
@@ -459,10 +521,12 @@ def _handoff_of(copies: Sequence[EmailMessage], row: Mapping[str, Any]) -> Hando
     staff = {address.lower() for address in row["cc"]}
     to = unique_addresses([a for copy in copies for a in recipients(copy, ("To",))])
     return Handoff(
-        message_id=copies[0]["Message-ID"], subject=copies[0]["Subject"],
-        recipients=[a for a in to if a.lower() not in staff] or to, suppressed=row.get("suppressed"),
+        message_id=copies[0]["Message-ID"],
+        subject=copies[0]["Subject"],
+        recipients=[a for a in to if a.lower() not in staff] or to,
+        suppressed=row.get("suppressed"),
         copies=[(copy["Message-ID"], recipients(copy)) for copy in copies],
-    )  # fmt: skip
+    )
 
 
 def without_suppressed(row: Mapping[str, Any], suppressed: suppressions.Suppressed) -> dict[str, Any]:

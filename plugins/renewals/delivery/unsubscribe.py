@@ -109,9 +109,13 @@ def make_answer_token(secret: bytes, answer: Answer, expires: datetime) -> str:
     if answer.answer not in ANSWERS:
         raise ValueError(f"answer {answer.answer!r}: expected one of {ANSWERS}")
     data = {
-        "s": answer.subscription_id, "r": answer.renewal_date.isoformat(), "a": answer.answer,
-        "t": answer.recipient.strip().lower(), "p": answer.touchpoint, "d": answer.sent_on.isoformat(),
-    }  # fmt: skip
+        "s": answer.subscription_id,
+        "r": answer.renewal_date.isoformat(),
+        "a": answer.answer,
+        "t": answer.recipient.strip().lower(),
+        "p": answer.touchpoint,
+        "d": answer.sent_on.isoformat(),
+    }
     return _seal(secret, ANSWER, data, expires)
 
 
@@ -121,9 +125,13 @@ def read_answer_token(secret: bytes, token: str, now: datetime | None = None, pr
     data = _open(secret, token, ANSWER, now, previous)
     try:
         answer = Answer(
-            str(data["s"]), date.fromisoformat(data["r"]), str(data["a"]), str(data["t"]), str(data["p"]),
+            str(data["s"]),
+            date.fromisoformat(data["r"]),
+            str(data["a"]),
+            str(data["t"]),
+            str(data["p"]),
             date.fromisoformat(data["d"]),
-        )  # fmt: skip
+        )
     except (KeyError, TypeError, ValueError):
         raise BadToken("this link is not valid") from None
     if answer.answer not in ANSWERS:

@@ -32,10 +32,14 @@ def answer_params(subscription_ids: list[str] | None = None) -> dict[str, Param]
     # examples make the form a multi-select of exactly these ids; the enum keeps the answer to them
     choices = {"examples": subscription_ids, "items": {"type": "string", "enum": subscription_ids}}
     return {
-        "hold": Param(None, type=["null", "array"], description=HOLD_DESCRIPTION,
-                      **(choices if subscription_ids else {"items": {"type": "string"}})),
+        "hold": Param(
+            None,
+            type=["null", "array"],
+            description=HOLD_DESCRIPTION,
+            **(choices if subscription_ids else {"items": {"type": "string"}}),
+        ),
         "note": Param(None, type=["null", "string"], description=NOTE_DESCRIPTION),
-    }  # fmt: skip
+    }
 
 
 class StaffApprovalOperator(HITLOperator):

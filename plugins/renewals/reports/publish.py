@@ -59,9 +59,14 @@ def publish_run(
             try:
                 target = spreadsheet_target(ops, run, settings.spreadsheet_path)
                 written = build_spreadsheet(
-                    ops, run, resources.playbooks(), target, settings.business_timezone, settings.holidays,
+                    ops,
+                    run,
+                    resources.playbooks(),
+                    target,
+                    settings.business_timezone,
+                    settings.holidays,
                     settings.spreadsheet_rows,
-                )  # fmt: skip
+                )
             except Exception as exc:
                 sheet_error = exc
                 sheet_status, sheet_detail = PublicationStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]

@@ -143,15 +143,30 @@ def build_spreadsheet(
             ("As of", run.as_of),
             ("Run", run.run_id),
             ("Written at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
-            ("Pipeline", "One row per renewal in flight: renewal date from 90 days ago to 180 days ahead; paid or "
-                         "declined ones for 30 days after. Next touchpoint: the next one due under the current gate."),
-            ("Review", "The month's review list (the -90 step): renewals whose review day is in this month, not paid "
-                       "or declined; sponsors first, then by amount."),
+            (
+                "Pipeline",
+                "One row per renewal in flight: renewal date from 90 days ago to 180 days ahead; paid or "
+                "declined ones for 30 days after. Next touchpoint: the next one due under the current gate.",
+            ),
+            (
+                "Review",
+                "The month's review list (the -90 step): renewals whose review day is in this month, not paid "
+                "or declined; sponsors first, then by amount.",
+            ),
             ("Paid", "Every renewal seen paid, newest payment first."),
             ("Upcoming", f"Every touchpoint due in the next {UPCOMING_DAYS} days under the current gate, by day."),
-            *([("Rows", f"Each sheet shows its first {max_rows:,} rows, in its order; a last row gives the total "
-                        "and where the rest is.")] if max_rows else []),
-        ]  # fmt: skip
+            *(
+                [
+                    (
+                        "Rows",
+                        f"Each sheet shows its first {max_rows:,} rows, in its order; a last row gives the total "
+                        "and where the rest is.",
+                    )
+                ]
+                if max_rows
+                else []
+            ),
+        ]
         queries: dict[str, sql.SQL | sql.Composed] = {
             "pipeline": work.statement("report/sheet_pipeline.sql"),
             "review": work.statement("report/sheet_review.sql"),

@@ -89,8 +89,14 @@ def run_summary(ops: psycopg.Connection, run_id: str) -> RunSummary:
     if run is None:
         raise LookupError(f"no run {run_id!r} in renewals.runs")
     as_of, dry_run, *numbers = run
-    names = ("subscriptions_in", "subscriptions_processed", "subscriptions_quarantined",
-             "contacts_in", "contacts_processed", "contacts_quarantined")  # fmt: skip
+    names = (
+        "subscriptions_in",
+        "subscriptions_processed",
+        "subscriptions_quarantined",
+        "contacts_in",
+        "contacts_processed",
+        "contacts_quarantined",
+    )
     summary = RunSummary(run_id, as_of.isoformat(), dry_run, dict(zip(names, numbers, strict=True)))
     params = {"run_id": run_id}
     for touchpoint, channel, status, reason, rows, emailed, history in ops.execute(

@@ -125,10 +125,13 @@ def _umask() -> int:
 
 def _build(filename: str, sheets: Sequence[Sheet], title: str, properties: dict[str, str]) -> None:
     workbook = xlsxwriter.Workbook(filename, {"constant_memory": True})
-    workbook.set_properties({
-        "title": title, "author": "renewals",
-        "comments": "\n".join(f"{key}: {value}" for key, value in properties.items()),
-    })  # fmt: skip
+    workbook.set_properties(
+        {
+            "title": title,
+            "author": "renewals",
+            "comments": "\n".join(f"{key}: {value}" for key, value in properties.items()),
+        }
+    )
     styles = _Styles(workbook)
     try:
         for sheet in sheets:

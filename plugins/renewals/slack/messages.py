@@ -45,15 +45,17 @@ def payment_received_message(
     text = f"Payment received: {name} ({escape(subscription_id)}), renewal {renewal_date.isoformat()}"
     blocks = [
         section(f":white_check_mark: *Payment received*: {name}"),
-        fields([
-            ("Subscription", subscription_id),
-            ("Renewal date", renewal_date.isoformat()),
-            ("Paid on", paid_on.isoformat() if paid_on else None),
-            ("Amount", _money(amount, currency)),
-            ("Invoice", invoice_number),
-            ("Playbook / tier", " / ".join(filter(None, (playbook, tier))) or None),
-        ]),
-    ]  # fmt: skip
+        fields(
+            [
+                ("Subscription", subscription_id),
+                ("Renewal date", renewal_date.isoformat()),
+                ("Paid on", paid_on.isoformat() if paid_on else None),
+                ("Amount", _money(amount, currency)),
+                ("Invoice", invoice_number),
+                ("Playbook / tier", " / ".join(filter(None, (playbook, tier))) or None),
+            ]
+        ),
+    ]
     return text, blocks
 
 
@@ -75,14 +77,16 @@ def deactivation_message(
     roster = "\n".join(f"• {escape(role)}: {escape(address)}" for role, address in contacts)
     blocks = [
         section(f":wave: *Member leaving*: {name}"),
-        fields([
-            ("Subscription", subscription_id),
-            ("Renewal date", renewal_date.isoformat()),
-            ("Member type", member_type),
-            ("Reason", decline_reason),
-        ]),
+        fields(
+            [
+                ("Subscription", subscription_id),
+                ("Renewal date", renewal_date.isoformat()),
+                ("Member type", member_type),
+                ("Reason", decline_reason),
+            ]
+        ),
         section(f"*Contacts to deactivate*\n{roster or '(no contacts on record)'}"),
-    ]  # fmt: skip
+    ]
     return text, blocks
 
 
@@ -94,14 +98,16 @@ def cta_change_message(cta: dict[str, Any], account_name: str, subscription_id: 
     )
     blocks = [
         section(f":bell: *{label}*: {name}"),
-        fields([
-            ("Subscription", subscription_id),
-            ("Stage", cta["stage_label"]),
-            ("Priority", cta["priority"]),
-            ("Owner", cta["owner_email"]),
-            ("Change", cta["change"]),
-        ]),
-    ]  # fmt: skip
+        fields(
+            [
+                ("Subscription", subscription_id),
+                ("Stage", cta["stage_label"]),
+                ("Priority", cta["priority"]),
+                ("Owner", cta["owner_email"]),
+                ("Change", cta["change"]),
+            ]
+        ),
+    ]
     return text, blocks
 
 
@@ -165,21 +171,28 @@ def summary_message(summary: RunSummary, url: str | None = None, notes: Sequence
     blocks: list[dict[str, Any]] = [
         header(title),
         context(about),
-        fields([
-            ("Subscriptions", f"{_n(c.get('subscriptions_in'))} in · {_n(c.get('subscriptions_processed'))} processed"),
-            ("Quarantined", f"{summary.quarantined} row(s)"),
-            *((label(kind), str(summary.total(kind))) for kind in KINDS),
-            ("Skipped", str(skipped)),
-            ("Failed", str(failed)),
-            ("Unknown", f"{unknown} this run · {summary.unknown_open} open"),
-            ("CTAs", f"{summary.ctas_opened} opened · {summary.ctas_escalated} escalated"),
-            ("Offboardings started",
-             f"{summary.offboardings_started} ({summary.deactivations} contact(s) to deactivate)"),
-        ]),
+        fields(
+            [
+                (
+                    "Subscriptions",
+                    f"{_n(c.get('subscriptions_in'))} in · {_n(c.get('subscriptions_processed'))} processed",
+                ),
+                ("Quarantined", f"{summary.quarantined} row(s)"),
+                *((label(kind), str(summary.total(kind))) for kind in KINDS),
+                ("Skipped", str(skipped)),
+                ("Failed", str(failed)),
+                ("Unknown", f"{unknown} this run · {summary.unknown_open} open"),
+                ("CTAs", f"{summary.ctas_opened} opened · {summary.ctas_escalated} escalated"),
+                (
+                    "Offboardings started",
+                    f"{summary.offboardings_started} ({summary.deactivations} contact(s) to deactivate)",
+                ),
+            ]
+        ),
         listing("By playbook / gate / cohort", summary.cohorts),
         *(listing(f"{label(kind)} by touchpoint", summary.sent[kind]) for kind in KINDS),
         listing("Skipped by reason", summary.skipped_by_reason),
-    ]  # fmt: skip
+    ]
     if history:
         blocks.append(listing(f"Settled from history ({HISTORY_NOTE})", summary.history_by_reason))
     if summary.failed:
@@ -226,9 +239,15 @@ def failure_message(details: dict[str, str]) -> Message:
     )
     blocks: list[dict[str, Any]] = [
         section(f":rotating_light: *{text}*"),
-        fields([("DAG", details["dag_id"]), ("Task", details["task"]), ("Run", details["run_id"]),
-                ("Try", details["try_number"])]),
-    ]  # fmt: skip
+        fields(
+            [
+                ("DAG", details["dag_id"]),
+                ("Task", details["task"]),
+                ("Run", details["run_id"]),
+                ("Try", details["try_number"]),
+            ]
+        ),
+    ]
     if details["error"]:
         blocks.append(section(f"```{escape(details['error'])}```"))
     if details["log_url"].startswith("http"):
@@ -249,12 +268,14 @@ def member_answer_message(
     text = f"Member answer: {subscription_id} {said}, renewal {renewal_date.isoformat()}"
     blocks = [
         section(f"{':handshake:' if answer == 'intent' else ':door:'} *{slack_escape(subscription_id)}* {said}"),
-        fields([
-            ("Answered by", slack_escape(recipient)),
-            ("Renewal date", renewal_date.isoformat()),
-            ("Reason", slack_escape(reason) if reason else None),
-        ]),
-    ]  # fmt: skip
+        fields(
+            [
+                ("Answered by", slack_escape(recipient)),
+                ("Renewal date", renewal_date.isoformat()),
+                ("Reason", slack_escape(reason) if reason else None),
+            ]
+        ),
+    ]
     return text, blocks
 
 
@@ -265,12 +286,14 @@ def member_reply_message(
     text = f"Member replied: {subscription_id}, renewal {renewal_date.isoformat()}; reminders stopped, over to {owner}"
     blocks = [
         section(f":speech_balloon: *Member replied*: {slack_escape(subscription_id)}; reminders stopped"),
-        fields([
-            ("From", slack_escape(sender)),
-            ("Subject", slack_escape(subject)),
-            ("Renewal date", renewal_date.isoformat()),
-            ("Over to", owner),
-        ]),
+        fields(
+            [
+                ("From", slack_escape(sender)),
+                ("Subject", slack_escape(subject)),
+                ("Renewal date", renewal_date.isoformat()),
+                ("Over to", owner),
+            ]
+        ),
         section(f">>> {slack_escape(excerpt)}" if excerpt else "(no text)"),
-    ]  # fmt: skip
+    ]
     return text, blocks

@@ -153,9 +153,13 @@ def flush_outbox(
                     where post_id = any(%(post_ids)s)
                     returning status
                     """,
-                    {"status": result.status, "max_attempts": OUTBOX_MAX_ATTEMPTS, "detail": result.detail or None,
-                     "post_ids": [rows[i][0] for i in digest]},
-                ).fetchall()  # fmt: skip
+                    {
+                        "status": result.status,
+                        "max_attempts": OUTBOX_MAX_ATTEMPTS,
+                        "detail": result.detail or None,
+                        "post_ids": [rows[i][0] for i in digest],
+                    },
+                ).fetchall()
                 for (status,) in outcomes:
                     report.count_outcome(PostStatus(status))
                 if result.status == FAILED:  # Slack is down: leave the rest of the queue for the next run

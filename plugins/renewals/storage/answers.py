@@ -36,9 +36,17 @@ def record(ops: psycopg.Connection, answer: Answer, reason: str | None, token_di
             on conflict (token_digest) do nothing
             returning answer_id, answered_at
             """,
-            (answer.subscription_id, answer.renewal_date, answer.answer, reason, answer.recipient, answer.touchpoint,
-             answer.sent_on, token_digest),
-        ).fetchone()  # fmt: skip
+            (
+                answer.subscription_id,
+                answer.renewal_date,
+                answer.answer,
+                reason,
+                answer.recipient,
+                answer.touchpoint,
+                answer.sent_on,
+                token_digest,
+            ),
+        ).fetchone()
         if row is None:
             (answered_at,) = one_row(
                 ops.execute("select answered_at from renewals.member_answers where token_digest = %s", (token_digest,))
@@ -46,8 +54,11 @@ def record(ops: psycopg.Connection, answer: Answer, reason: str | None, token_di
             return Recorded(answered_at, replayed=True)
         answer_id, answered_at = row
         text, blocks = member_answer_message(
-            subscription_id=answer.subscription_id, renewal_date=answer.renewal_date, answer=answer.answer,
-            reason=reason, recipient=answer.recipient,
-        )  # fmt: skip
+            subscription_id=answer.subscription_id,
+            renewal_date=answer.renewal_date,
+            answer=answer.answer,
+            reason=reason,
+            recipient=answer.recipient,
+        )
         queue_staff_message(ops, f"answer/{answer_id}", "member_answer", text, blocks)
     return Recorded(answered_at, replayed=False)

@@ -88,9 +88,15 @@ def apply_change(
                     %(stage)s, %(priority)s, %(owner_team)s, %(owner_email)s, %(status)s, %(outcome)s,
                     %(due_date)s, case when %(status)s = 'closed' then now() end)
             """,
-            {**wanted, **key.params(), "cta_id": cta_id, "account_name": renewal.account_name,
-             "playbook": renewal.playbook, "type": change.type},
-        )  # fmt: skip
+            {
+                **wanted,
+                **key.params(),
+                "cta_id": cta_id,
+                "account_name": renewal.account_name,
+                "playbook": renewal.playbook,
+                "type": change.type,
+            },
+        )
         _event(ops, cta_id, key.touchpoint, run_id, "opened", None, change.stage, change.note)
     else:
         changed = {name: value for name, value in wanted.items() if before[name] != value}

@@ -259,9 +259,14 @@ def skip(
             last_run_id = %(run_id)s, updated_at = now()
         where {KEY_MATCH} and {status_is("pending")} and {RUN_MAY_DECIDE}
         """,
-        {**key.params(), "reason": reason, "suppressed": Jsonb(suppressed) if suppressed else None,
-         "run_id": run.run_id, "as_of": run.as_of},
-    )  # fmt: skip
+        {
+            **key.params(),
+            "reason": reason,
+            "suppressed": Jsonb(suppressed) if suppressed else None,
+            "run_id": run.run_id,
+            "as_of": run.as_of,
+        },
+    )
 
 
 def record_preview(ops: psycopg.Connection, key: LedgerKey, run_id: str, message_id: str, subject: str) -> None:
@@ -331,8 +336,14 @@ def settle_unknown_send(
         ).fetchall()
         for (settled_date,) in rows:
             key = LedgerKey(subscription_id, settled_date, touchpoint)
-            _attempt(ops, key, run_id, "confirmed" if delivered else "released", "operator verdict on an unknown send",
-                     decided_by)  # fmt: skip
+            _attempt(
+                ops,
+                key,
+                run_id,
+                "confirmed" if delivered else "released",
+                "operator verdict on an unknown send",
+                decided_by,
+            )
             if not delivered:  # the operator's word: every copy of it goes again
                 ops.execute(f"update renewals.message_copies set accepted_at = null where {KEY_MATCH}", key.params())
     return bool(rows)

@@ -25,12 +25,31 @@ from renewals.storage.sql_files import sql_text
 from renewals.storage.warehouse import Warehouse, as_text, scoped_query, streaming_cursor
 
 SUBSCRIPTION_COLUMNS = (
-    "subscription_id", "account_id", "account_name", "playbook", "tier", "member_type",
-    "renewal_date", "term_months", "amount", "currency", "owner_email", "intent_confirmed_at",
-    "paid_at", "invoice_number", "declined_at", "decline_reason", "assigned_at",
-    "last_contact_at", "next_meeting_at", "in_negotiation", "hosted_site", "paused", "timezone",
+    "subscription_id",
+    "account_id",
+    "account_name",
+    "playbook",
+    "tier",
+    "member_type",
+    "renewal_date",
+    "term_months",
+    "amount",
+    "currency",
+    "owner_email",
+    "intent_confirmed_at",
+    "paid_at",
+    "invoice_number",
+    "declined_at",
+    "decline_reason",
+    "assigned_at",
+    "last_contact_at",
+    "next_meeting_at",
+    "in_negotiation",
+    "hosted_site",
+    "paused",
+    "timezone",
     "updated_at",
-)  # fmt: skip
+)
 CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
 # Staging columns that keep the warehouse's type when the warehouse has it (COPY reads the
 # value, validation need not parse it): column -> (staging type, warehouse types it accepts).
@@ -112,8 +131,14 @@ def stage_and_validate(
 
     def copy_contacts(target: psycopg.Connection) -> int:
         with target.transaction():
-            copied = _copy(warehouse, run.subscription_id, target, "contacts.sql", tables["raw_contacts"],
-                           dict.fromkeys(CONTACT_COLUMNS, "text"))  # fmt: skip
+            copied = _copy(
+                warehouse,
+                run.subscription_id,
+                target,
+                "contacts.sql",
+                tables["raw_contacts"],
+                dict.fromkeys(CONTACT_COLUMNS, "text"),
+            )
             target.execute(sql.SQL("analyze {}").format(tables["raw_contacts"]))
         return copied
 
@@ -127,8 +152,14 @@ def stage_and_validate(
     with closing(_sibling(ops)) as second_target, ThreadPoolExecutor(max_workers=1) as pool:
         contacts_copied = pool.submit(copy_contacts, second_target)
         with ops.transaction():
-            subscriptions_in = _copy(warehouse, run.subscription_id, ops, "subscriptions.sql",
-                                     tables["raw_subscriptions"], subscription_types)  # fmt: skip
+            subscriptions_in = _copy(
+                warehouse,
+                run.subscription_id,
+                ops,
+                "subscriptions.sql",
+                tables["raw_subscriptions"],
+                subscription_types,
+            )
             ops.execute(sql.SQL("analyze {}").format(tables["raw_subscriptions"]))  # row estimates for the plans
         contacts_in = contacts_copied.result()
         contacts_validated = pool.submit(validate_contacts, second_target)
@@ -262,9 +293,13 @@ def _relay(out: psycopg.Copy, into: psycopg.Copy) -> None:
 
 
 def _copy_dbapi_rows(
-    warehouse: Warehouse, source: object, query_file: str, subscription_id: str | None,
-    columns: tuple[str, ...], into: psycopg.Copy,
-) -> None:  # fmt: skip
+    warehouse: Warehouse,
+    source: object,
+    query_file: str,
+    subscription_id: str | None,
+    columns: tuple[str, ...],
+    into: psycopg.Copy,
+) -> None:
     """A DB-API warehouse's rows, fetched in batches from a streaming cursor, written as text."""
     query, params = scoped_query(warehouse, query_file, subscription_id)
     cursor = streaming_cursor(source)
@@ -272,8 +307,10 @@ def _copy_dbapi_rows(
         cursor.execute(query, params)
         described = tuple(column[0].lower() for column in cursor.description or ())
         if described != columns:
-            raise ValueError(f"the warehouse's {query_file} ({warehouse.name}) returns columns {described}; "
-                             f"the contract is {columns}")  # fmt: skip
+            raise ValueError(
+                f"the warehouse's {query_file} ({warehouse.name}) returns columns {described}; "
+                f"the contract is {columns}"
+            )
         id_column = columns.index("subscription_id")
         while rows := cursor.fetchmany(FETCH_ROWS):
             for row in rows:

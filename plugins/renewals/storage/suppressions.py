@@ -64,9 +64,15 @@ def _insert(
         on conflict (address, scope) do nothing
         returning 1
         """,
-        {"addresses": list(unique), "reasons": [r for r, _d in unique.values()],
-         "details": [d for _r, d in unique.values()], "scope": scope, "source": source, "created_by": created_by},
-    ).fetchall()  # fmt: skip
+        {
+            "addresses": list(unique),
+            "reasons": [r for r, _d in unique.values()],
+            "details": [d for _r, d in unique.values()],
+            "scope": scope,
+            "source": source,
+            "created_by": created_by,
+        },
+    ).fetchall()
     return len(rows)
 
 

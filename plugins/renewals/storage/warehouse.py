@@ -149,8 +149,14 @@ def has_subscription(warehouse: Warehouse, subscription_id: str) -> bool:
 
 # The parameters of deliver/normalise_recheck.sql, in the column order of extract/recheck_gates.sql.
 _RECHECK_ARRAYS = (
-    "source_ids", "renewal_dates", "intent_confirmed_ats", "paid_ats", "declined_ats", "pauseds", "updated_ats",
-)  # fmt: skip
+    "source_ids",
+    "renewal_dates",
+    "intent_confirmed_ats",
+    "paid_ats",
+    "declined_ats",
+    "pauseds",
+    "updated_ats",
+)
 
 
 def _recheck_rows(warehouse: Warehouse, conn: Any, source_ids: Sequence[str]) -> list[tuple]:

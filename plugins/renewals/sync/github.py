@@ -42,21 +42,38 @@ class GitHubTarget:
 
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         if self.repository.count("/") != 1:
-            raise Unavailable(f"connection renewals_github: extra 'repository' must be owner/name, not "
-                              f"{self.repository!r}")  # fmt: skip
+            raise Unavailable(
+                f"connection renewals_github: extra 'repository' must be owner/name, not {self.repository!r}"
+            )
         values = event_values(event)
         key = f"{values['subscription_id']}/{values['renewal_date']}"
         issue = self.find(marker(values["subscription_id"], values["renewal_date"]))
         if issue is None:
-            issue = self._json(self._call("POST", "/issues", {
-                "title": fill(self.mapping.title, values),
-                "body": self.body(values, done=False),
-                "labels": [self.mapping.label],
-            }), 201)  # fmt: skip
+            issue = self._json(
+                self._call(
+                    "POST",
+                    "/issues",
+                    {
+                        "title": fill(self.mapping.title, values),
+                        "body": self.body(values, done=False),
+                        "labels": [self.mapping.label],
+                    },
+                ),
+                201,
+            )
         if event.kind == "offboarding.done" and issue["state"] != "closed":
-            issue = self._json(self._call("PATCH", f"/issues/{issue['number']}", {
-                "state": "closed", "state_reason": "completed", "body": self.body(values, done=True),
-            }), 200)  # fmt: skip
+            issue = self._json(
+                self._call(
+                    "PATCH",
+                    f"/issues/{issue['number']}",
+                    {
+                        "state": "closed",
+                        "state_reason": "completed",
+                        "body": self.body(values, done=True),
+                    },
+                ),
+                200,
+            )
         return Delivered(str(issue["number"]), issue["html_url"], f"offboarding/{key}")
 
     def body(self, values: dict[str, str], done: bool) -> str:
@@ -87,8 +104,11 @@ class GitHubTarget:
         return self._request(method, self._repo_url() + path, json=body)
 
     def _request(self, method: str, url: str, **kwargs: Any):
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/vnd.github+json",
-                   "X-GitHub-Api-Version": "2022-11-28"}  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
         response = self.client.request(method, url, headers=headers, **kwargs)
         if response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0":
             raise Unavailable(f"GitHub rate limit reached: {response.text}", 403)

@@ -63,8 +63,9 @@ class HubSpotTarget:
         stage = self.mapping.deal_stages.get(values.get("gate", ""))
         if not deal_id or not stage:  # no deal for this renewal, or no stage for this gate
             return Delivered()
-        response = self._call("PATCH", f"/crm/v3/objects/deals/{quote(deal_id, safe='')}",
-                              {"properties": {"dealstage": stage}})  # fmt: skip
+        response = self._call(
+            "PATCH", f"/crm/v3/objects/deals/{quote(deal_id, safe='')}", {"properties": {"dealstage": stage}}
+        )
         if response.status_code != 200:
             raise rejected(response)
         return Delivered(deal_id, self._record_url("0-3", deal_id))
@@ -75,5 +76,6 @@ class HubSpotTarget:
         return f"https://app.hubspot.com/contacts/{self.portal_id}/record/{object_type}/{record_id}"
 
     def _call(self, method: str, path: str, body: dict):
-        return self.client.request(method, self.base_url + path, json=body,
-                                   headers={"Authorization": f"Bearer {self.token}"})  # fmt: skip
+        return self.client.request(
+            method, self.base_url + path, json=body, headers={"Authorization": f"Bearer {self.token}"}
+        )

@@ -17,14 +17,48 @@ import yaml
 
 from renewals.sync.events import Event
 
-COMMON = {"subscription_id", "renewal_date", "kind", "event_key", "occurred_at", "account_id", "account_name",
-          "account_playbook", "account_gate", "account_amount", "account_currency", "touchpoint"}  # fmt: skip
-CTA = {"cta_id", "cta_type", "cta_type_label", "cta_stage", "cta_priority", "cta_status", "cta_outcome",
-       "cta_owner_team", "cta_owner_email", "cta_due_date", "cta_playbook", "cta_opened_at"}  # fmt: skip
+COMMON = {
+    "subscription_id",
+    "renewal_date",
+    "kind",
+    "event_key",
+    "occurred_at",
+    "account_id",
+    "account_name",
+    "account_playbook",
+    "account_gate",
+    "account_amount",
+    "account_currency",
+    "touchpoint",
+}
+CTA = {
+    "cta_id",
+    "cta_type",
+    "cta_type_label",
+    "cta_stage",
+    "cta_priority",
+    "cta_status",
+    "cta_outcome",
+    "cta_owner_team",
+    "cta_owner_email",
+    "cta_due_date",
+    "cta_playbook",
+    "cta_opened_at",
+}
 TASK = {"task_id", "task_title", "task_assignee_email", "task_due_date", "task_touchpoint", "task_status"}
-MESSAGE = {"message_touchpoint", "message_playbook", "message_channel", "message_subject",
-           "message_recipients", "message_cc", "message_id", "message_sent_at", "message_date", "message_reason",
-           "message_due_date"}  # fmt: skip
+MESSAGE = {
+    "message_touchpoint",
+    "message_playbook",
+    "message_channel",
+    "message_subject",
+    "message_recipients",
+    "message_cc",
+    "message_id",
+    "message_sent_at",
+    "message_date",
+    "message_reason",
+    "message_due_date",
+}
 OFFBOARDING = {"offboarding_member_type", "offboarding_decline_reason", "offboarding_started_at"}
 # The placeholders each kind of record may use.
 PLACEHOLDERS = {
@@ -167,7 +201,7 @@ def load_mapping(path: Path) -> SyncMapping:
                 where.template(step, f"github.checklist[{n}]", PLACEHOLDERS["issue"])
                 for n, step in enumerate(checklist)
             ),
-        ),  # fmt: skip
+        ),
         salesforce=SalesforceMapping(
             api_version=where.identifier(str(salesforce.get("api_version", "")), "salesforce.api_version"),
             external_id_field=where.identifier(salesforce.get("external_id_field"), "salesforce.external_id_field"),
@@ -175,7 +209,7 @@ def load_mapping(path: Path) -> SyncMapping:
             **{
                 record: Fields(
                     where.fields(salesforce.get(record), f"salesforce.{record}", PLACEHOLDERS[record]), sf_values
-                )  # fmt: skip
+                )
                 for record in ("cta_task", "call_task", "message_task", "opportunity")
             },
         ),
@@ -230,5 +264,7 @@ class _Where:
         templates = self.mapping(value, field)
         if not templates:
             self.fail(field, "names no field")
-        return {self.identifier(name, f"{field}"): self.template(t, f"{field}.{name}", known)
-                for name, t in templates.items()}  # fmt: skip
+        return {
+            self.identifier(name, f"{field}"): self.template(t, f"{field}.{name}", known)
+            for name, t in templates.items()
+        }

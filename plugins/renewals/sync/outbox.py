@@ -116,8 +116,15 @@ def _deliver_next(
         ).fetchone()
         if row is None:
             return False
-        event = Event(row["event_id"], row["event_key"], row["kind"], row["subscription_id"], row["renewal_date"],
-                      row["occurred_at"], row["payload"])  # fmt: skip
+        event = Event(
+            row["event_id"],
+            row["event_key"],
+            row["kind"],
+            row["subscription_id"],
+            row["renewal_date"],
+            row["occurred_at"],
+            row["payload"],
+        )
         try:
             delivered = target.deliver(event, str(row["delivery_id"]))
         except Unavailable as exc:
@@ -139,8 +146,16 @@ def _deliver_next(
             report.parked += 1
             return True
         checkpoint("after_call")
-        _settle(cur, event.event_id, target.name, SyncDeliveryStatus.DELIVERED, None, None, delivered.remote_id,
-                delivered.remote_url)  # fmt: skip
+        _settle(
+            cur,
+            event.event_id,
+            target.name,
+            SyncDeliveryStatus.DELIVERED,
+            None,
+            None,
+            delivered.remote_id,
+            delivered.remote_url,
+        )
         if delivered.record_key and delivered.remote_id:
             cur.execute(
                 """
@@ -156,10 +171,15 @@ def _deliver_next(
 
 
 def _settle(
-    cur: psycopg.Cursor[dict[str, Any]], event_id: int, target: str, status: SyncDeliveryStatus,
-    http_status: int | None, answer: str | None,
-    remote_id: str | None = None, remote_url: str | None = None,
-) -> None:  # fmt: skip
+    cur: psycopg.Cursor[dict[str, Any]],
+    event_id: int,
+    target: str,
+    status: SyncDeliveryStatus,
+    http_status: int | None,
+    answer: str | None,
+    remote_id: str | None = None,
+    remote_url: str | None = None,
+) -> None:
     cur.execute(
         """
         update renewals.sync_deliveries
@@ -169,9 +189,16 @@ def _settle(
             delivered_at = case when %(status)s = 'delivered' then now() end
         where event_id = %(event_id)s and target = %(target)s
         """,
-        {"status": status, "http_status": http_status, "answer": answer[:ANSWER_CHARS] if answer else None,
-         "remote_id": remote_id, "remote_url": remote_url, "event_id": event_id, "target": target},
-    )  # fmt: skip
+        {
+            "status": status,
+            "http_status": http_status,
+            "answer": answer[:ANSWER_CHARS] if answer else None,
+            "remote_id": remote_id,
+            "remote_url": remote_url,
+            "event_id": event_id,
+            "target": target,
+        },
+    )
 
 
 def record_url(ops: psycopg.Connection, record_key: str) -> dict[str, str]:

@@ -27,9 +27,13 @@ def parked(ops: psycopg.Connection, limit: int = PARKED_LIMIT) -> list[dict[str,
 
 
 def act(
-    ops: psycopg.Connection, event_id: int, target: str, action: ParkedAction, user: str,
+    ops: psycopg.Connection,
+    event_id: int,
+    target: str,
+    action: ParkedAction,
+    user: str,
     note: str | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Retry or dismiss a parked delivery, with who did it (one transaction)."""
     with ops.transaction():
         changed = ops.execute(
@@ -46,7 +50,7 @@ def act(
                 "event_id": event_id,
                 "target": target,
                 "parked": SyncDeliveryStatus.PARKED,
-            },  # fmt: skip
+            },
         ).rowcount
         if not changed:
             raise NotParked(f"no parked delivery of event {event_id} to {target}: settled already, or never parked")

@@ -58,8 +58,9 @@ class SalesforceTarget:
         path = f"/services/data/v{self.mapping.api_version}/sobjects/{sobject}/{self.mapping.external_id_field}/"
         for fresh_token in (False, True):
             token, instance = self._session(fresh_token)
-            response = self.client.request("PATCH", instance + path + quote(key, safe=""), json=body,
-                                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            response = self.client.request(
+                "PATCH", instance + path + quote(key, safe=""), json=body, headers={"Authorization": f"Bearer {token}"}
+            )
             if response.status_code != 401:  # an expired session: once more with a new token
                 break
         if response.status_code in (200, 201):
@@ -68,8 +69,11 @@ class SalesforceTarget:
         if response.status_code == 204:  # an update answered without a body (API versions before 46.0)
             return Delivered(record_key=key)
         if response.status_code == 300:
-            raise Rejected(300, f"{self.mapping.external_id_field}={key} matches several {sobject} records; "
-                                f"merge them or clear the field on all but one: {response.text}")  # fmt: skip
+            raise Rejected(
+                300,
+                f"{self.mapping.external_id_field}={key} matches several {sobject} records; "
+                f"merge them or clear the field on all but one: {response.text}",
+            )
         if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
             raise Unavailable(f"Salesforce API request limit reached: {response.text}", 403)
         raise rejected(response)
@@ -77,13 +81,18 @@ class SalesforceTarget:
     def _session(self, renew: bool) -> tuple[str, str]:
         if self._token is None or renew:
             response = self.client.request(
-                "POST", f"{self.base_url}/services/oauth2/token",
-                data={"grant_type": "client_credentials", "client_id": self.client_id,
-                      "client_secret": self.client_secret},
-            )  # fmt: skip
+                "POST",
+                f"{self.base_url}/services/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                },
+            )
             if response.status_code != 200:  # the connection is wrong, not the event: all wait
-                raise Unavailable(f"Salesforce refused the connection's credentials: {response.text}",
-                                  response.status_code)  # fmt: skip
+                raise Unavailable(
+                    f"Salesforce refused the connection's credentials: {response.text}", response.status_code
+                )
             answer = response.json()
             self._token = (answer["access_token"], answer.get("instance_url") or self.base_url)
         return self._token

@@ -63,6 +63,11 @@ def connection(conn_id: str) -> ConnectionInfo | None:
     except (AirflowNotFoundException, AirflowRuntimeError):
         return None
     return ConnectionInfo(
-        conn_type=conn.conn_type or "", host=conn.host or "", schema=conn.schema or "", port=conn.port,
-        login=conn.login or "", password=conn.password or "", extra=conn.extra_dejson,
-    )  # fmt: skip
+        conn_type=conn.conn_type or "",
+        host=conn.host or "",
+        schema=conn.schema or "",
+        port=conn.port,
+        login=conn.login or "",
+        password=conn.password or "",
+        extra=conn.extra_dejson,
+    )
