@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -111,6 +112,8 @@ def bench_one(
         "slack_url": slack.url,
         "spreadsheet": str(books / "pipeline.xlsx"),
         "floor_spreadsheet": str(books / "floor.xlsx"),
+        # signs the members' unsubscribe and answer links, the same on both sides
+        "unsubscribe_secret": secrets.token_hex(32),
     }
     mark = time.perf_counter()
     previous = child("bench.day", {**config, "mode": "previous_day"})

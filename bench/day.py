@@ -29,7 +29,8 @@ from renewals.storage.runs import RunContext
 
 
 def resources(config: dict) -> Resources:
-    """The bench's own settings (the defaults, whatever this shell exports) with its shard count."""
+    """The bench's own settings (the defaults, whatever this shell exports) with its shard count
+    and the day's unsubscribe secret (the floor signs its links with the same one)."""
     return local_resources(
         config["warehouse"],
         config["ops"],
@@ -38,6 +39,7 @@ def resources(config: dict) -> Resources:
         base=Settings.from_env({}),
         shards=config["shards"],
         spreadsheet_path=config["spreadsheet"],
+        unsubscribe_secret=bytes.fromhex(config["unsubscribe_secret"]),
     )
 
 

@@ -2,8 +2,10 @@
 
 * Emails: one query over the warehouse per shard returns the rows due today (the playbooks and
   the notice calendar go in as two small temp tables, as in the pipeline), with everything
-  rendering needs; each row is rendered with the pipeline's own templates and message builder and
-  handed to SMTP over one connection per shard. The shards are the pipeline's (the same hash of
+  rendering needs; each row is rendered with the pipeline's own templates and message builder
+  (its copies: one per recipient where the message carries their own unsubscribe or answer
+  links, signed with the bench's secret as the pipeline's are) and handed to SMTP over one
+  connection per shard. The shards are the pipeline's (the same hash of
   the subscription id) and run in as many processes as the pipeline's deliver: a process per
   shard, ``workers`` at a time. No staging, validation, decision log, ledger or re-check.
 * Slack: the staff posts the pipeline queues with those rows (payments received, CTA changes,
@@ -39,7 +41,7 @@ from renewals.config import Settings
 from renewals.decisions.due import load_notice_days, load_touchpoint_defs
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
-from renewals.delivery.shard_delivery import compose_message, deactivation_post, payment_post
+from renewals.delivery.shard_delivery import compose_copies, compose_message, deactivation_post, payment_post
 from renewals.labels import label
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
@@ -154,16 +156,24 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
 
 
 def compose(
-    row: dict[str, Any], touchpoint: Touchpoint, settings: Settings, renderer: Renderer, as_of: date
-) -> tuple[EmailMessage, tuple[str, Message] | None]:
-    """The row's email and the staff post the pipeline queues with it (kind, message), if any."""
-    cta = _cta_context(row, touchpoint, dict(settings.teams), as_of) if touchpoint.cta is not None else None
-    message = compose_message(row, touchpoint, cta, settings, renderer, as_of)
-    if cta is not None:
-        return message, ("cta", cta_change_message(cta, row["account_name"], row["subscription_id"]))
+    row: dict[str, Any],
+    touchpoint: Touchpoint,
+    settings: Settings,
+    renderer: Renderer,
+    as_of: date,
+    unsubscribe_secret: bytes,
+) -> tuple[list[EmailMessage], tuple[str, Message] | None]:
+    """The row's emails (a CTA's one message to its owner, or the touchpoint's copies: one per
+    recipient where it carries their own links) and the staff post the pipeline queues with them
+    (kind, message), if any."""
+    if touchpoint.cta is not None:
+        cta = _cta_context(row, touchpoint, dict(settings.teams), as_of)
+        message = compose_message(row, touchpoint, cta, settings, renderer, as_of)
+        return [message], ("cta", cta_change_message(cta, row["account_name"], row["subscription_id"]))
+    copies = compose_copies(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
     if touchpoint.attachment == "receipt_pdf":
-        return message, ("payment_received", payment_post(row))
-    return message, None
+        return copies, ("payment_received", payment_post(row))
+    return copies, None
 
 
 def deactivation_of(row: dict[str, Any], touchpoint: Touchpoint) -> tuple[str, Message] | None:
@@ -182,6 +192,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     as_of = date.fromisoformat(config["as_of"])
     playbooks: dict[str, Playbook] = load_playbooks(settings.playbook_dir)
     renderer = Renderer(settings.template_dir)
+    unsubscribe_secret = bytes.fromhex(config["unsubscribe_secret"])
     smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
     by_channel: dict[str, Counter] = {}
     posts: list[StaffPost] = []
@@ -210,8 +221,9 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
                 if row["channel"] == "record":  # recorded, nothing to send
                     post = deactivation_of(row, touchpoint)
                 else:
-                    message, post = compose(row, touchpoint, settings, renderer, as_of)
-                    smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
+                    copies, post = compose(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
+                    for message in copies:
+                        smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
                 if post is not None:
                     kind, (text, blocks) = post
                     posts.append(StaffPost(kind, text, blocks))
