@@ -18,6 +18,7 @@ from renewals.reports.summary import CUSTOMER_EMAILS, STAFF_EMAILS, STEPS_RECORD
 from renewals.run_labels import refused_note
 from renewals.storage.runs import RunContext
 from tests.daily import resources_for
+from tests.world import first_copies
 
 AS_OF = date(2026, 12, 1)  # a Tuesday: the first business day of December
 
@@ -34,12 +35,15 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 
 
 def by_touchpoint(mailbox, touchpoint: str, subscription_id: str) -> EmailMessage:
+    """The touchpoint's message (of one sent as a copy per recipient, the first copy)."""
     key = (touchpoint, subscription_id)
-    [message] = [m for m in mailbox.messages if (m["X-Renewal-Touchpoint"], m["X-Renewal-Subscription"]) == key]
+    [message] = [
+        m for m in first_copies(mailbox.messages) if (m["X-Renewal-Touchpoint"], m["X-Renewal-Subscription"]) == key
+    ]
     return message
 
 
-def test_messages_name_the_new_term_greet_every_recipient_and_link_staff_to_the_member(world, resources, mailbox):
+def test_messages_name_the_new_term_greet_each_recipient_and_link_staff_to_the_member(world, resources, mailbox):
     world.subscription("S-DEC", AS_OF + timedelta(days=15))  # renewal_reminder_15, renewal on 16 December 2026
     world.subscription("S-FEB", date(2027, 2, 15))  # renewal_notice: first business day two months before
     world.subscription("S-LATE", AS_OF - timedelta(days=1), roles=())  # overdue_notice_1 to two named contacts
@@ -58,13 +62,21 @@ def test_messages_name_the_new_term_greet_every_recipient_and_link_staff_to_the_
     for body in parts(notice):
         assert "for the term 15 February 2027 to 14 February 2028" in body
 
-    overdue = by_touchpoint(mailbox, "overdue_notice_1", "S-LATE")
-    assert sorted(a.addr_spec for a in overdue["To"].addresses) == sorted(
-        ["primary.s-late@members.example.com", "billing.s-late@members.example.com"]
-    )
-    overdue_text, overdue_html = parts(overdue)
-    assert overdue_text.startswith("Dear Kemi Kowalski and Jane Doe,")
-    assert "Dear Kemi Kowalski and Jane Doe," in overdue_html
+    # the overdue notice goes as one copy per contact (each with its own links), each greeting its reader
+    overdue = {
+        m["To"].addresses[0].addr_spec: m
+        for m in mailbox.messages
+        if (m["X-Renewal-Touchpoint"], m["X-Renewal-Subscription"]) == ("overdue_notice_1", "S-LATE")
+    }
+    customers = sorted(address for address in overdue if address.endswith("@members.example.com"))
+    assert customers == sorted(["primary.s-late@members.example.com", "billing.s-late@members.example.com"])
+    for address, name in (
+        ("primary.s-late@members.example.com", "Kemi Kowalski"),
+        ("billing.s-late@members.example.com", "Jane Doe"),
+    ):
+        overdue_text, overdue_html = parts(overdue[address])
+        assert overdue_text.startswith(f"Dear {name},")
+        assert f"Dear {name}," in overdue_html
 
     staff = [
         m

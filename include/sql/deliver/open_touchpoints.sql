@@ -13,6 +13,10 @@ select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t
              where c.subscription_id = t.subscription_id and c.email = any(t.recipients) and c.name is not null
              group by c.name
              order by min(case when c.role = 'primary' then 0 else 1 end), min(c.contact_id)) as contact_names,
+       -- each recipient's name, for the greeting of the copy that goes to that recipient alone
+       (select coalesce(jsonb_object_agg(lower(c.email), c.name), jsonb_build_object()) from {contacts} c
+        where c.subscription_id = t.subscription_id and c.email = any(t.recipients) and c.name is not null)
+           as recipient_names,
        -- staff emails list the member's contacts (e.g. for deactivation)
        case when t.channel = 'staff_email' then (
            select coalesce(jsonb_agg(jsonb_build_object('role', c.role, 'name', c.name, 'email', c.email)

@@ -368,6 +368,9 @@ def compose_message(
     (unsubscribe where settings.list_unsubscribe is on, and the one-click answers where the
     reminder asks a decision), sealed with ``unsubscribe_secret``; ``audience`` tells its
     Message-ID from the other copies'."""
+    if recipient is not None and "recipient_names" in row:  # the copy greets its one recipient, by name if known
+        name = (row["recipient_names"] or {}).get(recipient.lower())
+        row = {**row, "contact_names": [name] if name else [], "contact_name": name}
     links = _links_of(row, touchpoint, settings, unsubscribe_secret, recipient, as_of)
     context = {
         **template_context(row, touchpoint, cta, settings, as_of),
