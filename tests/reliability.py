@@ -107,21 +107,27 @@ def tally(ops, mailbox: FileMailbox, due: set[Due], settings: Settings) -> Figur
         status[(s, r, t)] = st
         if mid is not None:
             ledger_ids[(s, r, t)] = mid
+    # a message that goes as one copy per recipient: every copy the ledger composed must arrive, once
+    copies: dict[tuple, set[str]] = {}
+    for mid, s, r, t in ops.execute(
+        "select message_id, subscription_id, renewal_date, touchpoint from renewals.message_copies"
+    ):
+        copies.setdefault((s, r, t), set()).add(mid)
     figures = Figures(due=len(due), duplicates=sum(n - 1 for n in got.values() if n > 1))
-    ids = set(ledger_ids.values())
+    ids = set(ledger_ids.values()).union(*copies.values())
     for item in due:
         key = (item.subscription_id, item.renewal_date, item.touchpoint)
-        mid = ledger_ids.get(key) or item.message_id(settings)
-        ids.add(mid)
+        mids = copies.get(key) or {ledger_ids.get(key) or item.message_id(settings)}
+        ids |= mids
         st = status.get(key)
         figures.statuses[st] += 1
         if st == "unknown":
             figures.unknown += 1
-            figures.unknown_received += got[mid] > 0
-        elif got[mid] == 0:
+            figures.unknown_received += any(got[mid] > 0 for mid in mids)
+        elif not all(got[mid] > 0 for mid in mids):
             figures.losses += 1
             figures.lost.append(f"{item.ref} ({st})")
-        if got[mid] == 1:
+        if all(got[mid] == 1 for mid in mids):
             figures.delivered += 1
     figures.unexpected = sum(n for mid, n in got.items() if mid not in ids)
     return figures
