@@ -82,7 +82,7 @@ class Outcome:
     state: str
     task_instances: list[tuple[str, int, str, str]]  # task_id, map_index, state, hostname
     message_ids: list[str]
-    sent: int  # sends in the ledger (touchpoints with a Message-ID)
+    sent: int  # emails the ledger sent (touchpoints with a Message-ID, or their copies)
 
     @property
     def deliver_hosts(self) -> set[str]:
@@ -331,7 +331,15 @@ def outcome(metadata: str, ops: str, outbox: Path, run_id: str, state: str) -> O
         (run_id,),
     )
     messages = sorted(outbox.glob("*.eml"))
-    ((sent,),) = query(ops, "select count(*) from renewals.touchpoints where status = 'sent' and message_id <> ''")
+    # emails the ledger sent: a message per touchpoint, or each copy of one sent a copy per recipient
+    ((sent,),) = query(
+        ops,
+        """
+        select count(coalesce(c.message_id, t.message_id)) from renewals.touchpoints t
+        left join renewals.message_copies c using (subscription_id, renewal_date, touchpoint)
+        where t.status = 'sent' and t.message_id <> ''
+        """,
+    )
     return Outcome(
         state=state,
         task_instances=[(task_id, index, str(ti_state), host or "") for task_id, index, ti_state, host in rows],
