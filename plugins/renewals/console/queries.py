@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from renewals.config import Settings
 from renewals.console import steering
 from renewals.console.outbox import KEY, page_keys, written_ahead
-from renewals.console.upcoming import member_ahead, preview, recipients_of, upcoming
+from renewals.console.upcoming import brief_preview, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
@@ -360,7 +360,9 @@ def _outbox_item(
     }
     item.update(recipients=recipients, subject=None, preview=None)
     if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
-        message = preview(touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row))
+        message = brief_preview(
+            touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row)
+        )
         item["subject"] = message["subject"]
         item["preview"] = {"subject": message["subject"], "text": _snippet(message["body"]), "cc": message["cc"]}
     elif touchpoint.cta is not None:
