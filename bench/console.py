@@ -7,7 +7,8 @@ tables (N subscriptions, 2N contacts). Then times ``renewals.console.queries.mem
 ``GET /renewals/api/members/{id}`` does, without HTTP) and ``search`` for random members, and
 shows the member queries' plans, which must use indexes only. With 10,000 staff actions in place
 (skips, moves, edits, holds), times the outbox (``queries.outbox``, what ``GET /renewals/api/outbox``
-does) over a month: its first page, a later page, and one state across the month. Prints median
+does) over a month: its first page, a later page, and one state across the month, read from the
+rows the latest run writes for it, with 100 members steered since (recomputed live). Prints median
 and worst times.
 """
 
@@ -23,9 +24,10 @@ from datetime import UTC, date, datetime, timedelta
 from devenv.postgres import drop_database, ensure_database, ensure_server
 from renewals.config import PROJECT_ROOT, Settings
 from renewals.console import queries
+from renewals.console.outbox import write_outbox_ahead
 from renewals.delivery.render import Renderer
 from renewals.playbooks import load_playbooks
-from renewals.storage.db import connect
+from renewals.storage.db import connect, one_row
 from renewals.storage.migrations import migrate
 from renewals.storage.sql_files import WorkTables, sql_text
 
@@ -173,9 +175,32 @@ def timed(n: int, runs: int = 30) -> None:
             f"worst {max(member_ms):.1f} ms"
         )
         print(f"search by contact email: median {statistics.median(search_ms):.1f} ms, worst {max(search_ms):.1f} ms")
+        write_ahead(dsn, playbooks, settings)
         outbox_timed(dsn, playbooks, settings, renderer, today)
     finally:
         drop_database(server, DATABASE)
+
+
+def write_ahead(dsn: str, playbooks: dict, settings: Settings, steered_since: int = 100) -> None:
+    """What the publish step of the latest run writes for the outbox (renewals.console.outbox), then
+    ``steered_since`` staff actions after it, whose members the outbox recomputes live."""
+    with closing(connect(dsn, autocommit=True)) as ops:
+        run_id, run_key, as_of = one_row(
+            ops.execute("select run_id, run_key, as_of from renewals.runs order by started_at desc limit 1")
+        )
+        started = time.perf_counter()
+        rows = write_outbox_ahead(
+            ops, run_id, as_of, WorkTables(run_key).identifiers()["subscriptions"], playbooks, settings
+        )
+        print(f"outbox rows written by the run: {rows:,} in {time.perf_counter() - started:.1f} s", flush=True)
+        ops.execute(
+            """
+            insert into renewals.staff_actions (subscription_id, action, reason, actor)
+            select subscription_id, 'note', 'bench', 'bench' from renewals.touchpoint_overrides
+            order by subscription_id limit %s
+            """,
+            (steered_since,),
+        )
 
 
 def outbox_timed(dsn: str, playbooks: dict, settings: Settings, renderer: Renderer, today: date, runs: int = 5) -> None:

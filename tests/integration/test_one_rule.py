@@ -11,6 +11,7 @@ from psycopg import sql
 from devenv.inprocess import run_day
 from renewals.console import queries
 from renewals.delivery.render import Renderer
+from renewals.reports.publish import write_outbox
 from renewals.reports.spreadsheet import load_forecast
 from tests.conftest import moment
 
@@ -46,6 +47,7 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     a_world(world)
     first, last = D + timedelta(days=1), D + timedelta(days=DAYS)
     run = run_day(resources, D)
+    write_outbox(ops, resources, run)  # as the run's publish step does
     settings, playbooks = resources.settings, resources.playbooks()
     renderer = Renderer(settings.template_dir)
     with ops.transaction():
@@ -58,6 +60,10 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     outbox = queries.outbox(ops, playbooks, settings, renderer, D, first, last, {}, limit=500)
     in_outbox = {(i["subscription_id"], i["touchpoint"], i["due_date"]) for i in outbox["items"]}
     assert outbox["total"] == len(outbox["items"])
+    # the outbox read the rows the run wrote for it; the rule computed live on request gives the same page
+    assert ops.execute("select run_id from renewals.outbox_ahead_runs").fetchall() == [(run.run_id,)]
+    ops.execute("delete from renewals.outbox_ahead_runs")
+    assert queries.outbox(ops, playbooks, settings, renderer, D, first, last, {}, limit=500) == outbox
     staged = run.work.identifiers()["subscriptions"]
     members = {row[0] for row in ops.execute(sql.SQL("select subscription_id from {}").format(staged)).fetchall()}
     assert len(members) == 13

@@ -21,6 +21,7 @@ from devenv.inprocess import run_day
 from devenv.mailbox import FileMailbox
 from devenv.postgres import drop_database, ensure_database
 from renewals.delivery.messages import bodies
+from renewals.reports.publish import write_outbox
 from renewals.storage.db import connect
 from tests.console import TODAY, Console, start_console, token
 from tests.daily import resources_for
@@ -77,7 +78,11 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 world.subscription(member, R, account_name=f"Account {member} <&>")
         with FileMailbox(tmp / "outbox") as mailbox:
             resources = resources_for(databases, mailbox, spreadsheet_path=(tmp / "renewals.xlsx").as_uri())
-            run_day(resources, TODAY, run_id="scheduled__steer_today")
+            run = run_day(resources, TODAY, run_id="scheduled__steer_today")
+            # the outbox's rows, as the run's publish step writes them: the outbox reads its pages
+            # from them, and recomputes the members staff steer after them
+            with closing(connect(databases["ops"], autocommit=True)) as ops:
+                write_outbox(ops, resources, run)
             with start_console(databases, tmp) as (url, _server):
                 console = Console(url, databases["ops"], "", "scheduled__steer_today")
                 console.tokens = {user: token(url, user) for user in ("admin", "staff", "viewer")}
@@ -102,6 +107,9 @@ def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack
     assert status == 200 and one["total"] == len(MEMBERS) and len(one["items"]) == 2
     status, rest = stack.api("GET", f"/outbox?from={day(1)}&to={day(1)}&touchpoint={REMINDER}&limit=2&offset=4")
     assert [i["subscription_id"] for i in rest["items"]] == ["S-SKIP"]
+    with closing(connect(stack.console.ops_uri, autocommit=True)) as ops:
+        written = ops.execute("select count(*) from renewals.outbox_ahead where due_date <= %s", (day(14),))
+        assert written.fetchone() == (page["total"],)
 
 
 @pytest.mark.parametrize(

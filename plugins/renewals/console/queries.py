@@ -13,7 +13,8 @@ from psycopg.rows import dict_row
 
 from renewals.config import Settings
 from renewals.console import steering
-from renewals.console.upcoming import member_ahead, preview, recipients_of, upcoming
+from renewals.console.outbox import KEY, page_keys, written_ahead
+from renewals.console.upcoming import brief_preview, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
@@ -252,23 +253,25 @@ def outbox(
         "offset": offset,
         **{name: filters.get(name) for name in OUTBOX_FILTERS},
     }
-    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
-        subscriptions = tables["subscriptions"]
-        if filters.get("state") not in (None, "scheduled"):
-            # only members staff steered can be held, skipped, moved or edited: the rule over them
-            # alone (their staged rows by key), not over everyone
-            subscriptions = sql.Identifier("console_steered")
-            cur.execute(
-                sql.SQL(sql_text("console/steered.sql")).format(steered=subscriptions, staged=tables["subscriptions"])
-            )
-        load_rule_tables(ops, subscriptions, playbooks, settings.holidays, settings.teams)
-        query = sql.SQL(sql_text("console/outbox.sql")).format(
-            ahead=ahead_query(subscriptions), subscriptions=tables["subscriptions"]
+    written = written_ahead(ops, run["run_id"], today, first, last)
+    if written is None:
+        rows = _outbox_rows(
+            ops,
+            tables["subscriptions"],
+            tables["subscriptions"],
+            playbooks,
+            settings,
+            params,
+            steered_only=filters.get("state") not in (None, "scheduled"),
         )
-        rows = cur.execute(query, params).fetchall()
-        ids = sorted({row["subscription_id"] for row in rows})
-        contacts: dict[str, list[dict[str, Any]]] = {}
-        if ids:
+        total = rows[0]["total"] if rows else 0
+    else:
+        keys, total = page_keys(ops, written, tables["subscriptions"], playbooks, settings, params)
+        rows = _page_rows(ops, tables["subscriptions"], keys, playbooks, settings, params)
+    contacts: dict[str, list[dict[str, Any]]] = {}
+    ids = sorted({row["subscription_id"] for row in rows})
+    if ids:
+        with ops.cursor(row_factory=dict_row) as cur:
             found = cur.execute(
                 sql.SQL("select * from {} where subscription_id = any(%s) order by contact_id").format(
                     tables["contacts"]
@@ -278,7 +281,52 @@ def outbox(
             for contact in found:
                 contacts.setdefault(contact["subscription_id"], []).append(contact)
     items = [_outbox_item(row, contacts.get(row["subscription_id"], []), playbooks, settings, renderer) for row in rows]
-    return {**page, "total": rows[0]["total"] if rows else 0, "items": items, "facts_from_run": run["run_id"]}
+    return {**page, "total": total, "items": items, "facts_from_run": run["run_id"]}
+
+
+def _outbox_rows(
+    ops: psycopg.Connection,
+    subscriptions: sql.Composable,
+    staged: sql.Composable,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    params: Mapping[str, Any],
+    steered_only: bool = False,
+) -> list[dict[str, Any]]:
+    """The rule live over ``subscriptions`` (staged rows), one page of the outbox with its total."""
+    with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
+        if steered_only:
+            # only members staff steered can be held, skipped, moved or edited: the rule over them
+            # alone (their staged rows by key), not over everyone
+            subscriptions = sql.Identifier("console_steered")
+            cur.execute(sql.SQL(sql_text("console/steered.sql")).format(steered=subscriptions, staged=staged))
+        load_rule_tables(ops, subscriptions, playbooks, settings.holidays, settings.teams)
+        query = sql.SQL(sql_text("console/outbox.sql")).format(ahead=ahead_query(subscriptions), subscriptions=staged)
+        return cur.execute(query, params).fetchall()
+
+
+def _page_rows(
+    ops: psycopg.Connection,
+    staged: sql.Composable,
+    keys: list[tuple[Any, ...]],
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    params: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The rule's whole rows of one page's keys, live over the page's members only."""
+    if not keys:
+        return []
+    members = sql.Identifier("console_page")
+    with ops.transaction():
+        ops.execute(
+            sql.SQL("create temp table {} on commit drop as select * from {} where subscription_id = any(%s)").format(
+                members, staged
+            ),
+            (sorted({key[0] for key in keys}),),
+        )
+        found = _outbox_rows(ops, members, staged, playbooks, settings, {**params, "limit": None, "offset": 0})
+    by_key = {tuple(row[column] for column in KEY): row for row in found}
+    return [by_key[key] for key in keys if key in by_key]
 
 
 def _outbox_item(
@@ -312,7 +360,9 @@ def _outbox_item(
     }
     item.update(recipients=recipients, subject=None, preview=None)
     if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
-        message = preview(touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row))
+        message = brief_preview(
+            touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row)
+        )
         item["subject"] = message["subject"]
         item["preview"] = {"subject": message["subject"], "text": _snippet(message["body"]), "cc": message["cc"]}
     elif touchpoint.cta is not None:

@@ -17,7 +17,7 @@ from renewals.config import Settings
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.messages import bodies
 from renewals.delivery.render import Renderer
-from renewals.delivery.shard_delivery import Edit, compose_message, template_context
+from renewals.delivery.shard_delivery import Edit, compose_message, render_message, template_context
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.sql_files import sql_text
@@ -123,22 +123,20 @@ def upcoming(
     return ahead
 
 
-def preview(
+def message_row(
     touchpoint: Touchpoint,
     staged: Mapping[str, Any],
     contacts: Sequence[Mapping[str, Any]],
     recipients: list[str],
     settings: Settings,
-    renderer: Renderer,
-    due: date,
-    edit: Edit | None = None,
 ) -> dict[str, Any]:
-    """The message as the run on its due date would compose it (with staff's ``edit``)."""
+    """The staged row as the delivery composes a touchpoint's message from it: with its
+    recipients, copies and the contacts' names."""
     primary = [c for c in sorted(contacts, key=lambda c: c["contact_id"]) if c["role"] == "primary" and c["name"]]
     cc = [settings.teams[team] for team in touchpoint.cc_teams if team in settings.teams]
     if touchpoint.cc_owner and staged.get("owner_email"):
         cc.append(staged["owner_email"])
-    row = {
+    return {
         **staged,
         "recipients": recipients,
         "cc": cc,
@@ -152,20 +150,64 @@ def preview(
         ),
         "contacts": [{"role": c["role"], "name": c["name"], "email": c["email"]} for c in contacts],
     }
+
+
+def message_body(
+    touchpoint: Touchpoint,
+    row: Mapping[str, Any],
+    settings: Settings,
+    renderer: Renderer,
+    due: date,
+    edit: Edit | None,
+) -> str:
+    """What staff edit: the message's own words, between the greeting and the signature."""
+    if edit is not None and edit.text is not None:
+        return edit.text
+    assert touchpoint.template is not None  # the caller previews only touchpoints with a template
+    return renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
+
+
+def preview(
+    touchpoint: Touchpoint,
+    staged: Mapping[str, Any],
+    contacts: Sequence[Mapping[str, Any]],
+    recipients: list[str],
+    settings: Settings,
+    renderer: Renderer,
+    due: date,
+    edit: Edit | None = None,
+) -> dict[str, Any]:
+    """The message as the run on its due date would compose it (with staff's ``edit``)."""
+    row = message_row(touchpoint, staged, contacts, recipients, settings)
     message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)
     text, html = bodies(message)
-    if edit is not None and edit.text is not None:
-        body = edit.text
-    else:
-        assert touchpoint.template is not None  # compose_message has rendered it
-        body = renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
     return {
         "subject": message["Subject"],
         "recipients": recipients,
-        "cc": cc,
+        "cc": row["cc"],
         "text": text,
         "html": html,
-        # what staff edit: the message's own words, between the greeting and the signature
-        "body": body,
+        "body": message_body(touchpoint, row, settings, renderer, due, edit),
         "attachments": [part.get_filename() for part in message.iter_attachments()],
+    }
+
+
+def brief_preview(
+    touchpoint: Touchpoint,
+    staged: Mapping[str, Any],
+    contacts: Sequence[Mapping[str, Any]],
+    recipients: list[str],
+    settings: Settings,
+    renderer: Renderer,
+    due: date,
+    edit: Edit | None = None,
+) -> dict[str, Any]:
+    """What a list shows of the message: its subject (the Subject header :func:`preview` reads
+    back is the rendered subject itself), copies and own words, without composing the email."""
+    row = message_row(touchpoint, staged, contacts, recipients, settings)
+    rendered = render_message(row, touchpoint, None, settings, renderer, due, edit)
+    return {
+        "subject": rendered.subject,
+        "cc": row["cc"],
+        "body": message_body(touchpoint, row, settings, renderer, due, edit),
     }

@@ -12,6 +12,7 @@ from datetime import date
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from renewals.decisions.dates import months_between, notice_day
 from renewals.playbooks import Playbook, Touchpoint
@@ -20,6 +21,13 @@ from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
 RENEWAL_MONTHS = "select min(renewal_date), max(renewal_date) from {}"
+# the temp table touchpoint_defs: the playbooks' touchpoints, as the rule reads them
+TOUCHPOINT_DEFS = """playbook text, touchpoint text, position int, sequence text, channel text,
+    anchor text, days int, months_before int, gates text[], roles text[],
+    staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
+    tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean,
+    needs_approval boolean, audience text"""
+TOUCHPOINT_DEF_NAMES = [column.split()[0] for column in TOUCHPOINT_DEFS.split(",")]
 
 
 def due_query(subscriptions: sql.Composable) -> sql.Composed:
@@ -62,46 +70,42 @@ def load_touchpoint_defs(
     approvals: frozenset[str] = frozenset(),
 ) -> None:
     """The playbooks as a temp table; ``needs_approval`` only where approvals are on for the playbook."""
+    rows = [
+        (
+            playbook.name,
+            tp.key,
+            tp.position,
+            tp.sequence,
+            tp.channel,
+            tp.due.anchor,
+            tp.due.days,
+            tp.due.months_before,
+            list(tp.gates),
+            list(tp.to),
+            [team_addresses[team] for team in tp.to_staff if team in team_addresses],
+            OWNER in tp.to_staff,
+            OFFBOARDING_GROUP in tp.to_staff,
+            [team_addresses[team] for team in tp.cc_teams if team in team_addresses],
+            tp.cc_owner,
+            optional_list(tp.when.tiers),
+            optional_list(tp.when.member_types),
+            tp.when.hosted_site,
+            tp.when.contact_logged,
+            tp.when.engaged,
+            tp.needs_approval and playbook.name in approvals,
+            audience(tp),
+        )
+        for playbook in playbooks.values()
+        for tp in playbook.touchpoints
+    ]
+    # One JSON parameter (dumped in C), not a COPY: psycopg's array dumper is pure Python, and this
+    # table is loaded on every member page and outbox page.
     ops.execute(
-        """
-        create temp table touchpoint_defs (
-            playbook text, touchpoint text, position int, sequence text, channel text,
-            anchor text, days int, months_before int, gates text[], roles text[],
-            staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
-            tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean,
-            needs_approval boolean, audience text
-        ) on commit drop
-        """
+        sql.SQL(
+            "create temp table touchpoint_defs on commit drop as select * from jsonb_to_recordset(%s) as d({})"
+        ).format(sql.SQL(TOUCHPOINT_DEFS)),
+        (Jsonb([dict(zip(TOUCHPOINT_DEF_NAMES, row, strict=True)) for row in rows]),),
     )
-    with ops.cursor().copy("copy touchpoint_defs from stdin") as copy:
-        for playbook in playbooks.values():
-            for tp in playbook.touchpoints:
-                copy.write_row(
-                    (
-                        playbook.name,
-                        tp.key,
-                        tp.position,
-                        tp.sequence,
-                        tp.channel,
-                        tp.due.anchor,
-                        tp.due.days,
-                        tp.due.months_before,
-                        list(tp.gates),
-                        list(tp.to),
-                        [team_addresses[team] for team in tp.to_staff if team in team_addresses],
-                        OWNER in tp.to_staff,
-                        OFFBOARDING_GROUP in tp.to_staff,
-                        [team_addresses[team] for team in tp.cc_teams if team in team_addresses],
-                        tp.cc_owner,
-                        optional_list(tp.when.tiers),
-                        optional_list(tp.when.member_types),
-                        tp.when.hosted_site,
-                        tp.when.contact_logged,
-                        tp.when.engaged,
-                        tp.needs_approval and playbook.name in approvals,
-                        audience(tp),
-                    )
-                )
 
 
 def optional_list(values: tuple[str, ...] | None) -> list[str] | None:

@@ -34,7 +34,7 @@ from renewals.delivery.messages import (
 )
 from renewals.delivery.outcome_log import log_outcome
 from renewals.delivery.receipt import Receipt, receipt_filename, receipt_pdf
-from renewals.delivery.render import Renderer, message_context
+from renewals.delivery.render import RenderedMessage, Renderer, message_context
 from renewals.delivery.smtp import Mailer, MailerUnavailable, Outcome
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.slack.messages import Message, cta_change_message, deactivation_message, payment_received_message
@@ -350,6 +350,30 @@ def template_context(
     }
 
 
+def render_message(
+    row: Mapping[str, Any],
+    touchpoint: Touchpoint,
+    cta: dict[str, Any] | None,
+    settings: Settings,
+    renderer: Renderer,
+    as_of: date,
+    edit: Edit | None = None,
+    links: Mapping[str, Any] | None = None,
+) -> RenderedMessage:
+    """The subject and parts of a touchpoint's email (what :func:`compose_message` sends), in
+    staff's words where ``edit`` gives them, with a recipient's public ``links`` (none: a preview's)."""
+    links = links or {}
+    context = {
+        **template_context(row, touchpoint, cta, settings, as_of),
+        "answer_links": links.get("answers"),
+        "unsubscribe_link": links.get("unsubscribe"),
+    }
+    assert touchpoint.template is not None
+    if edit is None:
+        return renderer.render(touchpoint.template, context)
+    return renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
+
+
 def compose_message(
     row: Mapping[str, Any],
     touchpoint: Touchpoint,
@@ -372,17 +396,7 @@ def compose_message(
         name = (row["recipient_names"] or {}).get(recipient.lower())
         row = {**row, "contact_names": [name] if name else [], "contact_name": name}
     links = _links_of(row, touchpoint, settings, unsubscribe_secret, recipient, as_of)
-    context = {
-        **template_context(row, touchpoint, cta, settings, as_of),
-        "answer_links": links.get("answers"),
-        "unsubscribe_link": links.get("unsubscribe"),
-    }
-    assert touchpoint.template is not None
-    rendered = (
-        renderer.render(touchpoint.template, context)
-        if edit is None
-        else renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
-    )
+    rendered = render_message(row, touchpoint, cta, settings, renderer, as_of, edit, links)
     if cta is not None:
         to, cc = [cta["owner_email"]], list(row["cc"])
     elif recipient is not None:

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from renewals.config import SLACK_CONN_ID
+from renewals.console.outbox import write_outbox_ahead
 from renewals.pipeline import Resources
 from renewals.reports.spreadsheet import build_spreadsheet
 from renewals.reports.summary import format_summary, run_summary
@@ -86,6 +87,8 @@ def publish_run(
         record_publication(ops, run.run_id, "spreadsheet", sheet_status, target, sheet_detail)
         outcome["spreadsheet"] = {"status": sheet_status, "detail": sheet_detail}
 
+        if not (run.dry_run or run.subscription_id):
+            write_outbox(ops, resources, run)
         if run.dry_run:
             log.info("Dry run: nothing is posted to Slack; the summary is in the summarize task's log.")
             slack_status, slack_detail = PublicationStatus.SKIPPED, "dry run"
@@ -103,6 +106,24 @@ def publish_run(
     if sheet_error is not None:
         raise SpreadsheetNotWritten(f"{target}: {sheet_error}") from sheet_error
     return outcome
+
+
+def write_outbox(ops: psycopg.Connection, resources: Resources, run: RunContext) -> None:
+    """The console outbox's rows of the run; if they cannot be written, the outbox computes the
+    rule live (slower, same answer), and the run goes on."""
+    try:
+        written = write_outbox_ahead(
+            ops,
+            run.run_id,
+            run.as_of,
+            run.work.identifiers()["subscriptions"],
+            resources.playbooks(),
+            resources.settings,
+        )
+    except psycopg.Error:
+        log.exception("The console outbox's rows of %s were not written: the outbox computes them live", run.run_id)
+    else:
+        log.info("The console outbox's rows of %s: %d touchpoints ahead", run.run_id, written)
 
 
 def spreadsheet_target(ops: psycopg.Connection, run: RunContext, path: str) -> str:

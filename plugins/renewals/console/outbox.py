@@ -1,0 +1,87 @@
+"""The outbox's rows written once per run (renewals.outbox_ahead, migration 0017): what the one
+rule (renewals.decisions.due) puts ahead for the next weeks, so that a page of the outbox reads an
+index instead of computing the rule over every member. Members staff steered since are recomputed
+live, so an action shows at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from renewals.config import Settings
+from renewals.decisions.due import ahead_query, load_rule_tables
+from renewals.playbooks import Playbook
+from renewals.storage.sql_files import sql_text
+
+AHEAD_DAYS = 45  # how far ahead of its date a run writes the outbox's rows (a month's view and more)
+KEY = ("subscription_id", "renewal_date", "touchpoint")
+ORDER = sql.SQL(" order by due_date, subscription_id, position, touchpoint")
+
+
+def write_outbox_ahead(
+    ops: psycopg.Connection,
+    run_id: str,
+    as_of: date,
+    staged: sql.Composable,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+) -> int:
+    """Replace the outbox's rows with the rule's, as of the run's date ``as_of``, over its staged
+    subscriptions ``staged``; older runs' rows go. The number of rows written."""
+    last = as_of + timedelta(days=AHEAD_DAYS)
+    with ops.transaction():
+        ops.execute("delete from renewals.outbox_ahead_runs where run_id = %s or as_of <= %s", (run_id, as_of))
+        ops.execute(
+            "insert into renewals.outbox_ahead_runs (run_id, as_of, first_day, last_day) values (%s, %s, %s, %s)",
+            (run_id, as_of, as_of, last),
+        )
+        load_rule_tables(ops, staged, playbooks, settings.holidays, settings.teams)
+        statement = sql.SQL(sql_text("console/outbox_ahead_write.sql")).format(ahead=ahead_query(staged))
+        written = ops.execute(statement, {"run_id": run_id, "as_of": as_of, "first": as_of, "last": last})
+        ops.execute("analyze renewals.outbox_ahead")
+        return written.rowcount
+
+
+def written_ahead(ops: psycopg.Connection, run_id: str, today: date, first: date, last: date) -> dict[str, Any] | None:
+    """The run's outbox rows if they answer for ``first`` to ``last`` judged on ``today``, else None."""
+    with ops.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "select * from renewals.outbox_ahead_runs where run_id = %s and as_of = %s"
+            " and first_day <= %s and last_day >= %s",
+            (run_id, today, first, last),
+        ).fetchone()
+
+
+def page_keys(
+    ops: psycopg.Connection,
+    written: Mapping[str, Any],
+    staged: sql.Composable,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    params: Mapping[str, Any],
+) -> tuple[list[tuple[Any, ...]], int]:
+    """One page of the outbox's keys in its order, and how many match in all: the run's rows, and
+    the rule live over the members steered since they were written."""
+    steered, steered_ahead = sql.Identifier("console_steered"), sql.Identifier("console_steered_ahead")
+    with ops.transaction():
+        ops.execute(
+            sql.SQL(sql_text("console/outbox_steered_since.sql")).format(steered=steered, staged=staged),
+            {"written_at": written["written_at"]},
+        )
+        load_rule_tables(ops, steered, playbooks, settings.holidays, settings.teams)
+        ops.execute(
+            sql.SQL("create temp table {} on commit drop as {}").format(steered_ahead, ahead_query(steered)), params
+        )
+        matching = sql.SQL(sql_text("console/outbox_matching.sql")).format(steered=steered, steered_ahead=steered_ahead)
+        params = {**params, "run_id": written["run_id"]}
+        (total,) = ops.execute(sql.SQL("select count(*) from ({}) m").format(matching), params).fetchone() or (0,)
+        page = sql.SQL(
+            "select subscription_id, renewal_date, touchpoint from ({}) m{} limit %(limit)s offset %(offset)s"
+        )
+        keys = ops.execute(page.format(matching, ORDER), params).fetchall()
+    return keys, total
