@@ -26,12 +26,16 @@ with v as (
     select %(intent)s::timestamptz as intent_confirmed_at, %(paid)s::timestamptz as paid_at,
            %(declined)s::timestamptz as declined_at, %(zone)s::text as zone,
            %(renewal)s::date as renewal_date
+), a as (  -- no member answer: the warehouse's facts alone (answers: tests/integration/test_member_answers.py)
+    select null::text as answer, null::date as counted_on
 ), facts as (
     select v.*,
-           (v.intent_confirmed_at at time zone v.zone)::date as intent_on,
+           coalesce((v.intent_confirmed_at at time zone v.zone)::date,
+                    case when a.answer = 'intent' then a.counted_on end) as intent_on,
            (v.paid_at at time zone v.zone)::date as paid_on,
-           (v.declined_at at time zone v.zone)::date as declined_on
-    from v
+           coalesce((v.declined_at at time zone v.zone)::date,
+                    case when a.answer = 'decline' then a.counted_on end) as declined_on
+    from v cross join a
 ), gated as (
     select f.*,
            case when f.paid_on <= %(as_of)s then 'paid'
@@ -54,9 +58,11 @@ def test_the_agreement_query_uses_the_expressions_of_the_shipped_sql():
     # If validate_subscriptions.sql changes how it decides, the agreement test below must follow.
     shipped = " ".join(sql_text(SQL_FILE).split())
     for expression in [
-        "(v.intent_confirmed_at at time zone v.zone)::date as intent_on",
+        "coalesce((v.intent_confirmed_at at time zone v.zone)::date, "
+        "case when a.answer = 'intent' then a.counted_on end) as intent_on",
         "(v.paid_at at time zone v.zone)::date as paid_on",
-        "(v.declined_at at time zone v.zone)::date as declined_on",
+        "coalesce((v.declined_at at time zone v.zone)::date, "
+        "case when a.answer = 'decline' then a.counted_on end) as declined_on",
         "case when f.paid_on <= %(as_of)s then 'paid' when f.declined_on <= %(as_of)s then 'declined' "
         "when f.intent_on <= %(as_of)s then 'intent_confirmed' else 'no_response' end as gate",
         "f.renewal_date - %(as_of)s::date as days_to_renewal",
