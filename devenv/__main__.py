@@ -114,12 +114,16 @@ def run_today(stack: LocalStack, databases: dict[str, str], env: dict[str, str],
 
 
 def outbox_line(new: list[Path], total: int, outbox: Path) -> str:
-    """The run's new .eml files: its emails carry X-Renewal-Touchpoint (the summary counts them);
-    notices about the run itself (an approval request, a task's failure) do not."""
-    emails = sum(BytesHeaderParser().parsebytes(path.read_bytes())["X-Renewal-Touchpoint"] is not None for path in new)
+    """The run's new .eml files: its emails carry X-Renewal-Touchpoint (the summary counts their
+    messages: a reminder with links goes as one copy per recipient); notices about the run itself
+    (an approval request, a task's failure) do not."""
+    headers = [BytesHeaderParser().parsebytes(path.read_bytes()) for path in new]
+    ours = [h for h in headers if h["X-Renewal-Touchpoint"] is not None]
+    messages = len({(h["X-Renewal-Subscription"], h["X-Renewal-Date"], h["X-Renewal-Touchpoint"]) for h in ours})
     return (
-        f"Outbox: {len(new)} new .eml file(s): {emails} customer and staff email(s) counted above,"
-        f" {len(new) - emails} notice(s) about the run (approval request, failure); {total} in all, in {outbox}"
+        f"Outbox: {len(new)} new .eml file(s): {len(ours)} email(s) of the {messages} customer and staff"
+        " message(s) counted above (a reminder with links goes as one copy per recipient),"
+        f" {len(new) - len(ours)} notice(s) about the run (approval request, failure); {total} in all, in {outbox}"
     )
 
 

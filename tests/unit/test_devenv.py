@@ -176,7 +176,13 @@ def test_make_runs_last_line_counts_the_runs_emails_apart_from_notices_about_the
     notice.set_content("An approval request: no X-Renewal-Touchpoint header.\n")
     with smtplib.SMTP(smtp_box.host, smtp_box.port) as client:
         client.send_message(_message())
+        copy = _message(to="billing.s000042@members.example.com")  # the same reminder: the billing contact's copy
+        copy.replace_header("Message-ID", "<renewal_reminder_15.S-000042.2026-12-21.billing@renewals.example.org>")
+        client.send_message(copy)
         client.send_message(notice)
     files = sorted(smtp_box.outbox.glob("*.eml"))
     line = outbox_line(files, len(files), smtp_box.outbox)
-    assert line.startswith("Outbox: 2 new .eml file(s): 1 customer and staff email(s) counted above, 1 notice(s)")
+    assert line.startswith(
+        "Outbox: 3 new .eml file(s): 2 email(s) of the 1 customer and staff message(s) counted above"
+    )
+    assert "1 notice(s) about the run" in line
