@@ -38,7 +38,7 @@ import psycopg
 from renewals.playbooks.model import CtaChange, CtaTask
 from renewals.slack.messages import member_reply_message
 from renewals.slack.outbox import queue_staff_message
-from renewals.statuses import CtaPriority, SuppressionReason
+from renewals.statuses import CtaPriority, InboxKind, SuppressionReason
 from renewals.storage import ctas, suppressions
 from renewals.storage.ledger import LedgerKey
 
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 HANDLED_FLAG = "$RenewalsHandled"  # the IMAP keyword a handled message gets (a mail client shows it)
 EXCERPT_LINES = 8
 EXCERPT_CHARS = 1000
-REPLY, AUTO_REPLY, BOUNCE, UNMATCHED, UNREADABLE = "reply", "auto_reply", "bounce", "unmatched", "unreadable"
+REPLY, AUTO_REPLY, BOUNCE = InboxKind.REPLY, InboxKind.AUTO_REPLY, InboxKind.BOUNCE
+UNMATCHED, UNREADABLE = InboxKind.UNMATCHED, InboxKind.UNREADABLE
 # Subjects of automatic replies whose sender sets no RFC 3834 header (Outlook, Gmail, ...).
 AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|"

@@ -124,6 +124,23 @@ class ParkedAction(StrEnum):
 
 
 # (table, column) of the ops schema -> the enum of the values its CHECK constraint allows.
+class MemberAnswer(StrEnum):
+    """What a member answered through a one-click link (renewals.member_answers)."""
+
+    INTENT = "intent"  # counts as intent_confirmed
+    DECLINE = "decline"  # counts as declined
+
+
+class InboxKind(StrEnum):
+    """What a message read from the renewals_inbox mailbox is (renewals.inbox_messages)."""
+
+    REPLY = "reply"  # a person's reply to one of our messages: stops the cycle's reminders
+    AUTO_REPLY = "auto_reply"  # RFC 3834 or an out-of-office: recorded only
+    BOUNCE = "bounce"  # a delivery-status notification: the address is suppressed
+    UNMATCHED = "unmatched"  # names none of our messages: left alone
+    UNREADABLE = "unreadable"  # could not be parsed: recorded, never fails the run
+
+
 CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("touchpoints", "status"): TouchpointStatus,
     ("ctas", "status"): CtaStatus,
@@ -135,4 +152,6 @@ CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("staff_actions", "action"): StaffAction,
     ("sync_deliveries", "status"): SyncDeliveryStatus,
     ("sync_actions", "action"): ParkedAction,
+    ("member_answers", "answer"): MemberAnswer,
+    ("inbox_messages", "kind"): InboxKind,
 }

@@ -25,9 +25,11 @@ from urllib.parse import quote
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from renewals.statuses import MemberAnswer
+
 UNSUBSCRIBE = "unsubscribe"
 ANSWER = "answer"
-ANSWERS = ("intent", "decline")
+ANSWERS = tuple(MemberAnswer)  # "intent", "decline"
 # The key derived from a secret shorter than the hash's 32 bytes would be easier to guess than it need be.
 MIN_SECRET_BYTES = 32
 
@@ -153,7 +155,7 @@ def answer_links(secret: bytes, public_url: str, answer: Answer, valid_days: int
     """The two answer links of one recipient (``answer.answer`` is ignored): {intent: url, decline: url}."""
     expires = datetime.now(UTC) + timedelta(days=valid_days)
     base = public_url.rstrip("/")
-    links = {}
+    links: dict[str, str] = {}
     for kind in ANSWERS:
         token = make_answer_token(secret, Answer(**{**answer.__dict__, "answer": kind}), expires)
         links[kind] = f"{base}/renewals/answer/{kind}?token={quote(token)}"
