@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from renewals.storage.staging import CONTACT_COLUMNS, SUBSCRIPTION_COLUMNS
 from tests.daily import resources_for
 from tests.reliability import full_run
 from tests.warehouses import KINDS
@@ -23,33 +24,6 @@ from tests.world import World, contact_email
 AS_OF = date(2026, 12, 1)
 DUE = (AS_OF + timedelta(days=15)).isoformat()  # renewal_reminder_15 is due on AS_OF
 
-SUBSCRIPTION_COLUMNS = (
-    "subscription_id",
-    "account_id",
-    "account_name",
-    "playbook",
-    "tier",
-    "member_type",
-    "renewal_date",
-    "term_months",
-    "amount",
-    "currency",
-    "owner_email",
-    "intent_confirmed_at",
-    "paid_at",
-    "invoice_number",
-    "declined_at",
-    "decline_reason",
-    "assigned_at",
-    "last_contact_at",
-    "next_meeting_at",
-    "in_negotiation",
-    "hosted_site",
-    "paused",
-    "timezone",
-    "updated_at",
-)
-CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
 
 # Quarantined subscription rows: record id -> (fields that differ from a good row, reason codes).
 BAD_SUBSCRIPTIONS: dict[str, tuple[dict[str, Any], set[str]]] = {
