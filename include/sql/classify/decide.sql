@@ -3,7 +3,8 @@
 -- of a paused subscription; leave alone what the ledger has already settled, and what a later-dated
 -- run has claimed or held (renewals.run_may_decide: that run decides it, not an older one). Staff
 -- steering (include/sql/rule/due_touchpoints.sql gives it per row): a skip is recorded skipped,
--- what a staff hold covers today is held (and caught up by the catch-up rule when the hold ends).
+-- what a staff hold covers today is held (and caught up by the catch-up rule when the hold ends);
+-- a reminder a member's reply holds is skipped (replied): staff have the conversation.
 create temp table decided on commit drop as
 with ranked as (
     select d.*, t.status as ledger_status, t.decided_as_of as ledger_decided_as_of,
@@ -51,6 +52,7 @@ judged as (
                when %(as_of)s::date - r.due_date > %(catch_up_days)s then 'skip:stale'
                when r.skip_reason is not null then 'skip:skipped_by_staff'
                when r.held then 'hold:held by staff until ' || coalesce(r.held_until::text, 'lifted')
+               when r.replied then 'skip:replied'
                when r.channel = 'email' and cardinality(r.recipients) = 0
                     and cardinality(r.opted_out) > 0 then 'skip:opted_out'
                when r.channel in ('email', 'staff_email') and cardinality(r.recipients) = 0 then 'skip:no_recipient'

@@ -6,6 +6,10 @@
 -- is sent for a gate that no longer holds") and the subscription meets its conditions on the day
 -- it goes out. Staff steering is part of the rule: a touchpoint moved by staff is due on its new
 -- day (once), and each row carries its skip, edit and the member's hold, for the caller to honour.
+-- So is a member's reply (renewals.reply_holds, read from the inbox): their reminders of that
+-- renewal cycle are held ('replied') until staff resume them or the gate moves on from the one the
+-- reply came in at; classification records them skipped (replied), as delivery does a reply read
+-- after classification.
 -- Needs the session's temp tables touchpoint_defs and notice_days (renewals.decisions.due).
 -- Linear in the subscriptions: each day of the range gives every touchpoint the one anchor date
 -- (renewal date, renewal month, intent, payment or hand-over day) that makes it due that day
@@ -27,6 +31,14 @@ with targets as materialized (
     from touchpoint_defs d
     join notice_days n on n.months_before = d.months_before
     where d.anchor = 'notice_month' and n.notice_day between %(first)s and %(last)s
+),
+replied as (
+    -- the cycles open reply holds stop, with the gates they hold at ('*': any gate). Few rows,
+    -- joined to the due pairs by hash: one row per cycle, so no due pair is counted twice.
+    select subscription_id, renewal_date, array_agg(coalesce(gate, '*')) as gates
+    from renewals.reply_holds
+    where resumed_at is null
+    group by subscription_id, renewal_date
 ),
 pairs as (
     -- One branch per anchor column, each a hash join on it. Deliberately not one join over a
@@ -82,7 +94,7 @@ facts as (
                 else 'no_response' end as gate_on_due_date,
            s.touchpoint, d.sequence, d.position, d.channel, d.roles, d.staff, d.to_owner, d.offboarding_group,
            d.cc, d.cc_owner, d.gates, d.tiers, d.member_types, d.hosted_site as def_hosted_site, d.contact_logged,
-           d.engaged, d.audience,
+           d.engaged, d.audience, d.is_reminder, r.gates as reply_gates,
            coalesce(o.move_to, s.due_date) as due_date, s.due_date as playbook_due_date,
            o.skip_reason, o.move_to, o.edit_subject, o.edit_text, h.held_until, h.reason as hold_reason,
            h.subscription_id is not null as has_hold
@@ -91,22 +103,29 @@ facts as (
     left join renewals.touchpoint_overrides o
            on o.subscription_id = s.subscription_id and o.renewal_date = s.renewal_date and o.touchpoint = s.touchpoint
     left join renewals.member_holds h on h.subscription_id = s.subscription_id
+    left join replied r on r.subscription_id = s.subscription_id and r.renewal_date = s.renewal_date
 )
 select f.subscription_id, f.renewal_date, f.playbook, f.cohort, f.gate, f.paused, f.owner_email, f.member_type,
        f.touchpoint, f.sequence, f.position, f.channel, f.roles, f.staff, f.to_owner, f.offboarding_group,
        f.cc, f.cc_owner, f.audience, f.due_date, f.playbook_due_date, f.skip_reason, f.move_to, f.edit_subject,
-       f.edit_text, f.held_until, f.hold_reason,
-       h.held,
-       -- what staff made of it (the outbox's, the member page's and the Upcoming sheet's state)
+       f.edit_text, f.held_until,
+       case when h.held then f.hold_reason
+            when h.replied then 'the member replied: staff resume the reminders from the member page' end
+           as hold_reason,
+       h.held, h.replied,
+       -- what staff (or the member's reply) made of it: the outbox's, the member page's and the
+       -- Upcoming sheet's state
        case when f.skip_reason is not null then 'skipped'
-            when h.held then 'held'
+            when h.held or h.replied then 'held'
             when f.move_to is not null then 'moved'
             when f.edit_subject is not null or f.edit_text is not null then 'edited'
             else 'scheduled' end as state
 from facts f
 -- held on the day it goes out (a run looks at its as-of date; a forecast at the due date)
 cross join lateral (
-    select f.has_hold and (f.held_until is null or f.held_until > greatest(f.due_date, %(as_of)s::date)) as held
+    select f.has_hold and (f.held_until is null or f.held_until > greatest(f.due_date, %(as_of)s::date)) as held,
+           -- a reminder of a cycle a reply holds at today's gate
+           f.is_reminder and coalesce('*' = any(f.reply_gates) or f.gate = any(f.reply_gates), false) as replied
 ) h
 where f.due_date between %(first)s and %(last)s
   and f.gate = any(f.gates)

@@ -356,6 +356,8 @@ def _outbox_item(
             "move_to",
             "held_until",
             "hold_reason",
+            "held",
+            "replied",
         )
     }
     item.update(recipients=recipients, subject=None, preview=None)

@@ -33,6 +33,7 @@ STEERING = (
     "edit_text",
     "held_until",
     "hold_reason",
+    "replied",
 )
 
 

@@ -26,7 +26,7 @@ TOUCHPOINT_DEFS = """playbook text, touchpoint text, position int, sequence text
     anchor text, days int, months_before int, gates text[], roles text[],
     staff text[], to_owner boolean, offboarding_group boolean, cc text[], cc_owner boolean,
     tiers text[], member_types text[], hosted_site boolean, contact_logged boolean, engaged boolean,
-    needs_approval boolean, audience text"""
+    needs_approval boolean, audience text, is_reminder boolean"""
 TOUCHPOINT_DEF_NAMES = [column.split()[0] for column in TOUCHPOINT_DEFS.split(",")]
 
 
@@ -94,6 +94,7 @@ def load_touchpoint_defs(
             tp.when.engaged,
             tp.needs_approval and playbook.name in approvals,
             audience(tp),
+            tp.is_reminder,
         )
         for playbook in playbooks.values()
         for tp in playbook.touchpoints
