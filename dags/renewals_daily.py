@@ -178,7 +178,8 @@ def carry_out_approvals(run: dict, response: dict | None) -> dict:
 
 @task(retries=2, retry_delay=timedelta(minutes=2), multiple_outputs=False)
 def publish(run: dict, dag_run=None) -> dict:
-    """The spreadsheet, the queued staff posts and the Slack summary; Slack problems are only logged."""
+    """The spreadsheet, the queued staff posts, the staff emails of members' answers and the Slack
+    summary; Slack and SMTP problems are only logged."""
     from airflow.configuration import conf
 
     from renewals.airflow_resources import airflow_resources

@@ -141,6 +141,16 @@ class InboxKind(StrEnum):
     UNREADABLE = "unreadable"  # could not be parsed: recorded, never fails the run
 
 
+class AnswerEmailStatus(StrEnum):
+    """The staff email of one member answer (renewals.answer_emails): written before the hand-off."""
+
+    UNKNOWN = "unknown"  # being handed over, or a crash left it so: never sent again by itself
+    SENT = "sent"
+    RETRY = "retry"  # refused for now (4xx): the next publish offers it again
+    FAILED = "failed"  # refused for good, or for now too many times
+    NOT_CONFIGURED = "not_configured"  # its playbook emails nobody of answers (or no address is known)
+
+
 CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("touchpoints", "status"): TouchpointStatus,
     ("ctas", "status"): CtaStatus,
@@ -154,4 +164,5 @@ CONSTRAINED: dict[tuple[str, str], type[StrEnum]] = {
     ("sync_actions", "action"): ParkedAction,
     ("member_answers", "answer"): MemberAnswer,
     ("inbox_messages", "kind"): InboxKind,
+    ("answer_emails", "status"): AnswerEmailStatus,
 }

@@ -141,6 +141,9 @@ def test_warehouse_values_are_escaped_in_html_and_never_evaluated(renderer, temp
         hostile_row(), date(2026, 12, 1), "renewal_reminder_15", "Membership Services", "support@example.org"
     )
     context.setdefault("cta", None)
+    # the staff email of a member's answer (renewals.delivery.answer_emails) shows the member's words too
+    answer = {"answer": "decline", "reason": HOSTILE["contact_name"], "recipient": HOSTILE["account_name"]}
+    context.update(answer, answered_at=date(2026, 12, 2))
     rendered = renderer.render(template, context)
     for part in (rendered.subject, rendered.text, rendered.html):
         # the values' template syntax comes out as it went in, never run

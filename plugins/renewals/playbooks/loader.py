@@ -123,6 +123,7 @@ def _playbook(spec: PlaybookSpec) -> Playbook:
         tiers=_optional_tuple(spec.tiers),
         member_types=_optional_tuple(spec.member_types),
         requires=tuple(spec.requires),
+        answers_to_staff=tuple(spec.answers_to_staff),
     )
 
 

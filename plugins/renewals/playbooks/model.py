@@ -134,6 +134,8 @@ class Playbook:
     tiers: tuple[str, ...] | None = None
     member_types: tuple[str, ...] | None = None
     requires: tuple[str, ...] = field(default=())
+    # who hears of each member's one-click answer by email: teams and/or "owner" (none: Slack only)
+    answers_to_staff: tuple[str, ...] = ()
 
     def touchpoint(self, key: str) -> Touchpoint:
         for touchpoint in self.touchpoints:

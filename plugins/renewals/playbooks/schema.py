@@ -166,6 +166,9 @@ class PlaybookSpec(_Strict):
     tiers: Names | None = Field(None, description="the tiers this playbook knows (others are quarantined)")
     member_types: Names | None = None
     requires: list[Literal[REQUIRABLE_FIELDS]] = Field([], description="input a row must have")  # type: ignore[valid-type]
+    answers_to_staff: list[Staff] = Field(
+        [], description="who gets an email of each member's one-click answer: teams and/or owner (none: Slack only)"
+    )
     touchpoints: Annotated[list[TouchpointSpec], Field(min_length=1)]
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
 """The publish step of a run, after the deliveries: the renewal spreadsheet, the staff posts the
-delivery queued, and the run summary on Slack; each outcome is recorded in renewals.publications."""
+delivery queued, the staff emails of members' answers, and the run summary on Slack; each outcome
+is recorded in renewals.publications (the answer emails in renewals.answer_emails)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import psycopg
 
 from renewals.config import SLACK_CONN_ID
 from renewals.console.outbox import write_outbox_ahead
+from renewals.delivery.answer_emails import AnswerEmailReport, email_answers
+from renewals.delivery.render import Renderer
+from renewals.delivery.smtp import Mailer
 from renewals.pipeline import Resources
 from renewals.reports.spreadsheet import build_spreadsheet
 from renewals.reports.summary import format_summary, run_summary
@@ -94,6 +98,7 @@ def publish_run(
             slack_status, slack_detail = PublicationStatus.SKIPPED, "dry run"
         else:
             outcome["staff_posts"] = flush_outbox(ops, conn_id, policy).__dict__
+            outcome["answer_emails"] = email_staff_of_answers(ops, resources, run).__dict__
             if publication_status(ops, run.run_id, "slack_summary") == PublicationStatus.SENT:
                 slack_status, slack_detail = PublicationStatus.SENT, "posted by an earlier try of this task"
             else:
@@ -106,6 +111,17 @@ def publish_run(
     if sheet_error is not None:
         raise SpreadsheetNotWritten(f"{target}: {sheet_error}") from sheet_error
     return outcome
+
+
+def email_staff_of_answers(ops: psycopg.Connection, resources: Resources, run: RunContext) -> AnswerEmailReport:
+    """The members' answers to the staff their playbooks name, each once (renewals.delivery.answer_emails)."""
+    mailer = Mailer(resources.smtp_connect)
+    try:
+        return email_answers(
+            ops, mailer, resources.playbooks(), resources.settings, Renderer(resources.settings.template_dir), run.as_of
+        )
+    finally:
+        mailer.close()
 
 
 def write_outbox(ops: psycopg.Connection, resources: Resources, run: RunContext) -> None:
