@@ -228,10 +228,15 @@ def test_a_member_answers_from_the_email_in_a_real_browser(stack) -> None:
     decline = re.search(r'href="([^"]+/renewals/answer/decline\?token=[^"]+)"', html).group(1).replace("&amp;", "&")
 
     with browser_page(stack["url"]) as page:
+        page.set_viewport_size({"width": 320, "height": 640})  # a small phone: where an ISO date broke apart
         page.goto(decline)
         expect(page.get_by_role("heading", name="Confirm that you will not renew")).to_be_visible()
         assert accessibility_violations(page) == []
         shot(page, "20-answer-decline")
+        term = page.get_by_text("31 December 2026")  # the term's date in words, on one line
+        expect(term).to_be_visible()
+        line = term.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+        assert term.bounding_box()["height"] < 1.5 * line
         page.get_by_label("Reason (optional)").fill("We are merging with another member")
         page.get_by_role("button", name="We will not renew").click()
         expect(page.get_by_role("heading", name="Thank you, your answer is recorded")).to_be_visible()

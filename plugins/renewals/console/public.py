@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from renewals.delivery import unsubscribe
+from renewals.delivery.render import long_date
 from renewals.statuses import SuppressionReason
 from renewals.storage import answers, suppressions
 from renewals.storage.db import connect
@@ -27,6 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM_BYTES = 16_384  # a token and a reason fit; a bigger body is not read
 
 _jinja = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+_jinja.filters["long_date"] = long_date  # "31 December 2026", as the emails write dates
 
 
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
