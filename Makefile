@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install browser imap run test test-quick test-unit lint docs playbook-schema airflow reset bench soak celery-demo lock clean
+.PHONY: install browser imap spamassassin run test test-quick test-unit lint docs playbook-schema airflow reset bench soak celery-demo lock clean
 
 # The lock is complete (every package pinned), so it is installed as is, without resolving: the
 # mysql provider's required mysqlclient (a C build against libmariadb headers, no Linux wheel) is
@@ -52,12 +52,16 @@ docs: install
 imap:
 	@test -x /usr/sbin/dovecot || (apt-get update -qq && apt-get install -y -qq dovecot-imapd)
 
-test: lint docs browser imap
+# The message hygiene test scores customer copies with Debian's SpamAssassin (local rules only).
+spamassassin:
+	@test -x /usr/bin/spamassassin || (apt-get update -qq && apt-get install -y -qq spamassassin)
+
+test: lint docs browser imap spamassassin
 	$(BIN)/pytest
 
 # The inner loop: everything but the tests marked slow (backfill, crash harness, concurrency,
 # the calendar walk, the Celery cluster), which make test and CI still run.
-test-quick: lint browser imap
+test-quick: lint browser imap spamassassin
 	$(BIN)/pytest -m "not slow"
 
 # include/playbooks/playbook.schema.json from the playbook model (renewals/playbooks/schema.py), after

@@ -1,11 +1,16 @@
-"""Message hygiene on the real SMTP server: one copy per address across To and Cc, and long
-non-ASCII subjects that decode, from the received .eml, to exactly the subject the ledger records."""
+"""Message hygiene on the real SMTP server: one copy per address across To and Cc, long non-ASCII
+subjects that decode, from the received .eml, to exactly the subject the ledger records, and
+customer copies addressed by name, which SpamAssassin (Debian's, local tests only) does not hold
+against them."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from datetime import date, timedelta
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,7 @@ from tests.daily import resources_for
 from tests.world import contact_email
 
 AS_OF = date(2026, 12, 1)
+SPAMASSASSIN = "/usr/bin/spamassassin"  # Debian's spamassassin (make spamassassin installs it)
 
 
 @pytest.fixture
@@ -79,3 +85,46 @@ def test_long_non_ascii_subjects_arrive_as_the_ledger_records_them(world, resour
     assert received == ledger
     for name in SUBJECT_NAMES:
         assert any(name in subject for subject in received.values()), name
+
+
+def spam_verdict(eml: Path, home: Path) -> tuple[float, set[str]]:
+    """SpamAssassin's score of a received message and the rules it hit: local tests only (-L: no
+    DNS or network lists), no Bayes, nothing learnt or kept outside ``home``."""
+    checked = subprocess.run(
+        [SPAMASSASSIN, "-t", "-L", "--cf=use_bayes 0", "--cf=bayes_auto_learn 0"],
+        input=eml.read_bytes(),
+        capture_output=True,
+        check=True,
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+    ).stdout
+    status = BytesParser(policy=policy.default).parsebytes(checked)["X-Spam-Status"]
+    score = re.search(r"score=(-?[\d.]+)", status)
+    rules = re.search(r"tests=(.*?) autolearn=", " ".join(status.split()))
+    assert score and rules, status
+    return float(score.group(1)), set(rules.group(1).replace(",", " ").split()) - {"none"}
+
+
+def test_customer_copies_name_their_recipient_and_score_under_one_point(world, resources, mailbox, tmp_path):
+    # The subject starts with the account's name, which is also its contacts' domain: with a bare
+    # address in To, SpamAssassin adds PDS_BRAND_SUBJ_NAKED_TO (1.0 point).
+    world.subscription("S-ACME", AS_OF + timedelta(days=30), account_name="Acme", roles=())  # renewal_confirmation
+    world.contact("S-ACME", "primary", name="Ann Lee", email="ann@acme.example")
+    world.contact("S-ACME", "billing", name=None, email="billing@acme.example")  # no name: the account's
+    world.contact("S-ACME", "committee", name="Zoë\r\nBcc: thief@evil.example", email="zoe@acme.example")
+
+    run_day(resources)
+
+    received = {
+        message["X-Envelope-To"]: (message, path)
+        for message, path in zip(mailbox.messages, sorted(mailbox.outbox.glob("*.eml")), strict=True)
+    }
+    assert {address: str(message["To"]) for address, (message, _) in received.items()} == {
+        "ann@acme.example": "Ann Lee <ann@acme.example>",
+        "billing@acme.example": "Acme <billing@acme.example>",
+        "zoe@acme.example": '"Zoë Bcc: thief@evil.example" <zoe@acme.example>',  # a name, never a header
+    }
+    assert all(message["Bcc"] is None for message, _ in received.values())
+    assert str(received["ann@acme.example"][0]["Subject"]).startswith("Acme:")
+    for message, eml in received.values():
+        score, rules = spam_verdict(eml, tmp_path)
+        assert "PDS_BRAND_SUBJ_NAKED_TO" not in rules and score < 1.0, (message["X-Envelope-To"], score, rules)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import date
 from email import policy
 from email.header import Header
@@ -49,12 +50,17 @@ def build_email(
     renewal_date: date,
     touchpoint: str,
     msg_id: str,
+    to_names: Mapping[str, str] | None = None,
 ) -> EmailMessage:
+    """``to_names``: the To addresses' display names, by lower-cased address (none: bare addresses)."""
     message = EmailMessage()
     message["From"] = sender
     to = unique_addresses(to)
     cc = [address for address in unique_addresses(cc) if address.lower() not in {a.lower() for a in to}]
-    message["To"] = [Address(addr_spec=address) for address in to]
+    names = to_names or {}
+    message["To"] = [
+        Address(display_name=display_name(names.get(address.lower())), addr_spec=address) for address in to
+    ]
     if cc:
         message["Cc"] = [Address(addr_spec=address) for address in cc]
     if reply_to:
@@ -69,6 +75,13 @@ def build_email(
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message
+
+
+def display_name(name: str | None) -> str:
+    """A name as a header's display name: one line (warehouse text may hold line breaks, which
+    would start a header of their own). The email package quotes it, or encodes it (RFC 2047)
+    when it is not ASCII."""
+    return " ".join((name or "").split())
 
 
 def unique_addresses(addresses: list[str]) -> list[str]:

@@ -45,6 +45,7 @@ from renewals.storage.ledger import Handoff, LedgerKey
 from renewals.storage.runs import RunContext
 from renewals.storage.warehouse import CurrentFacts
 
+STAFF_COPY = "staff copy"  # the audience of a customer message's copy to the staff in copy
 # Called with a batch's ids as the warehouse spells them (source_id); keyed by subscription_id.
 Recheck = Callable[[Sequence[str]], Mapping[str, CurrentFacts]]
 
@@ -403,6 +404,7 @@ def compose_message(
         to, cc = [recipient], []
     else:
         to, cc = list(row["recipients"]), list(row["cc"])
+    customers = touchpoint.channel == "email" and cta is None and audience != STAFF_COPY
     domain = sender_domain(settings.sender)
     message = build_email(
         sender=settings.sender,
@@ -414,6 +416,7 @@ def compose_message(
         renewal_date=row["renewal_date"],
         touchpoint=touchpoint.key,
         msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, domain, audience),
+        to_names=customer_names(row, to) if customers else None,
     )
     if "unsubscribe" in links:
         unsubscribe.add_headers(message, links["unsubscribe"], settings.unsubscribe_mailto)
@@ -423,6 +426,13 @@ def compose_message(
             receipt_pdf(receipt), maintype="application", subtype="pdf", filename=receipt_filename(receipt)
         )
     return message
+
+
+def customer_names(row: Mapping[str, Any], addresses: Sequence[str]) -> dict[str, str]:
+    """The display name of each customer address a message goes to: the contact's name, else the
+    account's (a bare address whose domain matches the subject's first word looks like spam)."""
+    known = row.get("recipient_names") or {}
+    return {address.lower(): known.get(address.lower()) or row["account_name"] for address in addresses}
 
 
 def carries_links(touchpoint: Touchpoint, settings: Settings, unsubscribe_secret: bytes | None) -> bool:
@@ -499,7 +509,7 @@ def compose_copies(
                 as_of,
                 None,
                 edit,
-                audience="staff copy",
+                audience=STAFF_COPY,
             )
         )
     return copies
