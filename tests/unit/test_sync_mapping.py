@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,16 @@ def test_the_shipped_mapping_loads():
         (lambda d: d["salesforce"].update(external_id_field="Renewal Key"), "salesforce.external_id_field"),
         (lambda d: d["salesforce"]["opportunity"].update(Name="{account_name"), "salesforce.opportunity.Name"),
         (lambda d: d["hubspot"]["deal_stages"].update(renewed="closedwon"), "hubspot.deal_stages.renewed"),
-        (lambda d: d["hubspot"]["association"].update(object="tickets"), "hubspot.association.object"),
+        (lambda d: d["hubspot"]["associations"][1].update(object="tickets"), "hubspot.associations[1].object"),
+        (lambda d: d["hubspot"]["associations"][0].pop("note_type_id"), "hubspot.associations[0].note_type_id"),
+        (
+            lambda d: d["salesforce"]["activities"]["member.answered"].update(Subject="{message_subject}"),
+            "salesforce.activities.member.answered.Subject",
+        ),
+        (lambda d: d["hubspot"]["notes"].update({"cta.opened": {"hs_note_body": "x"}}), "hubspot.notes.cta.opened"),
         (lambda d: d["hubspot"].pop("task"), "hubspot.task"),
     ],
 )
 def test_a_broken_mapping_is_refused_naming_the_field(tmp_path, change, named):
-    with pytest.raises(MappingError, match=named.replace(".", r"\.")):
+    with pytest.raises(MappingError, match=re.escape(named)):
         load_mapping(broken(tmp_path, change))
