@@ -208,10 +208,18 @@ class SalesforceServer(VendorServer):
     """Salesforce's REST API as its reference describes the calls the target makes: the OAuth 2.0
     client credentials token, and upsert by External ID (201 created, 200 updated, 300 when the
     value matches several records, 404 for a field that is not an External ID, 401 for an expired
-    session, errors as a JSON list of {message, errorCode})."""
+    session, 400 STRING_TOO_LONG for a value longer than its field, errors as a JSON list of
+    {message, errorCode})."""
 
     API = "/services/data/v62.0/sobjects/"
     CLIENT_ID, CLIENT_SECRET = "consumer-key", "consumer-secret"
+    # the lengths of the standard fields the mapping fills, as the object reference gives them
+    LENGTHS = {
+        ("Task", "Subject"): 255,
+        ("Task", "Description"): 32000,
+        ("Opportunity", "Name"): 120,
+        ("Opportunity", "Description"): 32000,
+    }
 
     def __init__(self, ca: TestCA, external_id_fields: tuple[str, ...] = ("Renewal_Key__c",)) -> None:
         super().__init__(ca)
@@ -273,6 +281,18 @@ class SalesforceServer(VendorServer):
                     }
                 ],
             )
+        for name, text in fields.items():
+            if len(str(text)) > self.LENGTHS.get((sobject, name), len(str(text))):
+                return Reply(
+                    400,
+                    [
+                        {
+                            "errorCode": "STRING_TOO_LONG",
+                            "fields": [name],
+                            "message": f"{name}: data value too large (max length={self.LENGTHS[sobject, name]})",
+                        }
+                    ],
+                )
         matches = [record for record in self.records.get(sobject, []) if record.get(field_name) == value]
         if len(matches) > 1:
             return Reply(300, [f"{self.API}{sobject}/{record['Id']}" for record in matches])

@@ -35,7 +35,7 @@ from tests.world import contact_email
 AS_OF = date(2026, 12, 1)
 RENEWAL = AS_OF + timedelta(days=15)  # the run of AS_OF sends renewal_reminder_15
 TOKEN_DIGEST = hashlib.sha256(b"the link's token").hexdigest()
-REPLY = "Can we move to the premier tier?\nThanks, Ann"
+REPLY = "Can we move to the premier tier? <img src=x onerror=alert(1)>\nThanks, Ann"
 
 
 @pytest.fixture
@@ -94,14 +94,15 @@ def test_answers_and_replies_reach_the_webhook_salesforce_and_hubspot_once(
     assert declined["Status"] == "Completed" and declined["WhatId"] == "001000000000042AAA"
     assert "We merged with another member." in declined["Description"]
     replied = next(task for subject, task in history.items() if subject.startswith("Member replied: Re: "))
-    assert replied["Description"].endswith("First lines:\n" + REPLY), "its first lines"
+    assert replied["Description"].endswith("First lines:\n" + REPLY), "plain text: Salesforce shows it as such"
     assert "Reminders resumed: Account S-REPLY" in history
     assert history["Renewal pipeline: hold by ana"]["Description"].endswith("Reason: waiting for the board")
     skipped = [task for subject, task in history.items() if subject.startswith("Email not sent")]
     assert any("replied" in task["Description"] for task in skipped), "the reminder the reply held back"
 
     notes = [note["hs_note_body"] for note in hubspot.objects["notes"].values()]
-    assert any(body.endswith("First lines:<br>Can we move to the premier tier?\nThanks, Ann") for body in notes)
+    escaped = "Can we move to the premier tier? &lt;img src=x onerror=alert(1)&gt;<br>Thanks, Ann"
+    assert any(body.endswith("First lines:<br>" + escaped) for body in notes), "rich text: the reply escaped"
     assert any("declines to renew" in body and "We merged" in body for body in notes)
     assert any(body.startswith("ana: hold") for body in notes)
     associated = {to_id for kind, _record, to, to_id in hubspot.associations if kind == "notes" and to == "companies"}

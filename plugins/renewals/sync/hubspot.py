@@ -19,8 +19,12 @@ from renewals.sync.events import Event
 from renewals.sync.http import Client, rejected
 from renewals.sync.mapping import Fields, HubSpotMapping, event_values, fill
 from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.text import html_text, limited, one_line
 
 DEFAULT_API = "https://api.hubapi.com"
+PROPERTY_CHARS = 65536  # HubSpot's limit for a text property's value (hs_note_body's, as its reference says)
+RICH_TEXT = {"hs_note_body": html_text, "hs_task_body": html_text}  # shown as HTML: values go in escaped
+ONE_LINE = frozenset({"hs_task_subject"})
 OBJECT_TYPE_IDS = {"tasks": "0-27", "notes": "0-46"}  # for links to records
 
 
@@ -53,7 +57,11 @@ class HubSpotTarget:
 
     def upsert(self, object_type: str, key: str, fields: Fields, values: dict[str, str]) -> Delivered:
         """Create the task or note with our key, or update the one that has it."""
-        properties = {**fields.render(values), self.mapping.unique_property: key}
+        rendered = fields.render(values, escape=RICH_TEXT)
+        properties = {
+            **{name: limited(one_line(v) if name in ONE_LINE else v, PROPERTY_CHARS) for name, v in rendered.items()},
+            self.mapping.unique_property: key,
+        }
         body: dict = {"properties": properties}
         associations = [
             {

@@ -8,7 +8,7 @@ with an error that names the field, at prepare_run, before the run does anything
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -170,10 +170,15 @@ class Fields:
     templates: Mapping[str, str]
     values: Mapping[str, Mapping[str, str]]
 
-    def render(self, event_values: Mapping[str, str]) -> dict[str, str]:
+    def render(
+        self, event_values: Mapping[str, str], escape: Mapping[str, Callable[[str], str]] | None = None
+    ) -> dict[str, str]:
+        """The fields' values; ``escape`` names the fields whose system reads markup, and how the
+        event's values are made literal there (the template's own text is ours, left as it is)."""
         rendered = {}
         for name, template in self.templates.items():
-            value = fill(template, event_values)
+            literal = (escape or {}).get(name)
+            value = fill(template, {k: literal(v) for k, v in event_values.items()} if literal else event_values)
             rendered[name] = self.values.get(name, {}).get(value, value)
         return rendered
 

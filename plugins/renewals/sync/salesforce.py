@@ -21,6 +21,18 @@ from renewals.sync.events import CTA_KINDS, MESSAGE_KINDS, Event
 from renewals.sync.http import Client, Rejected, Unavailable, rejected
 from renewals.sync.mapping import Fields, SalesforceMapping, event_values
 from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.text import limited, one_line
+
+# The lengths Salesforce's object reference gives the standard fields the mapping fills (a longer
+# value fails the whole upsert with STRING_TOO_LONG); Subject and Name are one line.
+FIELD_LIMITS = {"Subject": 255, "Name": 120, "Description": 32000}
+ONE_LINE = frozenset({"Subject", "Name"})
+
+
+def field_value(name: str, value: str) -> str:
+    """A rendered value as the field takes it: on one line where the field is, cut to its length."""
+    value = one_line(value) if name in ONE_LINE else value
+    return limited(value, FIELD_LIMITS[name]) if name in FIELD_LIMITS else value
 
 
 @dataclass
@@ -44,7 +56,7 @@ class SalesforceTarget:
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         values = event_values(event)
         sobject, key, fields = self.record_of(event, values)
-        return self.upsert(sobject, key, fields.render(values))
+        return self.upsert(sobject, key, {name: field_value(name, v) for name, v in fields.render(values).items()})
 
     def record_of(self, event: Event, values: dict[str, str]) -> tuple[str, str, Fields]:
         """(SObject, our key, its fields) of an event."""
