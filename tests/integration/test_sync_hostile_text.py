@@ -42,9 +42,14 @@ def as_read(markdown: str) -> str:
 @pytest.fixture
 def leaving(world):
     renewal = AS_OF - timedelta(days=1)  # offboarding starts the day after the renewal date
-    world.subscription(
-        "S-GONE", renewal, account_name=NAME, declined_at=moment(renewal - timedelta(days=5)), decline_reason=REASON
-    )
+    for subscription_id in ("S-GONE", "S-9 --> @org/team"):  # an id that would end the issue's hidden marker
+        world.subscription(
+            subscription_id,
+            renewal,
+            account_name=NAME,
+            declined_at=moment(renewal - timedelta(days=5)),
+            decline_reason=REASON,
+        )
     return world
 
 
@@ -53,19 +58,21 @@ def test_a_github_issue_shows_warehouse_text_as_text_and_keeps_its_checklist(lea
 
     report = sync_run(resources, [github_target(github)])
 
-    assert report.targets["github"].parked == 0
-    (issue,) = github.issues
-    body = issue["body"]
-    for unsafe in UNSAFE:
-        assert unsafe not in body, unsafe
-    assert re.search(r"(?<!\\)\|", body) is None, "every table breaker escaped"
-    boxes = [line for line in body.splitlines() if re.match(r"\s*[-*+] \[[ xX]\]", line)]
+    assert report.targets["github"].parked == 0 and len(github.issues) == 2
     steps = load_mapping(Settings().sync_mapping_path).github.checklist
-    assert [line[len("- [x] ") :] for line in boxes] == list(steps), (
-        "the template's checklist, no box of the warehouse's"
-    )
-    assert one_line(REASON) in as_read(body) and one_line(NAME) in as_read(body), "the text itself is all there"
-    assert len(issue["title"]) <= 256 and "\n" not in issue["title"]
+    for issue in github.issues:
+        body = issue["body"]
+        hidden, shown = body.split("\n", 1)
+        assert hidden.startswith("<!-- ") and hidden.count("-->") == 1, "the marker is one comment, not shown"
+        for unsafe in UNSAFE:
+            assert unsafe not in shown, unsafe
+        assert re.search(r"(?<!\\)\|", shown) is None, "every table breaker escaped"
+        boxes = [line for line in body.splitlines() if re.match(r"\s*[-*+] \[[ xX]\]", line)]
+        assert [line[len("- [x] ") :] for line in boxes] == list(steps), "the template's checklist, none of theirs"
+        assert one_line(REASON) in as_read(body) and one_line(NAME) in as_read(body), "the text itself is all there"
+        assert len(issue["title"]) <= 256 and "\n" not in issue["title"]
+    sync_run(resources, [github_target(github)])
+    assert len(github.issues) == 2, "each found again by its marker"
 
 
 @pytest.fixture

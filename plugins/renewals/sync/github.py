@@ -25,7 +25,8 @@ VALUE_CHARS = 1000  # of each value in the body: the checklist stays far below G
 
 
 def marker(subscription_id: str, renewal_date: str) -> str:
-    return f"<!-- renewals:offboarding:{subscription_id}/{renewal_date} -->"
+    # an id is warehouse text: with ">" as an entity it cannot end the comment and show the rest
+    return f"<!-- renewals:offboarding:{subscription_id.replace('>', '&gt;')}/{renewal_date} -->"
 
 
 @dataclass
