@@ -31,6 +31,7 @@ COMMON = {
     "account_currency",
     "touchpoint",
     "occurred_on",
+    "occurred_at_ms",  # milliseconds since 1970 (HubSpot's hs_timestamp)
     # the CRM records the warehouse row names (optional extract columns; blank when absent)
     "salesforce_account_id",
     "salesforce_opportunity_id",
@@ -138,6 +139,7 @@ def event_values(event: Event) -> dict[str, str]:
             flat = section if name == section else name if name.startswith(f"{section}_") else f"{section}_{name}"
             values[flat] = _text(value)
     values["occurred_on"] = values["occurred_at"][:10]
+    values["occurred_at_ms"] = str(int(event.occurred_at.timestamp() * 1000))
     values["cta_type_label"] = values.get("cta_type", "").replace("_", " ").capitalize()
     values["message_date"] = values.get("message_sent_at", "")[:10]
     values["answer_label"] = ANSWER_LABELS.get(values.get("answer", ""), "")
