@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from renewals.config import Settings
-from renewals.sync.mapping import MappingError, load_mapping
+from renewals.sync.events import ACTIVITY_KINDS
+from renewals.sync.mapping import ACTIVITY_PLACEHOLDERS, MappingError, load_mapping
 
 SHIPPED = Settings().sync_mapping_path
 
@@ -26,6 +27,8 @@ def test_the_shipped_mapping_loads():
     mapping = load_mapping(SHIPPED)
     assert mapping.salesforce.external_id_field == "Renewal_Key__c"
     assert mapping.hubspot.unique_property == "renewal_key"
+    assert mapping.salesforce.activities.keys() == mapping.hubspot.notes.keys() == ACTIVITY_KINDS
+    assert ACTIVITY_PLACEHOLDERS.keys() == ACTIVITY_KINDS, "every activity says what its records may name"
 
 
 @pytest.mark.parametrize(

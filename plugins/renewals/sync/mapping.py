@@ -7,6 +7,7 @@ with an error that names the field, at prepare_run, before the run does anything
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -112,7 +113,6 @@ ACTIVITY_PLACEHOLDERS = {
     "reply.resumed": COMMON | REPLY,
     "staff.action": COMMON | STAFF_ACTION,
 }
-assert ACTIVITY_PLACEHOLDERS.keys() == ACTIVITY_KINDS
 ANSWER_LABELS = {"intent": "intends to renew", "decline": "declines to renew"}
 GATES = ("no_response", "intent_confirmed", "paid", "declined")
 
@@ -152,6 +152,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, list):
         return ", ".join(map(_text, value))
+    if isinstance(value, dict):  # a staff action's before and after
+        return json.dumps(value, sort_keys=True, default=str)
     return str(value)
 
 
