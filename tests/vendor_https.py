@@ -208,10 +208,18 @@ class SalesforceServer(VendorServer):
     """Salesforce's REST API as its reference describes the calls the target makes: the OAuth 2.0
     client credentials token, and upsert by External ID (201 created, 200 updated, 300 when the
     value matches several records, 404 for a field that is not an External ID, 401 for an expired
-    session, errors as a JSON list of {message, errorCode})."""
+    session, 400 STRING_TOO_LONG for a value longer than its field, errors as a JSON list of
+    {message, errorCode})."""
 
     API = "/services/data/v62.0/sobjects/"
     CLIENT_ID, CLIENT_SECRET = "consumer-key", "consumer-secret"
+    # the lengths of the standard fields the mapping fills, as the object reference gives them
+    LENGTHS = {
+        ("Task", "Subject"): 255,
+        ("Task", "Description"): 32000,
+        ("Opportunity", "Name"): 120,
+        ("Opportunity", "Description"): 32000,
+    }
 
     def __init__(self, ca: TestCA, external_id_fields: tuple[str, ...] = ("Renewal_Key__c",)) -> None:
         super().__init__(ca)
@@ -273,6 +281,18 @@ class SalesforceServer(VendorServer):
                     }
                 ],
             )
+        for name, text in fields.items():
+            if len(str(text)) > self.LENGTHS.get((sobject, name), len(str(text))):
+                return Reply(
+                    400,
+                    [
+                        {
+                            "errorCode": "STRING_TOO_LONG",
+                            "fields": [name],
+                            "message": f"{name}: data value too large (max length={self.LENGTHS[sobject, name]})",
+                        }
+                    ],
+                )
         matches = [record for record in self.records.get(sobject, []) if record.get(field_name) == value]
         if len(matches) > 1:
             return Reply(300, [f"{self.API}{sobject}/{record['Id']}" for record in matches])
@@ -290,18 +310,27 @@ def salesforce_fixture(test_ca: TestCA) -> Iterator[SalesforceServer]:
 
 
 class HubSpotServer(VendorServer):
-    """HubSpot's CRM v3 objects API for tasks and deals as its reference describes the calls the
-    target makes: create (201), a duplicate value of a unique property (409 CONFLICT), update by id
-    or by a unique property (?idProperty=), 404 for a record that is not there, 401 without a valid
-    private-app token; errors as {status, message, correlationId, category}."""
+    """HubSpot's CRM v3 objects API for tasks, notes and deals as its reference describes the calls
+    the target makes: create (201), a duplicate value of a unique property (409 CONFLICT), update by
+    id or by a unique property (?idProperty=), 404 for a record that is not there, 401 without a
+    valid private-app token, 400 for a note without hs_timestamp or an association type that does
+    not join the two objects; errors as {status, message, correlationId, category}."""
 
     TOKEN = "pat-na1-example-token"
+    # HubSpot-defined association types: (from, type id) -> the object type it associates with
+    ASSOCIATION_TYPES = {
+        ("tasks", 192): "companies",
+        ("tasks", 216): "deals",
+        ("notes", 190): "companies",
+        ("notes", 214): "deals",
+    }
 
     def __init__(self, ca: TestCA, unique_property: str = "renewal_key") -> None:
         super().__init__(ca)
         self.unique_property = unique_property
-        self.objects: dict[str, dict[str, dict[str, Any]]] = {"tasks": {}, "deals": {}}
-        self.associations: list[tuple[str, str, int]] = []  # (task id, to id, association type id)
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {"tasks": {}, "notes": {}, "deals": {}}
+        # (object type, record id, associated with: object type, its id)
+        self.associations: list[tuple[str, str, str, str]] = []
         self._ids = 1000
 
     def connection(self) -> dict[str, Any]:
@@ -325,6 +354,12 @@ class HubSpotServer(VendorServer):
             return self.error(404, "OBJECT_NOT_FOUND", "resource not found")
         store, properties = self.objects[parts[3]], (request.json() or {}).get("properties", {})
         if request.method == "POST" and len(parts) == 4:
+            if parts[3] == "notes" and not properties.get("hs_timestamp"):
+                return self.error(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required")
+            associations = request.json().get("associations", [])
+            types = [(parts[3], a["types"][0]["associationTypeId"]) for a in associations]
+            if unknown := [t for t in types if t not in self.ASSOCIATION_TYPES]:
+                return self.error(400, "VALIDATION_ERROR", f"invalid association type {unknown[0][1]}")
             key = properties.get(self.unique_property)
             existing = [rid for rid, record in store.items() if key and record.get(self.unique_property) == key]
             if existing:
@@ -334,10 +369,8 @@ class HubSpotServer(VendorServer):
                     f"A {parts[3][:-1]} with {self.unique_property} '{key}' already exists. Existing ID: {existing[0]}",
                 )
             record_id = self.add(parts[3], **properties)
-            for association in request.json().get("associations", []):
-                self.associations.append(
-                    (record_id, association["to"]["id"], association["types"][0]["associationTypeId"])
-                )
+            for association, kind in zip(associations, types, strict=True):
+                self.associations.append((parts[3], record_id, self.ASSOCIATION_TYPES[kind], association["to"]["id"]))
             return Reply(201, {"id": record_id, "properties": properties, "archived": False})
         if request.method == "PATCH" and len(parts) == 5:
             id_property = request.query.get("idProperty", [None])[0]

@@ -105,6 +105,11 @@ class World:
         placeholders = ", ".join(map(self.dialect.param, row))
         self.conn.execute(f"insert into {self.dialect.table(table)} ({', '.join(row)}) values ({placeholders})", row)
 
+    def add_columns(self, table: str, *columns: str) -> None:
+        """Give ``table`` more text columns (the optional ones of the extract)."""
+        for column in columns:
+            self.conn.execute(f"alter table {self.dialect.table(table)} add column {column} text")
+
     def recreate_as_text(self, table: str, columns: tuple[str, ...]) -> None:
         """Replace ``table`` by one of text columns and no keys, like a loosely typed export."""
         self.conn.execute(f"drop table {self.dialect.table(table)}")

@@ -1,10 +1,10 @@
 """The HubSpot target against a local HTTPS server that answers as HubSpot's CRM v3 API does: call
 tasks made once (a 409 on our unique property updates the task instead), associated with the
-company, and the deal moved through its stages by gate."""
+company and deal the warehouse row names, what the pipeline sent as notes on their timeline, and the
+deal moved through its stages by gate."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -22,16 +22,15 @@ from tests.vendor_https import HubSpotServer, hubspot_fixture, test_ca_files_fix
 AS_OF = date(2026, 12, 1)
 
 
-def target_for(server: HubSpotServer, deal_id: str = "", **client: object) -> HubSpotTarget:
+def target_for(server: HubSpotServer, **client: object) -> HubSpotTarget:
     mapping = load_mapping(Settings().sync_mapping_path).hubspot
-    return HubSpotTarget.from_connection(
-        ConnectionInfo(**server.connection()), replace(mapping, deal_id=deal_id), Client(Budget(30), **client)
-    )
+    return HubSpotTarget.from_connection(ConnectionInfo(**server.connection()), mapping, Client(Budget(30), **client))
 
 
 @pytest.fixture
 def risk_world(world):
-    world.subscription("S-RISK", AS_OF + timedelta(days=14), account_id="9001")  # renewal risk opens today
+    world.add_columns("subscriptions", "hubspot_company_id")
+    world.subscription("S-RISK", AS_OF + timedelta(days=14), hubspot_company_id="9001")  # renewal risk opens today
     return world
 
 
@@ -44,7 +43,7 @@ def test_call_tasks_are_made_once_associated_with_the_company(risk_world, resour
 
     report = sync_run(resources, [target_for(hubspot)])
 
-    assert report.targets["hubspot"].delivered > 0 and report.targets["hubspot"].parked == 0
+    assert report.targets["hubspot"].delivered > 0 and report.targets["hubspot"].parked == 0, report
     (task,) = hubspot.objects["tasks"].values()
     assert task["hs_task_subject"] == "Contact the member about the open renewal"
     assert (task["hs_task_status"], task["hs_task_priority"]) == ("NOT_STARTED", "MEDIUM")
@@ -56,10 +55,11 @@ def test_call_tasks_are_made_once_associated_with_the_company(risk_world, resour
 
 
 def test_a_new_task_is_associated_with_the_company_and_the_deal_moves_by_gate(world, resources, hubspot, ops):
-    world.subscription("S-RISK", AS_OF + timedelta(days=14), account_id="9001")
-    deal = hubspot.add("deals", record_id="9001", dealstage="appointmentscheduled")
+    world.add_columns("subscriptions", "hubspot_company_id", "hubspot_deal_id")
+    world.subscription("S-RISK", AS_OF + timedelta(days=14), hubspot_company_id="9001", hubspot_deal_id="7007")
+    deal = hubspot.add("deals", record_id="7007", dealstage="appointmentscheduled")
     waits: list[float] = []
-    target = target_for(hubspot, deal_id="{account_id}", sleep=waits.append)
+    target = target_for(hubspot, sleep=waits.append)
     run_day(resources, AS_OF, finish=True)
     hubspot.fail_next(
         429,
@@ -74,9 +74,16 @@ def test_a_new_task_is_associated_with_the_company_and_the_deal_moves_by_gate(wo
     sync_run(resources, [target])
 
     assert waits == [1.0]  # no Retry-After: the backoff
-    ((task_id, company, association_type),) = hubspot.associations
-    assert (company, association_type) == ("9001", 192)
+    (task_id,) = hubspot.objects["tasks"]
+    associated = {(to, to_id) for kind, record, to, to_id in hubspot.associations if record == task_id}
+    assert associated == {("companies", "9001"), ("deals", "7007")}
     assert hubspot.objects["deals"][deal]["dealstage"] == "renewal_contacted"
+    sent = [note for note in hubspot.objects["notes"].values() if note["hs_note_body"].startswith("Renewal email sent")]
+    assert sent, "the email the run sent is a note on the timeline"
+    assert {(to, to_id) for kind, _record, to, to_id in hubspot.associations if kind == "notes"} == {
+        ("companies", "9001"),
+        ("deals", "7007"),
+    }
 
     world.update("S-RISK", paid_at=moment(AS_OF + timedelta(days=1)), invoice_number="INV-9")
     run_day(resources, AS_OF + timedelta(days=2), finish=True)
@@ -86,10 +93,23 @@ def test_a_new_task_is_associated_with_the_company_and_the_deal_moves_by_gate(wo
     assert len(hubspot.objects["tasks"]) == 1
 
 
-def test_a_deal_hubspot_does_not_have_is_parked_with_its_answer(risk_world, resources, hubspot, ops):
+def test_without_the_optional_columns_tasks_and_notes_are_made_unassociated(world, resources, hubspot, ops):
+    world.subscription("S-RISK", AS_OF + timedelta(days=14))  # a warehouse without the CRM id columns
+
     run_day(resources, AS_OF, finish=True)
 
-    report = sync_run(resources, [target_for(hubspot, deal_id="{account_id}")])
+    report = sync_run(resources, [target_for(hubspot)])
+
+    assert report.targets["hubspot"].parked == 0
+    assert hubspot.objects["tasks"] and hubspot.objects["notes"] and hubspot.associations == []
+
+
+def test_a_deal_hubspot_does_not_have_is_parked_with_its_answer(world, resources, hubspot, ops):
+    world.add_columns("subscriptions", "hubspot_deal_id")
+    world.subscription("S-RISK", AS_OF + timedelta(days=14), hubspot_deal_id="404404")
+    run_day(resources, AS_OF, finish=True)
+
+    report = sync_run(resources, [target_for(hubspot)])
 
     assert report.targets["hubspot"].parked == 1
     status, answer = ops.execute(

@@ -19,6 +19,7 @@ from renewals.sync.outbox import record_url, sync
 from renewals.sync.salesforce import SalesforceTarget
 from renewals.sync.targets import ConnectionInfo
 from tests.vendor_https import SalesforceServer, salesforce_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
+from tests.warehouses import KINDS
 
 AS_OF = date(2026, 12, 1)
 
@@ -56,9 +57,10 @@ def test_ctas_call_tasks_and_sent_messages_land_as_records_and_are_updated_in_pl
     assert (cta_task["Status"], cta_task["Priority"]) == ("Not Started", "Normal")
     call = next(record for key, record in records.items() if key.startswith(f"{cta_id}/"))
     assert call["Subject"] == "Contact the member about the open renewal" and call["Status"] == "Not Started"
-    sent = [record for key, record in records.items() if key.startswith("MSG-")]
-    assert sent and all(record["Status"] == "Completed" for record in sent)
-    assert sent[0]["Subject"].startswith("Email: ")
+    messages = [record for key, record in records.items() if key.startswith("MSG-")]
+    assert messages and all(record["Status"] == "Completed" for record in messages)
+    subjects = {record["Subject"].split(":")[0] for record in messages}
+    assert subjects == {"Email", "Email not sent"}, "what was sent and what was skipped are in the history"
     bizdev_id = ops.execute("select cta_id from renewals.ctas where type = 'bizdev_opportunity'").fetchone()[0]
     (opportunity,) = salesforce.records["Opportunity"]
     assert opportunity["Renewal_Key__c"] == bizdev_id and opportunity["StageName"] == "Prospecting"
@@ -147,3 +149,32 @@ def test_a_bad_mapping_is_refused_at_prepare_run_before_anything_is_written(reso
     with pytest.raises(MappingError, match=r"salesforce\.call_task\.Subject.*\{task_titel\}"):
         prepare(broken, RunContext(run_id="manual__bad", as_of=AS_OF))
     assert ops.execute("select to_regclass('renewals.runs')").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("warehouse_kind", KINDS)
+def test_records_are_related_to_the_account_or_opportunity_the_warehouse_row_names(world, resources, salesforce, ops):
+    world.add_columns("subscriptions", "salesforce_account_id", "salesforce_opportunity_id")
+    ids = {"salesforce_account_id": " 001000000000042AAA ", "salesforce_opportunity_id": "006000000000007AAA"}
+    world.subscription("S-RISK", AS_OF + timedelta(days=14), **ids)
+    world.subscription("S-ACCOUNT", AS_OF + timedelta(days=14), salesforce_account_id="001000000000043AAA")
+    world.subscription("S-BIZDEV", AS_OF + timedelta(days=180), salesforce_account_id="001000000000044AAA")
+    run_day(resources, AS_OF, finish=True)
+
+    sync_run(resources, [target_for(salesforce)])
+
+    cycles = ops.execute(
+        "select subscription_id, salesforce_account_id, salesforce_opportunity_id, hubspot_company_id"
+        " from renewals.renewal_cycles order by 1"
+    ).fetchall()
+    assert cycles == [
+        ("S-ACCOUNT", "001000000000043AAA", None, None),
+        ("S-BIZDEV", "001000000000044AAA", None, None),
+        ("S-RISK", "001000000000042AAA", "006000000000007AAA", None),
+    ]
+    by_account = {}
+    for task in salesforce.records["Task"]:
+        by_account.setdefault(task.get("WhatId"), []).append(task)
+    # the opportunity, else the account; every Task related to one
+    assert by_account.keys() == {"006000000000007AAA", "001000000000043AAA", "001000000000044AAA"}
+    (opportunity,) = salesforce.records["Opportunity"]
+    assert opportunity["AccountId"] == "001000000000044AAA"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from renewals.config import Settings
-from renewals.sync.mapping import MappingError, load_mapping
+from renewals.sync.events import ACTIVITY_KINDS
+from renewals.sync.mapping import ACTIVITY_PLACEHOLDERS, MappingError, load_mapping
 
 SHIPPED = Settings().sync_mapping_path
 
@@ -25,6 +27,8 @@ def test_the_shipped_mapping_loads():
     mapping = load_mapping(SHIPPED)
     assert mapping.salesforce.external_id_field == "Renewal_Key__c"
     assert mapping.hubspot.unique_property == "renewal_key"
+    assert mapping.salesforce.activities.keys() == mapping.hubspot.notes.keys() == ACTIVITY_KINDS
+    assert ACTIVITY_PLACEHOLDERS.keys() == ACTIVITY_KINDS, "every activity says what its records may name"
 
 
 @pytest.mark.parametrize(
@@ -38,10 +42,16 @@ def test_the_shipped_mapping_loads():
         (lambda d: d["salesforce"].update(external_id_field="Renewal Key"), "salesforce.external_id_field"),
         (lambda d: d["salesforce"]["opportunity"].update(Name="{account_name"), "salesforce.opportunity.Name"),
         (lambda d: d["hubspot"]["deal_stages"].update(renewed="closedwon"), "hubspot.deal_stages.renewed"),
-        (lambda d: d["hubspot"]["association"].update(object="tickets"), "hubspot.association.object"),
+        (lambda d: d["hubspot"]["associations"][1].update(object="tickets"), "hubspot.associations[1].object"),
+        (lambda d: d["hubspot"]["associations"][0].pop("note_type_id"), "hubspot.associations[0].note_type_id"),
+        (
+            lambda d: d["salesforce"]["activities"]["member.answered"].update(Subject="{message_subject}"),
+            "salesforce.activities.member.answered.Subject",
+        ),
+        (lambda d: d["hubspot"]["notes"].update({"cta.opened": {"hs_note_body": "x"}}), "hubspot.notes.cta.opened"),
         (lambda d: d["hubspot"].pop("task"), "hubspot.task"),
     ],
 )
 def test_a_broken_mapping_is_refused_naming_the_field(tmp_path, change, named):
-    with pytest.raises(MappingError, match=named.replace(".", r"\.")):
+    with pytest.raises(MappingError, match=re.escape(named)):
         load_mapping(broken(tmp_path, change))

@@ -4,6 +4,7 @@ kind other than PostgreSQL come from its dialect's folder, else the ANSI one."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -43,6 +44,16 @@ def test_a_dialect_folder_overrides_the_ansi_query_only_where_it_has_one():
     assert mysql.session_statements() == ["set time_zone = '+00:00'"]
     assert Warehouse(open_dbapi=object, dialects=("snowflake",)).session_statements() == []
     assert Warehouse(dsn="dbname=w").query("recheck_gates.sql") == sql_text("extract/recheck_gates.sql")
+
+
+def test_the_optional_columns_a_warehouse_has_are_added_to_its_extract_query():
+    sqlite = Warehouse(open_dbapi=object, dialects=("sqlite",), optional_columns=("hubspot_deal_id",))
+    assert re.search(
+        r"updated_at\s*, hubspot_deal_id\s*/\* optional columns \*/\s*from", sqlite.query("subscriptions.sql")
+    )
+    postgres = Warehouse(dsn="dbname=w", optional_columns=("salesforce_account_id", "hubspot_company_id"))
+    columns = r"updated_at\s*, salesforce_account_id, hubspot_company_id\s*/\*"
+    assert re.search(columns, postgres.query("subscriptions.sql"))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ create unlogged table {raw_subscriptions} (
     owner_email text, intent_confirmed_at text, paid_at text, invoice_number text,
     declined_at text, decline_reason text, assigned_at text, last_contact_at text,
     next_meeting_at text, in_negotiation text, hosted_site text, paused text, timezone text,
-    updated_at text
+    updated_at text,
+    -- optional extract columns (null when the warehouse has none): renewals.storage.staging
+    salesforce_account_id text, salesforce_opportunity_id text, hubspot_company_id text, hubspot_deal_id text
 );
 
 create unlogged table {raw_contacts} (
@@ -49,7 +51,11 @@ create unlogged table {subscriptions} (
     days_to_renewal     integer not null,
     cohort              text not null,
     shard               integer not null,
-    source_id           text not null  -- the id as the warehouse holds it (the gate re-check looks it up)
+    source_id           text not null, -- the id as the warehouse holds it (the gate re-check looks it up)
+    salesforce_account_id     text,
+    salesforce_opportunity_id text,
+    hubspot_company_id        text,
+    hubspot_deal_id           text
 );
 
 create unlogged table {contacts} (

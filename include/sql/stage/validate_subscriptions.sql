@@ -62,7 +62,11 @@ parsed as materialized (
            coalesce(renewals.parse_bool(r.hosted_site), false) as hosted_site,
            coalesce(renewals.parse_bool(r.paused), false) as paused,
            nullif(btrim(r.timezone, E' \t\r\n'), '') as timezone_text,
-           z.name as timezone
+           z.name as timezone,
+           nullif(btrim(r.salesforce_account_id, E' \t\r\n'), '') as salesforce_account_id,
+           nullif(btrim(r.salesforce_opportunity_id, E' \t\r\n'), '') as salesforce_opportunity_id,
+           nullif(btrim(r.hubspot_company_id, E' \t\r\n'), '') as hubspot_company_id,
+           nullif(btrim(r.hubspot_deal_id, E' \t\r\n'), '') as hubspot_deal_id
     from {raw_subscriptions} r
     left join zones z on lower(z.name) = lower(nullif(btrim(r.timezone, E' \t\r\n'), ''))
 ),
@@ -194,5 +198,5 @@ select subscription_id, account_id, account_name, playbook, tier, member_type, r
                  when 'intent_confirmed' then 'awaiting_payment'
                  else case when days_to_renewal < 0 then 'overdue' else 'upcoming' end end,
        (('x' || left(md5(subscription_id), 8))::bit(32)::int & 2147483647) %% %(shards)s,
-       source_id
+       source_id, salesforce_account_id, salesforce_opportunity_id, hubspot_company_id, hubspot_deal_id
 from gated

@@ -1,8 +1,9 @@
 -- The sync events of the changes made since %(since)s, derived from the ledger, the CTA tables,
--- the offboardings, the renewal cycles and staff's actions. Idempotent: each change has one key, so deriving an
+-- the offboardings, the renewal cycles, staff's actions, members' answers and the reply holds. Idempotent: each change has one key, so deriving an
 -- overlapping window again adds nothing (renewals.sync.events names the kinds).
 with cycle as (
-    select subscription_id, renewal_date, account_id, account_name, playbook, gate, amount, currency
+    select subscription_id, renewal_date, account_id, account_name, playbook, gate, amount, currency,
+           salesforce_account_id, salesforce_opportunity_id, hubspot_company_id, hubspot_deal_id
     from renewals.renewal_cycles
 ),
 cta_json as (
@@ -46,7 +47,8 @@ derived as (
     union all
     select 'message.' || tp.status || '/' || tp.subscription_id || '/' || tp.renewal_date || '/' || tp.touchpoint,
            'message.' || tp.status, tp.subscription_id, tp.renewal_date, tp.updated_at,
-           jsonb_build_object('message', jsonb_build_object('touchpoint', tp.touchpoint, 'playbook', tp.playbook,
+           jsonb_build_object('message', jsonb_build_object('touchpoint', tp.touchpoint, 'status', tp.status,
+                                                            'playbook', tp.playbook,
                                                             'channel', tp.channel, 'subject', tp.subject,
                                                             'recipients', tp.recipients, 'cc', tp.cc,
                                                             'message_id', tp.message_id, 'sent_at', tp.sent_at,
@@ -85,6 +87,28 @@ derived as (
     from renewals.staff_actions sa
     where sa.at > %(since)s
     union all
+    -- a member's one-click answer, with the address whose link was used (never the link's token)
+    select 'member.answered/' || a.answer_id, 'member.answered', a.subscription_id, a.renewal_date, a.answered_at,
+           jsonb_build_object('answer', jsonb_build_object('answer', a.answer, 'reason', a.reason,
+                                                           'recipient', a.recipient, 'touchpoint', a.touchpoint,
+                                                           'answered_at', a.answered_at))
+    from renewals.member_answers a
+    where a.answered_at > %(since)s
+    union all
+    -- a person's reply read from the inbox holds the reminders (its first lines, as its CTA shows
+    -- them), until staff resume them or the gate changes
+    select 'reply.' || r.change || '/' || h.inbox_message_id, 'reply.' || r.change, h.subscription_id,
+           h.renewal_date, r.at,
+           jsonb_build_object('reply', jsonb_build_object('sender', m.sender, 'subject', m.subject,
+                                                          'excerpt', m.excerpt, 'received_at', m.received_at,
+                                                          'in_reply_to', m.in_reply_to, 'gate', h.gate,
+                                                          'held_at', h.held_at, 'resumed_at', h.resumed_at,
+                                                          'resumed_by', h.resumed_by))
+    from renewals.reply_holds h
+    join renewals.inbox_messages m using (inbox_message_id)
+    cross join lateral (values ('held', h.held_at), ('resumed', h.resumed_at)) as r(change, at)
+    where r.at > %(since)s
+    union all
     select 'renewal.gate/' || rc.subscription_id || '/' || rc.renewal_date || '/' || rc.gate, 'renewal.gate',
            rc.subscription_id, rc.renewal_date, rc.updated_at, jsonb_build_object('gate', rc.gate)
     from renewals.renewal_cycles rc
@@ -94,7 +118,12 @@ insert into renewals.sync_events (event_key, kind, subscription_id, renewal_date
 select d.event_key, d.kind, d.subscription_id, d.renewal_date, d.occurred_at,
        jsonb_build_object('account', jsonb_build_object('account_id', cy.account_id, 'account_name', cy.account_name,
                                                         'playbook', cy.playbook, 'gate', cy.gate,
-                                                        'amount', cy.amount, 'currency', cy.currency))
+                                                        'amount', cy.amount, 'currency', cy.currency),
+                          -- the CRM records the warehouse row names (optional extract columns)
+                          'salesforce', jsonb_build_object('account_id', cy.salesforce_account_id,
+                                                           'opportunity_id', cy.salesforce_opportunity_id),
+                          'hubspot', jsonb_build_object('company_id', cy.hubspot_company_id,
+                                                        'deal_id', cy.hubspot_deal_id))
        || d.payload
 from derived d
 left join cycle cy using (subscription_id, renewal_date)

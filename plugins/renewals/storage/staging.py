@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -49,6 +49,14 @@ SUBSCRIPTION_COLUMNS = (
     "paused",
     "timezone",
     "updated_at",
+)
+# Columns a warehouse may have besides the contract's, read when its subscriptions table has them
+# (include/sql/extract/subscription_columns.sql finds them): the CRM records the row names.
+OPTIONAL_SUBSCRIPTION_COLUMNS = (
+    "salesforce_account_id",
+    "salesforce_opportunity_id",
+    "hubspot_company_id",
+    "hubspot_deal_id",
 )
 CONTACT_COLUMNS = ("contact_id", "subscription_id", "role", "name", "email", "opted_out")
 # Staging columns that keep the warehouse's type when the warehouse has it (COPY reads the
@@ -109,7 +117,8 @@ def stage_and_validate(
     PostgreSQL is staged as text throughout (its driver's types are not PostgreSQL's)."""
     work = run.work
     tables = work.identifiers()
-    subscription_types = dict.fromkeys(SUBSCRIPTION_COLUMNS, "text")
+    warehouse = replace(warehouse, optional_columns=optional_columns(warehouse))
+    subscription_types = dict.fromkeys(SUBSCRIPTION_COLUMNS + warehouse.optional_columns, "text")
     with ops.transaction():
         ops.execute(work.statement("stage/create_work_tables.sql"))
         if warehouse.is_postgres:
@@ -202,6 +211,18 @@ def stage_and_validate(
     return counts
 
 
+def optional_columns(warehouse: Warehouse) -> tuple[str, ...]:
+    """The optional columns the warehouse's subscriptions table has (read without reading a row)."""
+    with closing(warehouse.open()) as conn:
+        cursor = conn.cursor()
+        cursor.execute(warehouse.query("subscription_columns.sql"))
+        names = {str(column[0]).lower() for column in cursor.description or ()}
+        cursor.fetchall()
+        cursor.close()
+        conn.commit()
+    return tuple(column for column in OPTIONAL_SUBSCRIPTION_COLUMNS if column in names)
+
+
 def _warehouse_types(warehouse: psycopg.Connection, query: str) -> dict[str, str]:
     """The type of each column of a PostgreSQL extract query, as the warehouse describes it (no rows read)."""
     with warehouse.cursor() as cursor:
@@ -214,7 +235,9 @@ def _warehouse_types(warehouse: psycopg.Connection, query: str) -> dict[str, str
 
 def _staging_types(warehouse_types: dict[str, str]) -> dict[str, str]:
     """Each subscription column's staging type: the warehouse's where TYPED_SUBSCRIPTION_COLUMNS allows, else text."""
-    types = dict.fromkeys(SUBSCRIPTION_COLUMNS, "text")
+    types = dict.fromkeys(
+        SUBSCRIPTION_COLUMNS + tuple(c for c in OPTIONAL_SUBSCRIPTION_COLUMNS if c in warehouse_types), "text"
+    )
     for column, (staging_type, accepted) in TYPED_SUBSCRIPTION_COLUMNS.items():
         if warehouse_types.get(column) in accepted:
             types[column] = staging_type

@@ -32,6 +32,9 @@ class CurrentFacts:
     declined_at: datetime | None
 
 
+OPTIONAL_COLUMNS_SLOT = "/* optional columns */"
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """Where the subscriptions are read from: a PostgreSQL ``dsn``, or else ``open_dbapi`` (a
@@ -42,6 +45,7 @@ class Warehouse:
     open_dbapi: Callable[[], Any] | None = None
     dialects: tuple[str, ...] = ()
     placeholder: str = "%s"
+    optional_columns: tuple[str, ...] = ()  # of the subscriptions table, added to its extract query
 
     @property
     def is_postgres(self) -> bool:
@@ -52,7 +56,12 @@ class Warehouse:
         return "postgres" if self.is_postgres else (self.dialects or ("ansi",))[0]
 
     def query(self, name: str) -> str:
-        """The text of extract query ``name`` for this warehouse (see the module's doc)."""
+        """The text of extract query ``name`` for this warehouse (see the module's doc), with the
+        optional columns where it has the comment ``/* optional columns */``."""
+        columns = "".join(f", {column}" for column in self.optional_columns)
+        return self._query_text(name).replace(OPTIONAL_COLUMNS_SLOT, columns + OPTIONAL_COLUMNS_SLOT)
+
+    def _query_text(self, name: str) -> str:
         if self.is_postgres:
             return sql_text(f"extract/{name}")
         for folder in (*self.dialects, "ansi"):

@@ -3,7 +3,8 @@
 Two ways in, both idempotent by the event's key: :func:`enqueue`, called in the transaction that
 makes a change (for kinds the tables below cannot tell apart afterwards), and :func:`derive`, run
 by the sync task after the deliveries, which reads the changes made since the last sync from the
-ledger, the CTA tables, the offboardings, the renewal cycles and staff's actions (include/sql/sync/derive_events.sql).
+ledger, the CTA tables, the offboardings, the renewal cycles, staff's actions, members' answers
+and the reply holds (include/sql/sync/derive_events.sql).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from renewals.storage.sql_files import sql_text
 CTA_KINDS = frozenset({"cta.opened", "cta.escalated", "cta.reowned", "cta.closed"})
 MESSAGE_KINDS = frozenset({"message.sent", "message.skipped", "message.held"})
 OFFBOARDING_KINDS = frozenset({"offboarding.started", "offboarding.done"})
-KINDS = CTA_KINDS | MESSAGE_KINDS | OFFBOARDING_KINDS | {"task.due", "renewal.gate", "staff.action"}
+# What a member said: a one-click answer, a reply read from the inbox (it holds the reminders) and
+# the end of that hold (staff resumed the reminders, or the gate changed).
+MEMBER_KINDS = frozenset({"member.answered", "reply.held", "reply.resumed"})
+KINDS = CTA_KINDS | MESSAGE_KINDS | OFFBOARDING_KINDS | MEMBER_KINDS | {"task.due", "renewal.gate", "staff.action"}
+# What the pipeline did and heard, for a CRM's activity history (next to its tasks).
+ACTIVITY_KINDS = MESSAGE_KINDS | MEMBER_KINDS | {"staff.action"}
 
 # Changes are read again from this far before the last sync: a delivery's transaction that began
 # (and stamped its rows) before the last sync but committed after it is still seen.

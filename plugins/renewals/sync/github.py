@@ -17,12 +17,16 @@ from renewals.sync.events import OFFBOARDING_KINDS, Event
 from renewals.sync.http import Client, Unavailable, rejected
 from renewals.sync.mapping import GitHubMapping, event_values, fill
 from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.text import limited, markdown_text, one_line
 
 DEFAULT_API = "https://api.github.com"
+TITLE_CHARS = 256  # what GitHub takes for an issue's title
+VALUE_CHARS = 1000  # of each value in the body: the checklist stays far below GitHub's 65536
 
 
 def marker(subscription_id: str, renewal_date: str) -> str:
-    return f"<!-- renewals:offboarding:{subscription_id}/{renewal_date} -->"
+    # an id is warehouse text: with ">" as an entity it cannot end the comment and show the rest
+    return f"<!-- renewals:offboarding:{subscription_id.replace('>', '&gt;')}/{renewal_date} -->"
 
 
 @dataclass
@@ -54,7 +58,7 @@ class GitHubTarget:
                     "POST",
                     "/issues",
                     {
-                        "title": fill(self.mapping.title, values),
+                        "title": limited(one_line(fill(self.mapping.title, values)), TITLE_CHARS),
                         "body": self.body(values, done=False),
                         "labels": [self.mapping.label],
                     },
@@ -77,9 +81,12 @@ class GitHubTarget:
         return Delivered(str(issue["number"]), issue["html_url"], f"offboarding/{key}")
 
     def body(self, values: dict[str, str], done: bool) -> str:
+        """The marker, the intro and the checklist; the event's values in them as literal text (no
+        mention, link, image or line break of theirs), so the checklist is the template's."""
+        literal = {name: markdown_text(limited(value, VALUE_CHARS)) for name, value in values.items()}
         box = "[x]" if done else "[ ]"
-        steps = "\n".join(f"- {box} {fill(step, values)}" for step in self.mapping.checklist)
-        intro = fill(self.mapping.intro, values)
+        steps = "\n".join(f"- {box} {fill(step, literal)}" for step in self.mapping.checklist)
+        intro = fill(self.mapping.intro, literal)
         return f"{marker(values['subscription_id'], values['renewal_date'])}\n{intro}\n\n{steps}\n"
 
     def find(self, wanted: str) -> dict[str, Any] | None:

@@ -1,23 +1,31 @@
 """The HubSpot target (``renewals_hubspot``: a private app's access token as the password; the host
-defaults to api.hubapi.com): call tasks through the CRM v3 tasks API, and the renewal's deal moved
-through its stages as it passes each gate.
+defaults to api.hubapi.com): call tasks through the CRM v3 tasks API, what the pipeline sent,
+skipped and held, members' answers and replies and staff's actions as notes (the CRM v3 notes API)
+on the timeline of the company and deal, and the renewal's deal moved through its stages as it
+passes each gate.
 
-Idempotent by a unique custom task property (default ``renewal_key``, "unique values" on): a task
-is created with our key; HubSpot answers 409 when a task already has it (a retry after a crash),
-and the task is then updated through that key (PATCH ...?idProperty=renewal_key).
+Idempotent by a unique custom property on tasks and notes (default ``renewal_key``, "unique
+values" on): a record is created with our key; HubSpot answers 409 when one already has it (a
+retry after a crash), and it is then updated through that key (PATCH ...?idProperty=renewal_key).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from renewals.sync.events import Event
 from renewals.sync.http import Client, rejected
-from renewals.sync.mapping import HubSpotMapping, event_values, fill
+from renewals.sync.mapping import Fields, HubSpotMapping, event_values, fill
 from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.text import html_text, limited, one_line
 
 DEFAULT_API = "https://api.hubapi.com"
+PROPERTY_CHARS = 65536  # HubSpot's limit for a text property's value (hs_note_body's, as its reference says)
+RICH_TEXT = {"hs_note_body": html_text, "hs_task_body": html_text}  # shown as HTML: values go in escaped
+ONE_LINE = frozenset({"hs_task_subject"})
+OBJECT_TYPE_IDS = {"tasks": "0-27", "notes": "0-46"}  # for links to records
 
 
 @dataclass
@@ -28,7 +36,10 @@ class HubSpotTarget:
     client: Client
     portal_id: str = ""  # the account's id, for links to its records (the connection's extra portal_id)
     name: str = "hubspot"
-    kinds: frozenset[str] = frozenset({"task.due", "renewal.gate"})
+    kinds: frozenset[str] = field(init=False)  # call tasks, gates and the activities the mapping names
+
+    def __post_init__(self) -> None:
+        self.kinds = frozenset({"task.due", "renewal.gate"}) | frozenset(self.mapping.notes)
 
     @classmethod
     def from_connection(cls, conn: ConnectionInfo, mapping: HubSpotMapping, client: Client) -> HubSpotTarget:
@@ -39,24 +50,44 @@ class HubSpotTarget:
         values = event_values(event)
         if event.kind == "renewal.gate":
             return self.move_deal(values)
-        return self.upsert_task(f"{values['cta_id']}/{values['task_id']}", values)
+        if event.kind in self.mapping.notes:  # one note per event
+            key = "NOTE-" + hashlib.sha256(event.event_key.encode()).hexdigest()[:24]
+            return self.upsert("notes", key, self.mapping.notes[event.kind], values)
+        return self.upsert("tasks", f"{values['cta_id']}/{values['task_id']}", self.mapping.task, values)
 
-    def upsert_task(self, key: str, values: dict[str, str]) -> Delivered:
-        properties = {**self.mapping.task.render(values), self.mapping.unique_property: key}
-        association = self.mapping.association
-        associated_id = fill(association["id"], values)
+    def upsert(self, object_type: str, key: str, fields: Fields, values: dict[str, str]) -> Delivered:
+        """Create the task or note with our key, or update the one that has it."""
+        rendered = fields.render(values, escape=RICH_TEXT)
+        properties = {
+            **{name: limited(one_line(v) if name in ONE_LINE else v, PROPERTY_CHARS) for name, v in rendered.items()},
+            self.mapping.unique_property: key,
+        }
         body: dict = {"properties": properties}
-        if associated_id:
-            kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": int(association["type_id"])}
-            body["associations"] = [{"to": {"id": associated_id}, "types": [kind]}]
-        response = self._call("POST", "/crm/v3/objects/tasks", body)
+        associations = [
+            {
+                "to": {"id": associated_id},
+                "types": [
+                    {
+                        "associationCategory": "HUBSPOT_DEFINED",
+                        "associationTypeId": association.task_type_id
+                        if object_type == "tasks"
+                        else association.note_type_id,
+                    }
+                ],
+            }
+            for association in self.mapping.associations
+            if (associated_id := fill(association.id, values))
+        ]
+        if associations:
+            body["associations"] = associations
+        response = self._call("POST", f"/crm/v3/objects/{object_type}", body)
         if response.status_code == 409:  # made before (a retry): update it through our key
-            url = f"/crm/v3/objects/tasks/{quote(key, safe='')}?idProperty={self.mapping.unique_property}"
+            url = f"/crm/v3/objects/{object_type}/{quote(key, safe='')}?idProperty={self.mapping.unique_property}"
             response = self._call("PATCH", url, {"properties": properties})
         if response.status_code not in (200, 201):
             raise rejected(response)
-        task_id = response.json()["id"]
-        return Delivered(task_id, self._record_url("0-27", task_id), key)
+        record_id = response.json()["id"]
+        return Delivered(record_id, self._record_url(OBJECT_TYPE_IDS[object_type], record_id), key)
 
     def move_deal(self, values: dict[str, str]) -> Delivered:
         deal_id = fill(self.mapping.deal_id, values)

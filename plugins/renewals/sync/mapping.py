@@ -7,15 +7,16 @@ with an error that names the field, at prepare_run, before the run does anything
 
 from __future__ import annotations
 
+import json
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
-from renewals.sync.events import Event
+from renewals.sync.events import ACTIVITY_KINDS, Event
 
 COMMON = {
     "subscription_id",
@@ -30,6 +31,14 @@ COMMON = {
     "account_amount",
     "account_currency",
     "touchpoint",
+    "occurred_on",
+    "occurred_at_ms",  # milliseconds since 1970 (HubSpot's hs_timestamp)
+    # the CRM records the warehouse row names (optional extract columns; blank when absent)
+    "salesforce_account_id",
+    "salesforce_opportunity_id",
+    "salesforce_what_id",  # the opportunity, else the account: what a Task is related to
+    "hubspot_company_id",
+    "hubspot_deal_id",
 }
 CTA = {
     "cta_id",
@@ -48,6 +57,7 @@ CTA = {
 TASK = {"task_id", "task_title", "task_assignee_email", "task_due_date", "task_touchpoint", "task_status"}
 MESSAGE = {
     "message_touchpoint",
+    "message_status",
     "message_playbook",
     "message_channel",
     "message_subject",
@@ -60,17 +70,50 @@ MESSAGE = {
     "message_due_date",
 }
 OFFBOARDING = {"offboarding_member_type", "offboarding_decline_reason", "offboarding_started_at"}
+ANSWER = {"answer", "answer_label", "answer_reason", "answer_recipient", "answer_touchpoint", "answer_answered_at"}
+REPLY = {
+    "reply_sender",
+    "reply_subject",
+    "reply_excerpt",
+    "reply_received_at",
+    "reply_in_reply_to",
+    "reply_gate",
+    "reply_held_at",
+    "reply_resumed_at",
+    "reply_resumed_by",
+}
+STAFF_ACTION = {
+    "staff_action_action",
+    "staff_action_touchpoint",
+    "staff_action_reason",
+    "staff_action_actor",
+    "staff_action_before",
+    "staff_action_after",
+}
 # The placeholders each kind of record may use.
 PLACEHOLDERS = {
     "cta_task": COMMON | CTA,
     "opportunity": COMMON | CTA,
     "call_task": COMMON | CTA | TASK,
-    "message_task": COMMON | MESSAGE,
+    "activity_task": COMMON,
     "task": COMMON | CTA | TASK,
+    "note": COMMON,
     "association": COMMON | CTA | TASK,
     "deal": COMMON,
     "issue": COMMON | OFFBOARDING,
 }
+# The placeholders of each kind of event the activity history takes (Salesforce's completed
+# Tasks, HubSpot's notes).
+ACTIVITY_PLACEHOLDERS = {
+    "message.sent": COMMON | MESSAGE,
+    "message.skipped": COMMON | MESSAGE,
+    "message.held": COMMON | MESSAGE,
+    "member.answered": COMMON | ANSWER,
+    "reply.held": COMMON | REPLY,
+    "reply.resumed": COMMON | REPLY,
+    "staff.action": COMMON | STAFF_ACTION,
+}
+ANSWER_LABELS = {"intent": "intends to renew", "decline": "declines to renew"}
 GATES = ("no_response", "intent_confirmed", "paid", "declined")
 
 
@@ -92,9 +135,15 @@ def event_values(event: Event) -> dict[str, str]:
             values[section] = _text(content)
             continue
         for name, value in content.items():
-            values[name if name.startswith(f"{section}_") else f"{section}_{name}"] = _text(value)
+            # answer.answer -> answer, cta.cta_id -> cta_id, answer.reason -> answer_reason
+            flat = section if name == section else name if name.startswith(f"{section}_") else f"{section}_{name}"
+            values[flat] = _text(value)
+    values["occurred_on"] = values["occurred_at"][:10]
+    values["occurred_at_ms"] = str(int(event.occurred_at.timestamp() * 1000))
     values["cta_type_label"] = values.get("cta_type", "").replace("_", " ").capitalize()
     values["message_date"] = values.get("message_sent_at", "")[:10]
+    values["answer_label"] = ANSWER_LABELS.get(values.get("answer", ""), "")
+    values["salesforce_what_id"] = values.get("salesforce_opportunity_id") or values.get("salesforce_account_id", "")
     return values
 
 
@@ -103,6 +152,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, list):
         return ", ".join(map(_text, value))
+    if isinstance(value, dict):  # a staff action's before and after
+        return json.dumps(value, sort_keys=True, default=str)
     return str(value)
 
 
@@ -123,12 +174,21 @@ class Fields:
     templates: Mapping[str, str]
     values: Mapping[str, Mapping[str, str]]
 
-    def render(self, event_values: Mapping[str, str]) -> dict[str, str]:
+    def render(
+        self, event_values: Mapping[str, str], escape: Mapping[str, Callable[[str], str]] | None = None
+    ) -> dict[str, str]:
+        """The fields' values; ``escape`` names the fields whose system reads markup, and how the
+        event's values are made literal there (the template's own text is ours, left as it is)."""
         rendered = {}
         for name, template in self.templates.items():
-            value = fill(template, event_values)
+            literal = (escape or {}).get(name)
+            value = fill(template, {k: literal(v) for k, v in event_values.items()} if literal else event_values)
             rendered[name] = self.values.get(name, {}).get(value, value)
         return rendered
+
+    def with_fields(self, more: Fields) -> Fields:
+        """These fields and ``more``'s (``more`` wins a field both have)."""
+        return Fields({**self.templates, **more.templates}, self.values)
 
 
 @dataclass(frozen=True)
@@ -138,15 +198,27 @@ class SalesforceMapping:
     opportunity_cta_types: frozenset[str]
     cta_task: Fields
     call_task: Fields
-    message_task: Fields
     opportunity: Fields
+    activities: Mapping[str, Fields]  # by event kind: the completed Task of each (activity_task's fields and its own)
+
+
+@dataclass(frozen=True)
+class Association:
+    """A HubSpot record tasks and notes are associated with (a company or a deal), and the
+    HubSpot-defined association type of each."""
+
+    object: str  # companies | deals
+    id: str  # a template: the record's id (blank: not associated)
+    task_type_id: int
+    note_type_id: int
 
 
 @dataclass(frozen=True)
 class HubSpotMapping:
     unique_property: str
     task: Fields
-    association: Mapping[str, str]
+    associations: tuple[Association, ...]
+    notes: Mapping[str, Fields]  # by event kind: the note of each (note's fields and its own)
     deal_id: str
     deal_stages: Mapping[str, str]
 
@@ -177,12 +249,9 @@ def load_mapping(path: Path) -> SyncMapping:
     sf_values = _value_maps(where, salesforce.get("values", {}), "salesforce.values")
     hubspot = where.mapping(root.get("hubspot"), "hubspot")
     hs_values = _value_maps(where, hubspot.get("values", {}), "hubspot.values")
-    association = where.mapping(hubspot.get("association"), "hubspot.association")
-    if association.get("object") not in ("companies", "deals"):
-        where.fail("hubspot.association.object", "must be companies or deals")
-    where.template(association.get("id"), "hubspot.association.id", PLACEHOLDERS["association"])
-    if not isinstance(association.get("type_id"), int):
-        where.fail("hubspot.association.type_id", "must be a whole number (HubSpot's association type id)")
+    associations = hubspot.get("associations")
+    if not isinstance(associations, list):
+        where.fail("hubspot.associations", "must be a list of the records tasks and notes are associated with")
     deal_stages = where.mapping(hubspot.get("deal_stages", {}), "hubspot.deal_stages")
     for gate, stage in deal_stages.items():
         if gate not in GATES:
@@ -210,16 +279,52 @@ def load_mapping(path: Path) -> SyncMapping:
                 record: Fields(
                     where.fields(salesforce.get(record), f"salesforce.{record}", PLACEHOLDERS[record]), sf_values
                 )
-                for record in ("cta_task", "call_task", "message_task", "opportunity")
+                for record in ("cta_task", "call_task", "opportunity")
             },
+            activities=_activities(where, "salesforce", salesforce, "activity_task", "activities", sf_values),
         ),
         hubspot=HubSpotMapping(
             unique_property=where.identifier(hubspot.get("unique_property"), "hubspot.unique_property"),
             task=Fields(where.fields(hubspot.get("task"), "hubspot.task", PLACEHOLDERS["task"]), hs_values),
-            association={key: str(value) for key, value in association.items()},
+            associations=tuple(
+                _association(where, association, f"hubspot.associations[{n}]")
+                for n, association in enumerate(associations)
+            ),
+            notes=_activities(where, "hubspot", hubspot, "note", "notes", hs_values),
             deal_id=where.template(hubspot.get("deal_id", ""), "hubspot.deal_id", PLACEHOLDERS["deal"]),
             deal_stages={gate: str(stage) for gate, stage in deal_stages.items()},
         ),
+    )
+
+
+def _activities(
+    where: _Where, name: str, system: dict[str, Any], common: str, field: str, values: dict[str, dict[str, str]]
+) -> dict[str, Fields]:
+    """The activity records of a system by event kind: the fields of ``common`` (every one) and
+    each kind's own under ``field``. A kind left out is not written to that system."""
+    shared = Fields(where.fields(system.get(common), f"{name}.{common}", PLACEHOLDERS[common]), values)
+    by_kind = where.mapping(system.get(field, {}), f"{name}.{field}")
+    records = {}
+    for kind, fields in by_kind.items():
+        if kind not in ACTIVITY_PLACEHOLDERS:
+            where.fail(f"{name}.{field}.{kind}", f"is not an activity; activities: {', '.join(sorted(ACTIVITY_KINDS))}")
+        known = ACTIVITY_PLACEHOLDERS[kind]
+        records[kind] = shared.with_fields(Fields(where.fields(fields, f"{name}.{field}.{kind}", known), values))
+    return records
+
+
+def _association(where: _Where, document: Any, field: str) -> Association:
+    association = where.mapping(document, field)
+    if association.get("object") not in ("companies", "deals"):
+        where.fail(f"{field}.object", "must be companies or deals")
+    for type_id in ("task_type_id", "note_type_id"):
+        if not isinstance(association.get(type_id), int):
+            where.fail(f"{field}.{type_id}", "must be a whole number (HubSpot's association type id)")
+    return Association(
+        object=association["object"],
+        id=where.template(association.get("id"), f"{field}.id", PLACEHOLDERS["association"]),
+        task_type_id=association["task_type_id"],
+        note_type_id=association["note_type_id"],
     )
 
 

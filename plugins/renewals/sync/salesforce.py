@@ -1,5 +1,6 @@
 """The Salesforce target (``renewals_salesforce``): CTAs and call tasks as Task records, the 180-day
-BizDev outreach as an Opportunity, sent messages as completed Tasks (the activity history).
+BizDev outreach as an Opportunity, and what the pipeline sent, skipped and held, members' answers
+and replies and staff's actions as completed Tasks (the activity history).
 
 Every write is an upsert by our key in an External ID field (default Renewal_Key__c):
 ``PATCH /services/data/vXX.X/sobjects/<SObject>/<field>/<key>`` creates the record the first time
@@ -16,10 +17,22 @@ import hashlib
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from renewals.sync.events import CTA_KINDS, Event
+from renewals.sync.events import CTA_KINDS, MESSAGE_KINDS, Event
 from renewals.sync.http import Client, Rejected, Unavailable, rejected
 from renewals.sync.mapping import Fields, SalesforceMapping, event_values
 from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.text import limited, one_line
+
+# The lengths Salesforce's object reference gives the standard fields the mapping fills (a longer
+# value fails the whole upsert with STRING_TOO_LONG); Subject and Name are one line.
+FIELD_LIMITS = {"Subject": 255, "Name": 120, "Description": 32000}
+ONE_LINE = frozenset({"Subject", "Name"})
+
+
+def field_value(name: str, value: str) -> str:
+    """A rendered value as the field takes it: on one line where the field is, cut to its length."""
+    value = one_line(value) if name in ONE_LINE else value
+    return limited(value, FIELD_LIMITS[name]) if name in FIELD_LIMITS else value
 
 
 @dataclass
@@ -30,8 +43,11 @@ class SalesforceTarget:
     mapping: SalesforceMapping
     client: Client
     name: str = "salesforce"
-    kinds: frozenset[str] = CTA_KINDS | {"task.due", "message.sent"}
+    kinds: frozenset[str] = field(init=False)  # CTAs, call tasks and the activities the mapping names
     _token: tuple[str, str] | None = field(default=None, repr=False)  # (access token, instance URL)
+
+    def __post_init__(self) -> None:
+        self.kinds = CTA_KINDS | {"task.due"} | frozenset(self.mapping.activities)
 
     @classmethod
     def from_connection(cls, conn: ConnectionInfo, mapping: SalesforceMapping, client: Client) -> SalesforceTarget:
@@ -40,15 +56,17 @@ class SalesforceTarget:
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         values = event_values(event)
         sobject, key, fields = self.record_of(event, values)
-        return self.upsert(sobject, key, fields.render(values))
+        return self.upsert(sobject, key, {name: field_value(name, v) for name, v in fields.render(values).items()})
 
     def record_of(self, event: Event, values: dict[str, str]) -> tuple[str, str, Fields]:
         """(SObject, our key, its fields) of an event."""
         mapping = self.mapping
         if event.kind == "task.due":
             return "Task", f"{values['cta_id']}/{values['task_id']}", mapping.call_task
-        if event.kind == "message.sent":
-            return "Task", "MSG-" + hashlib.sha256(event.event_key.encode()).hexdigest()[:24], mapping.message_task
+        if event.kind in mapping.activities:  # one completed Task per event
+            prefix = "MSG-" if event.kind in MESSAGE_KINDS else "ACT-"
+            key = prefix + hashlib.sha256(event.event_key.encode()).hexdigest()[:24]
+            return "Task", key, mapping.activities[event.kind]
         if values["cta_type"] in mapping.opportunity_cta_types:
             return "Opportunity", values["cta_id"], mapping.opportunity
         return "Task", values["cta_id"], mapping.cta_task

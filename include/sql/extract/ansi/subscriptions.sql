@@ -3,8 +3,9 @@
 -- Standard SQL: the contract columns in this order, with whatever types the warehouse has. Every
 -- value is staged as text (dates and timestamps ISO 8601, booleans true/false or 0/1) and goes
 -- through the same validation as a PostgreSQL warehouse's. The tables are those of the
--- connection's database or schema; qualify them here if yours live elsewhere. A manual run for one
--- subscription wraps this query in scoped.sql.
+-- connection's database or schema; qualify them here if yours live elsewhere (and in
+-- subscription_columns.sql, which finds the optional columns the table has: they are added where
+-- the comment is). A manual run for one subscription wraps this query in scoped.sql.
 select subscription_id,
        account_id,
        account_name,
@@ -28,5 +29,5 @@ select subscription_id,
        hosted_site,
        paused,
        timezone,
-       updated_at
+       updated_at /* optional columns */
 from subscriptions
