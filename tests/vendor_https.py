@@ -97,6 +97,12 @@ def test_ca_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     return make_test_ca(tmp_path_factory.mktemp("test-ca"))
 
 
+def use_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn: dict[str, Any]) -> None:
+    """``conn`` as the Airflow connection ``conn_id`` (an AIRFLOW_CONN_ variable, as a deployment may
+    set one), for the targets that read theirs through a provider's hook."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
 @pytest.fixture(name="test_ca")
 def test_ca_fixture(test_ca_files: TestCA, monkeypatch: pytest.MonkeyPatch) -> TestCA:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(test_ca_files.bundle))
@@ -388,15 +394,16 @@ class HubSpotServer(VendorServer):
 
 
 @pytest.fixture(name="hubspot")
-def hubspot_fixture(test_ca: TestCA) -> Iterator[HubSpotServer]:
+def hubspot_fixture(test_ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotServer]:
     with HubSpotServer(test_ca) as server:
+        use_connection(monkeypatch, "renewals_hubspot", server.connection())
         yield server
 
 
 class GitHubServer(VendorServer):
     """GitHub's REST API for a repository's issues as its reference describes the calls the target
     makes: list by label (state=all, paginated with a Link header), create (201), update (200),
-    404 for a repository the token cannot see, 401 for a bad token."""
+    404 for a repository the token cannot see, 401 for a bad token (given as "Bearer" or "token")."""
 
     TOKEN, REPOSITORY = "ghp_test_token", "members/offboarding"
     PAGE = 2  # issues per page whatever per_page asks, so the pages are followed
@@ -421,13 +428,14 @@ class GitHubServer(VendorServer):
             "body": body,
             "state": state,
             "labels": [{"name": name} for name in labels],
+            "url": f"{self.base_url}/repos/{self.REPOSITORY}/issues/{number}",
             "html_url": f"https://github.com/{self.REPOSITORY}/issues/{number}",
         }
         self.issues.append(issue)
         return issue
 
     def handle(self, request: Request) -> Reply:
-        if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
+        if request.headers.get("Authorization") not in (f"Bearer {self.TOKEN}", f"token {self.TOKEN}"):  # both taken
             return Reply(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
         prefix = f"/repos/{self.REPOSITORY}/issues"
         if not request.path.startswith(prefix):
@@ -460,6 +468,7 @@ class GitHubServer(VendorServer):
 
 
 @pytest.fixture(name="github")
-def github_fixture(test_ca: TestCA) -> Iterator[GitHubServer]:
+def github_fixture(test_ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubServer]:
     with GitHubServer(test_ca) as server:
+        use_connection(monkeypatch, "renewals_github", server.connection())
         yield server

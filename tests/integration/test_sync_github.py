@@ -16,7 +16,6 @@ from renewals.sync.github import GitHubTarget, marker
 from renewals.sync.http import Budget, Client
 from renewals.sync.mapping import load_mapping
 from renewals.sync.outbox import sync
-from renewals.sync.targets import ConnectionInfo
 from tests.conftest import moment
 from tests.vendor_https import GitHubServer, github_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
 
@@ -26,7 +25,7 @@ RENEWAL = AS_OF - timedelta(days=1)  # offboarding starts the day after the rene
 
 def target_for(server: GitHubServer) -> GitHubTarget:
     mapping = load_mapping(Settings().sync_mapping_path).github
-    return GitHubTarget.from_connection(ConnectionInfo(**server.connection()), mapping, Client(Budget(30)))
+    return GitHubTarget.from_connection(mapping, Client(Budget(30)))
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from renewals.pipeline import sync_run
 from renewals.sync.http import Budget, Client
 from renewals.sync.hubspot import HubSpotTarget
 from renewals.sync.mapping import load_mapping
-from renewals.sync.targets import ConnectionInfo
 from tests.conftest import moment
 from tests.vendor_https import HubSpotServer, hubspot_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
 
@@ -24,7 +23,7 @@ AS_OF = date(2026, 12, 1)
 
 def target_for(server: HubSpotServer, **client: object) -> HubSpotTarget:
     mapping = load_mapping(Settings().sync_mapping_path).hubspot
-    return HubSpotTarget.from_connection(ConnectionInfo(**server.connection()), mapping, Client(Budget(30), **client))
+    return HubSpotTarget.from_connection(mapping, Client(Budget(30), **client))
 
 
 @pytest.fixture

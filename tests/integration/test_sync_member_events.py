@@ -22,7 +22,7 @@ from renewals.sync.webhook import WebhookTarget
 from tests.integration.test_inbox import answer_to, imap, inbox_resources, reminder  # noqa: F401
 from tests.integration.test_sync_hubspot import target_for as hubspot_target
 from tests.integration.test_sync_salesforce import target_for as salesforce_target
-from tests.integration.test_sync_webhook import verified_events, webhook_connection
+from tests.integration.test_sync_webhook import verified_events, webhook_connection  # noqa: F401
 from tests.vendor_https import (  # noqa: F401
     hubspot_fixture,
     salesforce_fixture,
@@ -58,10 +58,11 @@ def answered_and_replied(world, databases, mailbox, ops, imap):  # noqa: F811
     return resources
 
 
+@pytest.mark.usefixtures("webhook_connection")
 def test_answers_and_replies_reach_the_webhook_salesforce_and_hubspot_once(
     answered_and_replied, webhook_receiver, salesforce, hubspot, ops
 ):
-    webhook = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+    webhook = WebhookTarget.from_connection(Client(Budget(30)))
     targets = [webhook, salesforce_target(salesforce), hubspot_target(hubspot)]
 
     report = sync_run(answered_and_replied, targets)

@@ -19,24 +19,32 @@ from renewals.pipeline import finish_run, sync_run
 from renewals.storage.db import connect
 from renewals.sync.http import Budget, Client
 from renewals.sync.outbox import sync
-from renewals.sync.targets import ConnectionInfo
 from renewals.sync.webhook import WebhookTarget
 from tests.vendor_https import (  # noqa: F401
     WebhookReceiver,
     test_ca_files_fixture,
     test_ca_fixture,
+    use_connection,
     webhook_receiver_fixture,
 )
 
 AS_OF = date(2026, 12, 1)
+pytestmark = pytest.mark.usefixtures("webhook_connection")  # every target here is on it
 SECRET = "example-signing-key"
 ENDPOINT = "/hooks/renewals"
 
 
-def webhook_connection(receiver: WebhookReceiver) -> ConnectionInfo:
-    return ConnectionInfo(
-        "http", host="127.0.0.1", schema="https", port=receiver.port, password=SECRET, extra={"endpoint": ENDPOINT}
-    )
+@pytest.fixture
+def webhook_connection(webhook_receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "schema": "https",
+        "port": webhook_receiver.port,
+        "password": SECRET,
+        "extra": {"endpoint": ENDPOINT},
+    }
+    use_connection(monkeypatch, "renewals_webhook", conn)
 
 
 def verified_events(receiver: WebhookReceiver) -> list[dict]:
@@ -61,18 +69,8 @@ def risk_world(world):
 
 
 def test_the_days_changes_reach_the_webhook_signed_and_a_rerun_sends_none_again(
-    risk_world, airflow, webhook_receiver, monkeypatch, ops
-):
-    conn = {
-        "conn_type": "http",
-        "host": "127.0.0.1",
-        "schema": "https",
-        "port": webhook_receiver.port,
-        "password": SECRET,
-        "extra": {"endpoint": ENDPOINT},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WEBHOOK", json.dumps(conn))
-
+    risk_world, airflow, webhook_receiver, ops
+):  # the connection: the AIRFLOW_CONN_RENEWALS_WEBHOOK variable of webhook_connection
     assert airflow.run(AS_OF) == "success"
 
     bodies = verified_events(webhook_receiver)
@@ -96,7 +94,7 @@ def test_a_5xx_is_retried_with_the_same_delivery_id_after_the_retry_after_it_nam
     webhook_receiver.fail_next(503, {"error": "maintenance"}, retry_after="7")
     webhook_receiver.fail_next(500, {"error": "oops"})
     waits: list[float] = []
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(60), sleep=waits.append))
+    target = WebhookTarget.from_connection(Client(Budget(60), sleep=waits.append))
 
     report = sync_run(resources, [target])
 
@@ -118,7 +116,7 @@ def test_a_webhook_down_past_the_budget_leaves_the_events_for_the_next_run(
     run_day(resources, AS_OF, finish=True)
     webhook_receiver.fail_next(429, {"error": "slow down"}, retry_after="120")
     never_waits = Client(Budget(30), sleep=lambda seconds: None)
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), never_waits)
+    target = WebhookTarget.from_connection(never_waits)
 
     report = sync_run(resources, [target])
 
@@ -135,7 +133,7 @@ def test_a_webhook_down_past_the_budget_leaves_the_events_for_the_next_run(
 def test_a_4xx_parks_the_event_with_the_answer_and_the_rest_go_on(risk_world, resources, webhook_receiver, ops):
     run_day(resources, AS_OF, finish=True)
     webhook_receiver.fail_next(422, {"error": "unknown kind"})
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+    target = WebhookTarget.from_connection(Client(Budget(30)))
 
     report = sync_run(resources, [target])
 
@@ -151,7 +149,7 @@ def test_a_crash_after_the_post_sends_the_same_delivery_again_and_no_new_one(
     risk_world, resources, webhook_receiver, databases, ops
 ):
     run_day(resources, AS_OF, finish=True)
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+    target = WebhookTarget.from_connection(Client(Budget(30)))
 
     class WorkerDied(BaseException):
         pass
@@ -174,7 +172,7 @@ def test_a_crash_after_the_post_sends_the_same_delivery_again_and_no_new_one(
 def test_a_dry_run_syncs_nothing(risk_world, resources, webhook_receiver):
     run = run_day(resources, AS_OF, dry_run=True)
     finish_run(resources, run)
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+    target = WebhookTarget.from_connection(Client(Budget(30)))
 
     assert sync_run(resources, [target], dry_run=run.dry_run) is None
     assert webhook_receiver.requests == []
@@ -185,7 +183,7 @@ def test_what_staff_do_in_the_console_is_an_event_too(risk_world, resources, web
 
     run_day(resources, AS_OF, finish=True)
     hold(ops, "S-RISK", AS_OF + timedelta(days=3), "out of office <b>until</b> Thursday", "ana")
-    target = WebhookTarget.from_connection(webhook_connection(webhook_receiver), Client(Budget(30)))
+    target = WebhookTarget.from_connection(Client(Budget(30)))
 
     sync_run(resources, [target])
 

@@ -1,25 +1,38 @@
-"""The GitHub target (``renewals_github``: a token as the password, the repository as the extra
-``repository``; the host defaults to api.github.com): one issue per offboarding, from the
-checklist template of the mapping (one task per step), closed when the offboarding is done.
+"""The GitHub target (``renewals_github``, a github connection: a token as the password, or a GitHub
+App; the repository as the extra ``repository``; the host, for GitHub Enterprise or another API
+URL, defaults to api.github.com): one issue per offboarding, from the checklist template of the
+mapping (one task per step), closed when the offboarding is done.
 
 The issue carries a hidden marker naming the offboarding; before opening one, the repository's
 issues with the label are read for it, so a retry after a crash finds the issue it opened and
 never opens a second.
+
+The calls go through the github provider: GithubHook reads the connection and makes the PyGithub
+client. That client is made again from its own arguments (``Requester.kwargs``, PyGithub's way to
+recreate one) without PyGithub's retry, which waits as long as GitHub asks (up to an hour for the
+primary rate limit) and knows nothing of the run's time budget: a 5xx or a secondary rate limit is
+retried by renewals.sync.http within the budget, honouring Retry-After; the primary rate limit
+spent waits for the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
+
+from github import Github, GithubException
+from github.Issue import Issue
+from github.Repository import Repository
 
 from renewals.sync.events import OFFBOARDING_KINDS, Event
-from renewals.sync.http import Client, Unavailable, rejected
+from renewals.sync.http import RETRIED_STATUSES, Client, Rejected, Transient, Unavailable
 from renewals.sync.mapping import GitHubMapping, event_values, fill
-from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.targets import GITHUB_CONN_ID, Delivered, connection
 from renewals.sync.text import limited, markdown_text, one_line
 
-DEFAULT_API = "https://api.github.com"
+T = TypeVar("T")
 TITLE_CHARS = 256  # what GitHub takes for an issue's title
 VALUE_CHARS = 1000  # of each value in the body: the checklist stays far below GitHub's 65536
 
@@ -31,8 +44,7 @@ def marker(subscription_id: str, renewal_date: str) -> str:
 
 @dataclass
 class GitHubTarget:
-    base_url: str
-    token: str
+    github: Github
     repository: str  # owner/name
     mapping: GitHubMapping
     client: Client
@@ -40,45 +52,39 @@ class GitHubTarget:
     kinds: frozenset[str] = OFFBOARDING_KINDS
 
     @classmethod
-    def from_connection(cls, conn: ConnectionInfo, mapping: GitHubMapping, client: Client) -> GitHubTarget:
-        repository = str((conn.extra or {}).get("repository") or "")
-        return cls(conn.base_url() if conn.host else DEFAULT_API, conn.password, repository, mapping, client)
+    def from_connection(cls, mapping: GitHubMapping, client: Client, conn_id: str = GITHUB_CONN_ID) -> GitHubTarget:
+        """The target on the github connection ``conn_id``."""
+        from airflow.providers.github.hooks.github import GithubHook
+
+        conn = connection(conn_id)
+        if conn is None:
+            raise ValueError(f"no Airflow connection {conn_id!r}")
+        hook_client = GithubHook(github_conn_id=conn_id).get_conn()
+        # lazy: objects are made from what is known (the repository's URL) without a call to read them
+        github = Github(**(hook_client.requester.kwargs | {"retry": None, "lazy": True}))
+        return cls(github, str((conn.extra or {}).get("repository") or ""), mapping, client)
 
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         if self.repository.count("/") != 1:
             raise Unavailable(
                 f"connection renewals_github: extra 'repository' must be owner/name, not {self.repository!r}"
             )
+        repo = self.github.get_repo(self.repository)
         values = event_values(event)
         key = f"{values['subscription_id']}/{values['renewal_date']}"
-        issue = self.find(marker(values["subscription_id"], values["renewal_date"]))
+        wanted = marker(values["subscription_id"], values["renewal_date"])
+        issue = self._call("find the issue", lambda: self.find(repo, wanted))
         if issue is None:
-            issue = self._json(
-                self._call(
-                    "POST",
-                    "/issues",
-                    {
-                        "title": limited(one_line(fill(self.mapping.title, values)), TITLE_CHARS),
-                        "body": self.body(values, done=False),
-                        "labels": [self.mapping.label],
-                    },
-                ),
-                201,
+            title = limited(one_line(fill(self.mapping.title, values)), TITLE_CHARS)
+            body = self.body(values, done=False)
+            issue = self._call(
+                "open the issue", lambda: repo.create_issue(title=title, body=body, labels=[self.mapping.label])
             )
-        if event.kind == "offboarding.done" and issue["state"] != "closed":
-            issue = self._json(
-                self._call(
-                    "PATCH",
-                    f"/issues/{issue['number']}",
-                    {
-                        "state": "closed",
-                        "state_reason": "completed",
-                        "body": self.body(values, done=True),
-                    },
-                ),
-                200,
-            )
-        return Delivered(str(issue["number"]), issue["html_url"], f"offboarding/{key}")
+        if event.kind == "offboarding.done" and issue.state != "closed":
+            done = self.body(values, done=True)
+            opened = issue
+            self._call("close the issue", lambda: opened.edit(state="closed", state_reason="completed", body=done))
+        return Delivered(str(issue.number), issue.html_url, f"offboarding/{key}")
 
     def body(self, values: dict[str, str], done: bool) -> str:
         """The marker, the intro and the checklist; the event's values in them as literal text (no
@@ -89,40 +95,26 @@ class GitHubTarget:
         intro = fill(self.mapping.intro, literal)
         return f"{marker(values['subscription_id'], values['renewal_date'])}\n{intro}\n\n{steps}\n"
 
-    def find(self, wanted: str) -> dict[str, Any] | None:
-        """The issue with the marker ``wanted`` among the labelled ones, open or closed."""
-        for issue in self._labelled():
-            if wanted in (issue.get("body") or ""):
+    def find(self, repo: Repository, wanted: str) -> Issue | None:
+        """The issue with the marker ``wanted`` among the labelled ones, open or closed (every page)."""
+        for issue in repo.get_issues(state="all", labels=[self.mapping.label]):
+            if wanted in (issue.body or ""):
                 return issue
         return None
 
-    def _labelled(self) -> Iterator[dict[str, Any]]:
-        url: str | None = f"{self._repo_url()}/issues"
-        params: dict[str, Any] | None = {"labels": self.mapping.label, "state": "all", "per_page": 100}
-        while url:
-            response = self._request("GET", url, params=params)
-            yield from self._json(response, 200)
-            url, params = response.links.get("next", {}).get("url"), None  # the next page's URL has them
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        """``call`` (PyGithub) with our retry policy: its errors as Transient, Unavailable or Rejected."""
 
-    def _repo_url(self) -> str:
-        return f"{self.base_url}/repos/{self.repository}"
+        def attempt(timeout: float) -> T:  # PyGithub's own timeout applies
+            try:
+                return call()
+            except GithubException as exc:
+                headers = {name.lower(): str(value) for name, value in (exc.headers or {}).items()}
+                answer = json.dumps(exc.data)
+                if exc.status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
+                    raise Unavailable(f"GitHub rate limit reached: {answer}", exc.status) from exc
+                if exc.status in RETRIED_STATUSES or (exc.status == 403 and "retry-after" in headers):
+                    raise Transient(exc.status, headers, answer) from exc  # 5xx, or a secondary rate limit
+                raise Rejected(exc.status, answer) from exc
 
-    def _call(self, method: str, path: str, body: dict[str, Any]):
-        return self._request(method, self._repo_url() + path, json=body)
-
-    def _request(self, method: str, url: str, **kwargs: Any):
-        headers = {
-            "Authorization": f"Bearer {self.token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
-        response = self.client.request(method, url, headers=headers, **kwargs)
-        if response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0":
-            raise Unavailable(f"GitHub rate limit reached: {response.text}", 403)
-        return response
-
-    @staticmethod
-    def _json(response, expected: int) -> Any:
-        if response.status_code != expected:
-            raise rejected(response)
-        return response.json()
+        return self.client.retrying(f"GitHub {self.repository}: {what}", attempt)

@@ -1,5 +1,5 @@
-"""The HubSpot target (``renewals_hubspot``: a private app's access token as the password; the host
-defaults to api.hubapi.com): call tasks through the CRM v3 tasks API, what the pipeline sent,
+"""The HubSpot target (``renewals_hubspot``, an http connection: a private app's access token as the
+password; the host defaults to https://api.hubapi.com): call tasks through the CRM v3 tasks API, what the pipeline sent,
 skipped and held, members' answers and replies and staff's actions as notes (the CRM v3 notes API)
 on the timeline of the company and deal, and the renewal's deal moved through its stages as it
 passes each gate.
@@ -7,18 +7,24 @@ passes each gate.
 Idempotent by a unique custom property on tasks and notes (default ``renewal_key``, "unique
 values" on): a record is created with our key; HubSpot answers 409 when one already has it (a
 retry after a crash), and it is then updated through that key (PATCH ...?idProperty=renewal_key).
+
+The connection is read by the http provider's HttpHook (renewals.sync.http.hook_session): the
+URL is schema://host:port (https only: the token is a bearer secret); the extra ``portal_id`` (the
+account's id, for links to its records) is ours.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+import requests
 
 from renewals.sync.events import Event
-from renewals.sync.http import Client, rejected
+from renewals.sync.http import Client, hook_session, rejected
 from renewals.sync.mapping import Fields, HubSpotMapping, event_values, fill
-from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.targets import HUBSPOT_CONN_ID, Delivered, connection
 from renewals.sync.text import html_text, limited, one_line
 
 DEFAULT_API = "https://api.hubapi.com"
@@ -42,9 +48,18 @@ class HubSpotTarget:
         self.kinds = frozenset({"task.due", "renewal.gate"}) | frozenset(self.mapping.notes)
 
     @classmethod
-    def from_connection(cls, conn: ConnectionInfo, mapping: HubSpotMapping, client: Client) -> HubSpotTarget:
+    def from_connection(cls, mapping: HubSpotMapping, client: Client, conn_id: str = HUBSPOT_CONN_ID) -> HubSpotTarget:
+        """The target on the http connection ``conn_id``; ``client`` sends through its session."""
+        conn = connection(conn_id)
+        if conn is None:
+            raise ValueError(f"no Airflow connection {conn_id!r}")
+        client.session, base_url = hook_session(conn_id, own_extras=("portal_id",))
+        if not urlsplit(base_url).hostname:
+            base_url = DEFAULT_API
+        if urlsplit(base_url).scheme != "https":
+            raise ValueError(f"connection {conn_id}: HubSpot takes https only (the token is a secret), not {base_url}")
         portal_id = str((conn.extra or {}).get("portal_id") or "")
-        return cls(conn.base_url() if conn.host else DEFAULT_API, conn.password, mapping, client, portal_id)
+        return cls(base_url.rstrip("/"), conn.password, mapping, client, portal_id)
 
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         values = event_values(event)
@@ -106,7 +121,7 @@ class HubSpotTarget:
             return None
         return f"https://app.hubspot.com/contacts/{self.portal_id}/record/{object_type}/{record_id}"
 
-    def _call(self, method: str, path: str, body: dict):
+    def _call(self, method: str, path: str, body: dict) -> requests.Response:
         return self.client.request(
             method, self.base_url + path, json=body, headers={"Authorization": f"Bearer {self.token}"}
         )

@@ -9,6 +9,20 @@ records (300 Multiple Choices) is parked with the matches for staff to merge.
 
 The connection: host = the org's My Domain URL, login = the connected app's consumer key,
 password = its consumer secret (OAuth 2.0 client credentials flow).
+
+Why this target does not go through the salesforce provider (apache-airflow-providers-salesforce
+5.15 on simple-salesforce 1.12), as the webhook, HubSpot and GitHub go through theirs:
+
+- simple-salesforce's client-credentials login posts to ``https://{domain}.salesforce.com/services/
+  oauth2/token``: the host is always under salesforce.com on port 443, so it cannot reach another
+  host (a proxy, or the tests' local server), and SalesforceHook's connection form hides the host;
+- its session-id login (SalesforceHook's ``session_id`` + the ``instance_url`` extra) takes a token
+  the caller got, so the OAuth call would still be ours, and cannot renew it: on 401 it raises
+  instead of logging in again (``_refresh_session`` needs a login it was given);
+- every answer of 300 and above is raised as an exception that keeps the status and body but not
+  the headers, so a 429's or 503's Retry-After is lost, and the provider has no time budget.
+
+So the calls go through renewals.sync.http (requests with the retry policy and the budget).
 """
 
 from __future__ import annotations

@@ -28,19 +28,20 @@ Connections = Callable[[str], ConnectionInfo | None]
 def configured_targets(
     settings: Settings, connections: Connections = connection, sleep: Callable[[float], None] = time.sleep
 ) -> list[Target]:
-    """The targets whose connection exists, each with its own time budget for this run."""
+    """The targets whose connection exists, each with its own time budget for this run. The webhook,
+    HubSpot and GitHub read their connection again through their provider's hook."""
 
     def client() -> Client:
         return Client(Budget(settings.sync_budget), sleep=sleep)
 
     targets: list[Target] = []
     mapping = load_mapping(settings.sync_mapping_path)
-    if conn := connections(WEBHOOK_CONN_ID):
-        targets.append(WebhookTarget.from_connection(conn, client()))
+    if connections(WEBHOOK_CONN_ID):
+        targets.append(WebhookTarget.from_connection(client()))
     if conn := connections(SALESFORCE_CONN_ID):
         targets.append(SalesforceTarget.from_connection(conn, mapping.salesforce, client()))
-    if conn := connections(HUBSPOT_CONN_ID):
-        targets.append(HubSpotTarget.from_connection(conn, mapping.hubspot, client()))
-    if conn := connections(GITHUB_CONN_ID):
-        targets.append(GitHubTarget.from_connection(conn, mapping.github, client()))
+    if connections(HUBSPOT_CONN_ID):
+        targets.append(HubSpotTarget.from_connection(mapping.hubspot, client()))
+    if connections(GITHUB_CONN_ID):
+        targets.append(GitHubTarget.from_connection(mapping.github, client()))
     return targets
