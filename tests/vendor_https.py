@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import re
 import ssl
 import threading
 from collections.abc import Iterator
@@ -212,13 +213,19 @@ def webhook_receiver_fixture(test_ca: TestCA) -> Iterator[WebhookReceiver]:
 
 class SalesforceServer(VendorServer):
     """Salesforce's REST API as its reference describes the calls the target makes: the OAuth 2.0
-    client credentials token, and upsert by External ID (201 created, 200 updated, 300 when the
-    value matches several records, 404 for a field that is not an External ID, 401 for an expired
-    session, 400 STRING_TOO_LONG for a value longer than its field, errors as a JSON list of
-    {message, errorCode})."""
+    client credentials token, and upsert by External ID through sObject Collections (PATCH
+    .../composite/sobjects/<SObject>/<field>, at most 200 records; with allOrNone false a 200 whose
+    body says for each record, in order, {id, success, errors, created} (the target always sends
+    allOrNone false, so the all-or-nothing rollback is not modelled); a record's error is one of
+    {statusCode, message, fields}: DUPLICATE_EXTERNAL_ID when the value matches several records,
+    DUPLICATE_VALUE when the request names it twice, STRING_TOO_LONG for a value longer than its
+    field, MALFORMED_ID for a WhatId or AccountId that is no Account's or Opportunity's id). The
+    call itself: 404 for a field that is not an External ID, 401 for an expired session, errors as
+    a JSON list of {message, errorCode}."""
 
-    API = "/services/data/v62.0/sobjects/"
+    API = "/services/data/v62.0/composite/sobjects/"
     CLIENT_ID, CLIENT_SECRET = "consumer-key", "consumer-secret"
+    MAX_RECORDS = 200
     # the lengths of the standard fields the mapping fills, as the object reference gives them
     LENGTHS = {
         ("Task", "Subject"): 255,
@@ -226,6 +233,8 @@ class SalesforceServer(VendorServer):
         ("Opportunity", "Name"): 120,
         ("Opportunity", "Description"): 32000,
     }
+    # the id fields the mapping fills and the key prefixes of the objects they take (001 Account, 006 Opportunity)
+    ID_FIELDS = {"WhatId": ("001", "006"), "AccountId": ("001",)}
 
     def __init__(self, ca: TestCA, external_id_fields: tuple[str, ...] = ("Renewal_Key__c",)) -> None:
         super().__init__(ca)
@@ -263,8 +272,7 @@ class SalesforceServer(VendorServer):
             return Reply(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
         if not request.path.startswith(self.API) or request.method != "PATCH":
             return Reply(404, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
-        sobject, field_name, value = request.path.removeprefix(self.API).split("/", 2)
-        value = unquote(value)
+        sobject, field_name = request.path.removeprefix(self.API).split("/", 1)
         if field_name not in self.external_id_fields:
             return Reply(
                 404,
@@ -275,38 +283,52 @@ class SalesforceServer(VendorServer):
                     }
                 ],
             )
-        fields = request.json()
-        if field_name in fields:
+        body = request.json()
+        if len(body["records"]) > self.MAX_RECORDS:
             return Reply(
                 400,
                 [
                     {
-                        "errorCode": "INVALID_FIELD",
-                        "fields": [field_name],
-                        "message": "The value of the external ID field in the URL and the body must not both be given",
+                        "errorCode": "EXCEEDED_ID_LIMIT",
+                        "message": f"more than {self.MAX_RECORDS} records in one call",
                     }
                 ],
             )
+        named = [record.get(field_name) for record in body["records"]]
+        results = []
+        for record in body["records"]:
+            fields = {name: value for name, value in record.items() if name != "attributes"}
+            results.append(self._upsert(sobject, field_name, fields, named.count(fields.get(field_name)) > 1))
+        return Reply(200, results)
+
+    def _upsert(self, sobject: str, field_name: str, fields: dict[str, Any], named_twice: bool) -> dict[str, Any]:
+        value = fields.get(field_name)
+        if named_twice:
+            return self.refused("DUPLICATE_VALUE", f"Duplicate external id specified: {value}", field_name)
         for name, text in fields.items():
             if len(str(text)) > self.LENGTHS.get((sobject, name), len(str(text))):
-                return Reply(
-                    400,
-                    [
-                        {
-                            "errorCode": "STRING_TOO_LONG",
-                            "fields": [name],
-                            "message": f"{name}: data value too large (max length={self.LENGTHS[sobject, name]})",
-                        }
-                    ],
+                return self.refused(
+                    "STRING_TOO_LONG", f"{name}: data value too large (max length={self.LENGTHS[sobject, name]})", name
                 )
+        for name, prefixes in self.ID_FIELDS.items():
+            if name in fields and not (
+                re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", fields[name]) and fields[name].startswith(prefixes)
+            ):
+                return self.refused("MALFORMED_ID", f"{name}: id value of incorrect type: {fields[name]}", name)
         matches = [record for record in self.records.get(sobject, []) if record.get(field_name) == value]
         if len(matches) > 1:
-            return Reply(300, [f"{self.API}{sobject}/{record['Id']}" for record in matches])
+            ids = ", ".join(record["Id"] for record in matches)
+            return self.refused(
+                "DUPLICATE_EXTERNAL_ID", f"{field_name}: more than one record found for external id field: [{ids}]"
+            )
         if matches:
             matches[0].update(fields)
-            return Reply(200, {"id": matches[0]["Id"], "success": True, "errors": [], "created": False})
-        record_id = self.add(sobject, **{field_name: value}, **fields)
-        return Reply(201, {"id": record_id, "success": True, "errors": [], "created": True})
+            return {"id": matches[0]["Id"], "success": True, "errors": [], "created": False}
+        return {"id": self.add(sobject, **fields), "success": True, "errors": [], "created": True}
+
+    @staticmethod
+    def refused(status_code: str, message: str, *fields: str) -> dict[str, Any]:
+        return {"success": False, "errors": [{"statusCode": status_code, "message": message, "fields": list(fields)}]}
 
 
 @pytest.fixture(name="salesforce")
@@ -320,7 +342,11 @@ class HubSpotServer(VendorServer):
     the target makes: create (201), a duplicate value of a unique property (409 CONFLICT), update by
     id or by a unique property (?idProperty=), 404 for a record that is not there, 401 without a
     valid private-app token, 400 for a note without hs_timestamp or an association type that does
-    not join the two objects; errors as {status, message, correlationId, category}."""
+    not join the two objects; errors as {status, message, correlationId, category}. Batch upsert by
+    a unique property (at most 100 inputs; 200 when all were written, 207 Multi-Status with an
+    error per refused input naming its objectWriteTraceId: a note without hs_timestamp, a
+    timestamp that is not one; 400 for a batch that names an id twice), and the v4 associations'
+    batch create (an existing association stays one)."""
 
     TOKEN = "pat-na1-example-token"
     # HubSpot-defined association types: (from, type id) -> the object type it associates with
@@ -352,9 +378,20 @@ class HubSpotServer(VendorServer):
     def error(status: int, category: str, message: str) -> Reply:
         return Reply(status, {"status": "error", "message": message, "correlationId": "c0ffee", "category": category})
 
+    MAX_BATCH = 100
+    MAX_LENGTH = 65536  # a text property's longest value
+
     def handle(self, request: Request) -> Reply:
         if request.headers.get("Authorization") != f"Bearer {self.TOKEN}":
             return self.error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+        if request.method == "POST" and (
+            batch := re.fullmatch(r"/crm/v3/objects/(tasks|notes)/batch/upsert", request.path)
+        ):
+            return self.batch_upsert(batch[1], request.json()["inputs"])
+        if request.method == "POST" and (
+            link := re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/create", request.path)
+        ):
+            return self.associate(link[1], link[2], request.json()["inputs"])
         parts = request.path.strip("/").split("/")  # crm v3 objects <type> [<id>]
         if parts[:3] != ["crm", "v3", "objects"] or len(parts) < 4 or parts[3] not in self.objects:
             return self.error(404, "OBJECT_NOT_FOUND", "resource not found")
@@ -391,6 +428,69 @@ class HubSpotServer(VendorServer):
             store[record_id].update(properties)
             return Reply(200, {"id": record_id, "properties": store[record_id], "archived": False})
         return self.error(405, "VALIDATION_ERROR", "method not allowed")
+
+    def batch_upsert(self, object_type: str, inputs: list[dict[str, Any]]) -> Reply:
+        if len(inputs) > self.MAX_BATCH:
+            return self.error(400, "VALIDATION_ERROR", f"Batch input has more than {self.MAX_BATCH} inputs")
+        ids = [item["id"] for item in inputs]
+        if len(set(ids)) < len(ids):
+            return self.error(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input")
+        store, results, errors = self.objects[object_type], [], []
+        for item in inputs:
+            id_property, properties = item["idProperty"], item.get("properties", {})
+            if problem := self.invalid(id_property, properties):
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": f"Property values were not valid: {problem}",
+                        "context": {"objectWriteTraceId": [item.get("objectWriteTraceId")]},
+                    }
+                )
+                continue
+            found = [rid for rid, record in store.items() if record.get(id_property) == item["id"]]
+            record_id = found[0] if found else self.add(object_type, **{id_property: item["id"]})
+            store[record_id].update(properties)
+            results.append(
+                {
+                    "id": record_id,
+                    "new": not found,
+                    "properties": store[record_id],
+                    "objectWriteTraceId": item.get("objectWriteTraceId"),
+                    "archived": False,
+                }
+            )
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            answer |= {"numErrors": len(errors), "errors": errors}
+        return Reply(207 if errors else 200, answer)
+
+    def invalid(self, id_property: str, properties: dict[str, Any]) -> str:
+        """Why an input cannot be written (blank when it can): as HubSpot checks a property's value."""
+        if id_property != self.unique_property:
+            return f"{id_property} is not a unique property"
+        if too_long := [name for name, value in properties.items() if len(str(value)) > self.MAX_LENGTH]:
+            return f"{too_long} longer than {self.MAX_LENGTH} characters"
+        timestamp = str(properties.get("hs_timestamp", ""))  # milliseconds since 1970, or an ISO 8601 date-time
+        if not timestamp.isdigit():
+            try:
+                datetime.datetime.fromisoformat(timestamp)
+            except ValueError:
+                return f"hs_timestamp: {timestamp!r} was not a valid long or date-time (INVALID_DATE)"
+        return ""
+
+    def associate(self, from_type: str, to_type: str, inputs: list[dict[str, Any]]) -> Reply:
+        for item in inputs:
+            type_id = item["types"][0]["associationTypeId"]
+            if self.ASSOCIATION_TYPES.get((from_type, type_id)) != to_type:
+                return self.error(400, "VALIDATION_ERROR", f"invalid association type {type_id}")
+        results = []
+        for item in inputs:
+            link = (from_type, item["from"]["id"], to_type, item["to"]["id"])
+            if link not in self.associations:
+                self.associations.append(link)
+            results.append({"from": {"id": link[1]}, "to": [{"toObjectId": link[3]}]})
+        return Reply(201, {"status": "COMPLETE", "results": results})
 
 
 @pytest.fixture(name="hubspot")

@@ -1,10 +1,11 @@
 """The HubSpot target against a local HTTPS server that answers as HubSpot's CRM v3 API does: call
-tasks made once (a 409 on our unique property updates the task instead), associated with the
+tasks made once (batch upsert by our unique property updates a task that has our key), associated with the
 company and deal the warehouse row names, what the pipeline sent as notes on their timeline, and the
 deal moved through its stages by gate."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
@@ -12,9 +13,11 @@ import pytest
 from devenv.inprocess import run_day
 from renewals.config import Settings
 from renewals.pipeline import sync_run
+from renewals.storage.db import connect
 from renewals.sync.http import Budget, Client
 from renewals.sync.hubspot import HubSpotTarget
 from renewals.sync.mapping import load_mapping
+from renewals.sync.outbox import sync
 from tests.conftest import moment
 from tests.vendor_https import HubSpotServer, hubspot_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
 
@@ -47,8 +50,8 @@ def test_call_tasks_are_made_once_associated_with_the_company(risk_world, resour
     assert task["hs_task_subject"] == "Contact the member about the open renewal"
     assert (task["hs_task_status"], task["hs_task_priority"]) == ("NOT_STARTED", "MEDIUM")
     assert task["hs_timestamp"].endswith("T09:00:00Z")
-    conflict, update = [r for r in hubspot.requests if "/tasks" in r.path]
-    assert conflict.method == "POST" and update.method == "PATCH" and update.query["idProperty"] == ["renewal_key"]
+    (upsert,) = [r for r in hubspot.requests if r.path.startswith("/crm/v3/objects/tasks")]
+    assert upsert.path.endswith("/batch/upsert") and upsert.json()["inputs"][0]["idProperty"] == "renewal_key"
     url = ops.execute("select remote_url from renewals.sync_records where record_key = %s", (key,)).fetchone()[0]
     assert url.endswith(f"/4242/record/0-27/{made_before}")
 
@@ -115,3 +118,45 @@ def test_a_deal_hubspot_does_not_have_is_parked_with_its_answer(world, resources
         "select last_status, last_answer from renewals.sync_deliveries where status = 'parked'"
     ).fetchone()
     assert status == 404 and "OBJECT_NOT_FOUND" in answer
+
+
+def test_a_batch_writes_many_tasks_in_one_call_and_a_refused_one_parks_alone(world, resources, hubspot, databases, ops):
+    world.add_columns("subscriptions", "hubspot_company_id")
+    for n in range(4):
+        world.subscription(f"S-RISK-{n}", AS_OF + timedelta(days=14), hubspot_company_id=f"900{n}")
+    run_day(resources, AS_OF, finish=True)
+    # a call task without a due date: the mapping's hs_timestamp "{task_due_date}T09:00:00Z" is no date
+    ops.execute(
+        "update renewals.cta_tasks set due_date = null where cta_id = "
+        "(select cta_id from renewals.ctas where subscription_id = 'S-RISK-3')"
+    )
+    target = target_for(hubspot)
+
+    class WorkerDied(BaseException):
+        pass
+
+    def die(point: str) -> None:
+        raise WorkerDied(point)
+
+    with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
+        sync(conn, [target], checkpoint=die)  # a batch written, its outcomes not recorded
+    report = sync_run(resources, [target])
+
+    calls = {
+        kind: [len(r.json()["inputs"]) for r in hubspot.requests if r.path == f"/crm/v3/objects/{kind}/batch/upsert"]
+        for kind in ("tasks", "notes")
+    }
+    assert calls["tasks"] == [4], "the four call tasks in one call"
+    assert len(calls["notes"]) == 2 and calls["notes"][0] == calls["notes"][1] > 1, "the crashed batch, then again"
+    assert report.targets["hubspot"].parked == 1
+    answer = ops.execute(
+        "select d.last_answer from renewals.sync_deliveries d join renewals.sync_events e using (event_id) "
+        "where d.status = 'parked' and e.subscription_id = 'S-RISK-3'"
+    ).fetchone()[0]
+    assert "VALIDATION_ERROR" in answer and "hs_timestamp" in answer
+    keys = [task["renewal_key"] for task in hubspot.objects["tasks"].values()]
+    assert len(keys) == len(set(keys)) == 3
+    notes = [note["renewal_key"] for note in hubspot.objects["notes"].values()]
+    assert len(notes) == len(set(notes)) == calls["notes"][0], "the retry updated the notes the crashed batch made"
+    tasks = {(to, to_id) for kind, _record, to, to_id in hubspot.associations if kind == "tasks"}
+    assert tasks == {("companies", "9000"), ("companies", "9001"), ("companies", "9002")}

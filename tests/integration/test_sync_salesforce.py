@@ -105,34 +105,43 @@ def test_a_crash_between_the_upsert_and_its_record_makes_no_second_record(risk_w
 
     with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
         sync(conn, [target], checkpoint=die)
-    assert sum(map(len, salesforce.records.values())) == 1  # written, not recorded as delivered
+    written = sum(map(len, salesforce.records.values()))
+    assert written > 0  # the first batch: written, not recorded as delivered
     sync_run(resources, [target])
 
     keys = [record["Renewal_Key__c"] for records in salesforce.records.values() for record in records]
-    assert len(keys) == len(set(keys)), "the retried upsert updated the record it made"
+    assert len(keys) == len(set(keys)), "the retried upsert updated the records it made"
 
 
-def test_429_and_an_expired_session_are_retried_and_a_wrong_external_id_field_is_parked(
-    risk_world, resources, salesforce, ops
-):
+def test_a_batch_writes_many_records_in_one_call_and_a_refused_one_parks_alone(world, resources, salesforce, ops):
+    world.add_columns("subscriptions", "salesforce_account_id")
+    for n in range(3):
+        world.subscription(
+            f"S-RISK-{n}",
+            AS_OF + timedelta(days=14),
+            account_name=f"Member {n}",
+            salesforce_account_id=f"00100000000004{n}AAA",
+        )
+    # an id that is no Account's (a contact's, pasted into the wrong column): its records are refused
+    world.subscription("S-WRONG", AS_OF + timedelta(days=14), salesforce_account_id="003000000000042AAA")
     run_day(resources, AS_OF, finish=True)
-    waits: list[float] = []
-    target = target_for(salesforce, sleep=waits.append)
-    target._session(renew=False)
-    salesforce.expire_sessions()
-    salesforce.fail_next(429, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"}], retry_after="3")
 
-    report = sync_run(resources, [target])
+    report = sync_run(resources, [target_for(salesforce)])
 
-    assert waits == [3.0] and report.targets["salesforce"].parked == 0
-    assert len([r for r in salesforce.requests if r.path == "/services/oauth2/token"]) == 2  # renewed once
-
-    salesforce.external_id_fields = ("Other_Key__c",)
-    run_day(resources, AS_OF + timedelta(days=15), finish=True)
-    report = sync_run(resources, [target])
-    assert report.targets["salesforce"].delivered == 0 and report.targets["salesforce"].parked > 0
-    answer = ops.execute("select last_answer from renewals.sync_deliveries where status = 'parked' limit 1").fetchone()
-    assert "Renewal_Key__c" in answer[0] and "NOT_FOUND" in answer[0]
+    calls = [request for request in salesforce.requests if "/composite/sobjects/" in request.path]
+    parked = ops.execute(
+        "select e.subscription_id, d.last_answer from renewals.sync_deliveries d join renewals.sync_events e "
+        "using (event_id) where d.status = 'parked'"
+    ).fetchall()
+    assert parked and all(sub == "S-WRONG" and "MALFORMED_ID" in answer for sub, answer in parked)
+    (total,) = ops.execute("select count(*) from renewals.sync_deliveries where target = 'salesforce'").fetchone()
+    assert report.targets["salesforce"].delivered == total - len(parked) > len(calls)  # many records a call
+    assert all(len(request.json()["records"]) <= 200 for request in calls)
+    keys = [record["Renewal_Key__c"] for record in salesforce.records["Task"]]
+    assert len(keys) == len(set(keys))
+    assert {record["Subject"] for record in salesforce.records["Task"]} >= {
+        f"Renewal risk: Member {n}" for n in range(3)
+    }
 
 
 def test_a_bad_mapping_is_refused_at_prepare_run_before_anything_is_written(resources, tmp_path, ops):

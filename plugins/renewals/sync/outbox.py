@@ -1,9 +1,11 @@
 """The run's sync: queue the new events, then deliver each target's pending ones, oldest first.
 
 Exactly once in effect: a delivery row is locked while its target is called and settled in the
-same transaction, and every target writes by our keys (an upsert, a marker, a delivery id), so a
-crash after the call and before the record only means the same write again next run. One sync
-per target at a time (an advisory lock) keeps each target's events in order.
+same transaction (a target that writes in batches, :class:`~renewals.sync.targets.BatchTarget`,
+has the rows of one call locked and settled together, each with its own outcome), and every
+target writes by our keys (an upsert, a marker, a delivery id), so a crash after the call and
+before the record only means the same write again next run. One sync per target at a time (an
+advisory lock) keeps each target's events in order.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from renewals.storage.db import one_row
 from renewals.sync import events
 from renewals.sync.events import Event
 from renewals.sync.http import ANSWER_CHARS, Rejected, Unavailable
-from renewals.sync.targets import Target
+from renewals.sync.targets import BatchTarget, Delivered, Outcome, Target
 
 log = logging.getLogger(__name__)
 
@@ -100,74 +102,102 @@ def _plan(ops: psycopg.Connection, target: Target) -> None:
 def _deliver_next(
     ops: psycopg.Connection, target: Target, report: TargetReport, checkpoint: Callable[[str], None]
 ) -> bool:
-    """Deliver the target's oldest pending event; False when there is none or the target is down."""
+    """Deliver the target's oldest pending events (one, or a batch); False when there is none or the
+    target is down."""
     with ops.transaction(), ops.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
+        rows = cur.execute(
             """
             select d.delivery_id, d.attempts, e.event_id, e.event_key, e.kind, e.subscription_id, e.renewal_date,
                    e.occurred_at, e.payload
             from renewals.sync_deliveries d join renewals.sync_events e using (event_id)
             where d.target = %s and d.status = %s
             order by d.event_id
-            limit 1
+            limit %s
             for update of d
             """,
-            (target.name, SyncDeliveryStatus.PENDING),
-        ).fetchone()
-        if row is None:
+            (target.name, SyncDeliveryStatus.PENDING, target.batch_size if isinstance(target, BatchTarget) else 1),
+        ).fetchall()
+        if not rows:
             return False
-        event = Event(
-            row["event_id"],
-            row["event_key"],
-            row["kind"],
-            row["subscription_id"],
-            row["renewal_date"],
-            row["occurred_at"],
-            row["payload"],
-        )
+        batch = [
+            (
+                Event(
+                    row["event_id"],
+                    row["event_key"],
+                    row["kind"],
+                    row["subscription_id"],
+                    row["renewal_date"],
+                    row["occurred_at"],
+                    row["payload"],
+                ),
+                str(row["delivery_id"]),
+            )
+            for row in rows
+        ]
         try:
-            delivered = target.deliver(event, str(row["delivery_id"]))
+            outcomes: list[Outcome] = (
+                target.deliver_batch(batch) if isinstance(target, BatchTarget) else [target.deliver(*batch[0])]
+            )
         except Unavailable as exc:
-            parked = row["attempts"] + 1 >= MAX_ATTEMPTS
+            parked = rows[0]["attempts"] + 1 >= MAX_ATTEMPTS
             status = SyncDeliveryStatus.PARKED if parked else SyncDeliveryStatus.PENDING
-            _settle(cur, event.event_id, target.name, status, http_status=exc.status, answer=str(exc))
+            _settle(cur, batch[0][0].event_id, target.name, status, http_status=exc.status, answer=str(exc))
             report.parked += parked
             report.unavailable = str(exc)
             log.warning("%s unavailable, left for the next run: %s", target.name, exc)
             return False
-        except Rejected as exc:
-            _settle(cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, exc.status, exc.answer)
-            report.parked += 1
-            log.warning("%s refused %s (%s); parked: %s", target.name, event.event_key, event.kind, exc)
-            return True
-        except Exception as exc:  # a bad mapping value or an answer we cannot read: parked, with why
-            log.exception("%s could not deliver %s", target.name, event.event_key)
-            _settle(cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, None, f"{type(exc).__name__}: {exc}")
-            report.parked += 1
-            return True
+        except Exception as exc:  # a bad mapping value or an answer we cannot read: the first parked, with why
+            outcomes = [exc]
+        if not outcomes or outcomes[0] is None:  # the first was not sent: parked, so the loop moves on
+            outcomes = [RuntimeError(f"{target.name} did not send {batch[0][0].event_key}")]
         checkpoint("after_call")
-        _settle(
-            cur,
-            event.event_id,
-            target.name,
-            SyncDeliveryStatus.DELIVERED,
-            None,
-            None,
-            delivered.remote_id,
-            delivered.remote_url,
-        )
-        if delivered.record_key and delivered.remote_id:
-            cur.execute(
-                """
-                insert into renewals.sync_records (target, record_key, remote_id, remote_url)
-                values (%s, %s, %s, %s)
-                on conflict (target, record_key) do update
-                set remote_id = excluded.remote_id, remote_url = excluded.remote_url, updated_at = now()
-                """,
-                (target.name, delivered.record_key, delivered.remote_id, delivered.remote_url),
-            )
-        report.delivered += 1
+        for (event, _), outcome in zip(batch, outcomes, strict=False):
+            if outcome is not None:  # None, or past the outcomes: not in this call, still pending
+                _record(cur, target, event, outcome, report)
         return True
+
+
+def _record(
+    cur: psycopg.Cursor[dict[str, Any]],
+    target: Target,
+    event: Event,
+    outcome: Delivered | Exception,
+    report: TargetReport,
+) -> None:
+    """Settle one event's delivery: delivered (and its record remembered), or parked with why."""
+    if isinstance(outcome, Rejected):
+        _settle(cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, outcome.status, outcome.answer)
+        report.parked += 1
+        log.warning("%s refused %s (%s); parked: %s", target.name, event.event_key, event.kind, outcome)
+        return
+    if isinstance(outcome, Exception):
+        log.error("%s could not deliver %s", target.name, event.event_key, exc_info=outcome)
+        _settle(
+            cur, event.event_id, target.name, SyncDeliveryStatus.PARKED, None, f"{type(outcome).__name__}: {outcome}"
+        )
+        report.parked += 1
+        return
+    _settle(
+        cur,
+        event.event_id,
+        target.name,
+        SyncDeliveryStatus.DELIVERED,
+        None,
+        None,
+        outcome.remote_id,
+        outcome.remote_url,
+    )
+    if outcome.record_key and outcome.remote_id:
+        cur.execute(
+            """
+            insert into renewals.sync_records (target, record_key, remote_id, remote_url)
+            values (%s, %s, %s, %s)
+            on conflict (target, record_key) do update
+            set remote_id = excluded.remote_id, remote_url = excluded.remote_url, updated_at = now()
+            """,
+            (target.name, outcome.record_key, outcome.remote_id, outcome.remote_url),
+        )
+    report.delivered += 1
 
 
 def _settle(

@@ -2,10 +2,15 @@
 BizDev outreach as an Opportunity, and what the pipeline sent, skipped and held, members' answers
 and replies and staff's actions as completed Tasks (the activity history).
 
-Every write is an upsert by our key in an External ID field (default Renewal_Key__c):
-``PATCH /services/data/vXX.X/sobjects/<SObject>/<field>/<key>`` creates the record the first time
-(201) and updates it after (200), so a retry never makes a second one. A key that matches several
-records (300 Multiple Choices) is parked with the matches for staff to merge.
+Every write is an upsert by our key in an External ID field (default Renewal_Key__c), up to 200
+records a call through sObject Collections (API 46.0 and later):
+``PATCH /services/data/vXX.X/composite/sobjects/<SObject>/<field>`` with allOrNone=false creates
+the records not there yet and updates the others, so a retry never makes a second one; the answer
+says, record by record, what became of each, and a record Salesforce refuses parks only its own
+event. A key that matches several records (DUPLICATE_EXTERNAL_ID; 300 Multiple Choices in the
+one-record API, the status it is parked with) is parked with the matches for staff to merge. One
+call takes the oldest pending events of one SObject, one per record (a record's two changes in
+one call would be refused as a duplicate): a record's later change goes in a later call.
 
 The connection: host = the org's My Domain URL, login = the connected app's consumer key,
 password = its consumer secret (OAuth 2.0 client credentials flow).
@@ -28,17 +33,19 @@ So the calls go through renewals.sync.http (requests with the retry policy and t
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from typing import Any
 
 from renewals.sync.events import CTA_KINDS, MESSAGE_KINDS, Event
 from renewals.sync.http import Client, Rejected, Unavailable, rejected
 from renewals.sync.mapping import Fields, SalesforceMapping, event_values
-from renewals.sync.targets import ConnectionInfo, Delivered
+from renewals.sync.targets import ConnectionInfo, Delivered, Outcome, deliver_one, one_call
 from renewals.sync.text import limited, one_line
 
 # The lengths Salesforce's object reference gives the standard fields the mapping fills (a longer
-# value fails the whole upsert with STRING_TOO_LONG); Subject and Name are one line.
+# value fails its record with STRING_TOO_LONG); Subject and Name are one line.
 FIELD_LIMITS = {"Subject": 255, "Name": 120, "Description": 32000}
 ONE_LINE = frozenset({"Subject", "Name"})
 
@@ -58,6 +65,7 @@ class SalesforceTarget:
     client: Client
     name: str = "salesforce"
     kinds: frozenset[str] = field(init=False)  # CTAs, call tasks and the activities the mapping names
+    batch_size: int = 200  # sObject Collections' limit
     _token: tuple[str, str] | None = field(default=None, repr=False)  # (access token, instance URL)
 
     def __post_init__(self) -> None:
@@ -68,9 +76,21 @@ class SalesforceTarget:
         return cls(conn.base_url(), conn.login, conn.password, mapping, client)
 
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
+        return deliver_one(self, event, delivery_id)
+
+    def deliver_batch(self, batch: Sequence[tuple[Event, str]]) -> list[Outcome]:
+        chosen = one_call(batch, self.batch_size, self.record)
+        if isinstance(chosen, Exception):  # the first event cannot be a record: parked alone
+            return [chosen]
+        sobject, taken = chosen
+        outcomes = dict(zip(taken, self.upsert(sobject, dict(taken.values())), strict=True))
+        return [outcomes.get(position) for position in range(len(batch))]
+
+    def record(self, event: Event) -> tuple[str, str, dict[str, str]]:
+        """(SObject, our key, the fields sent) of an event."""
         values = event_values(event)
         sobject, key, fields = self.record_of(event, values)
-        return self.upsert(sobject, key, {name: field_value(name, v) for name, v in fields.render(values).items()})
+        return sobject, key, {name: field_value(name, value) for name, value in fields.render(values).items()}
 
     def record_of(self, event: Event, values: dict[str, str]) -> tuple[str, str, Fields]:
         """(SObject, our key, its fields) of an event."""
@@ -85,30 +105,45 @@ class SalesforceTarget:
             return "Opportunity", values["cta_id"], mapping.opportunity
         return "Task", values["cta_id"], mapping.cta_task
 
-    def upsert(self, sobject: str, key: str, fields: dict[str, str]) -> Delivered:
-        body = {name: value for name, value in fields.items() if value != ""}
-        path = f"/services/data/v{self.mapping.api_version}/sobjects/{sobject}/{self.mapping.external_id_field}/"
+    def upsert(self, sobject: str, records: dict[str, dict[str, str]]) -> list[Delivered | Exception]:
+        """Upsert ``records`` (our key -> fields) in one call; what became of each, in order."""
+        field_name = self.mapping.external_id_field
+        body = {
+            "allOrNone": False,  # each record on its own: one refused record does not hold back the others
+            "records": [
+                {"attributes": {"type": sobject}, field_name: key}
+                | {name: value for name, value in fields.items() if value != ""}
+                for key, fields in records.items()
+            ],
+        }
+        path = f"/services/data/v{self.mapping.api_version}/composite/sobjects/{sobject}/{field_name}"
         for fresh_token in (False, True):
             token, instance = self._session(fresh_token)
             response = self.client.request(
-                "PATCH", instance + path + quote(key, safe=""), json=body, headers={"Authorization": f"Bearer {token}"}
+                "PATCH", instance + path, json=body, headers={"Authorization": f"Bearer {token}"}
             )
             if response.status_code != 401:  # an expired session: once more with a new token
                 break
-        if response.status_code in (200, 201):
-            record_id = response.json().get("id")
-            return Delivered(record_id, f"{instance}/lightning/r/{sobject}/{record_id}/view", key)
-        if response.status_code == 204:  # an update answered without a body (API versions before 46.0)
-            return Delivered(record_key=key)
-        if response.status_code == 300:
-            raise Rejected(
-                300,
-                f"{self.mapping.external_id_field}={key} matches several {sobject} records; "
-                f"merge them or clear the field on all but one: {response.text}",
-            )
         if response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text:
             raise Unavailable(f"Salesforce API request limit reached: {response.text}", 403)
-        raise rejected(response)
+        if response.status_code != 200:  # the call itself was refused (a wrong field, a bad request): all of it
+            return [rejected(response)] * len(records)
+        return [
+            self._outcome(sobject, key, result, instance) for key, result in zip(records, response.json(), strict=True)
+        ]
+
+    def _outcome(self, sobject: str, key: str, result: dict[str, Any], instance: str) -> Delivered | Exception:
+        if result.get("success"):
+            record_id = result["id"]
+            return Delivered(record_id, f"{instance}/lightning/r/{sobject}/{record_id}/view", key)
+        errors = json.dumps(result.get("errors", []))
+        if any(error.get("statusCode") == "DUPLICATE_EXTERNAL_ID" for error in result.get("errors", [])):
+            return Rejected(
+                300,
+                f"{self.mapping.external_id_field}={key} matches several {sobject} records; "
+                f"merge them or clear the field on all but one: {errors}",
+            )
+        return Rejected(400, errors)  # the record's own fault (a value too long, a bad picklist value)
 
     def _session(self, renew: bool) -> tuple[str, str]:
         if self._token is None or renew:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from renewals.sync.events import Event
 
@@ -12,6 +12,8 @@ WEBHOOK_CONN_ID = "renewals_webhook"
 SALESFORCE_CONN_ID = "renewals_salesforce"
 HUBSPOT_CONN_ID = "renewals_hubspot"
 GITHUB_CONN_ID = "renewals_github"
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,61 @@ class Target(Protocol):
     def deliver(self, event: Event, delivery_id: str) -> Delivered:
         """Write the event; the same call again (a retry) changes nothing more. Raises
         renewals.sync.http.Unavailable (try next run) or Rejected (park it)."""
+
+
+Outcome = Delivered | Exception | None  # of one event in a batch call; None: not in this call
+
+
+@runtime_checkable
+class BatchTarget(Target, Protocol):
+    """A target whose API writes many records in one call (Salesforce's sObject Collections,
+    HubSpot's batch upsert): one HTTP call per batch instead of one per event."""
+
+    batch_size: int  # the most events one call takes (the vendor's limit)
+
+    def deliver_batch(self, batch: Sequence[tuple[Event, str]]) -> list[Outcome]:
+        """Write events of ``batch`` (event, delivery id, oldest first) in one call, the first of
+        them always (see :func:`one_call`). Returns what became of each, in the batch's order:
+        Delivered, the exception that parks that event alone (Rejected: the vendor refused that
+        record), or None for an event left for a later call. Raises Unavailable: every event
+        waits for the next run."""
+
+
+def one_call(
+    batch: Sequence[tuple[Event, str]], limit: int, record: Callable[[Event], tuple[str, str, R]]
+) -> tuple[str, dict[int, tuple[str, R]]] | Exception:
+    """The events of ``batch`` one call takes: up to ``limit`` whose record (``record(event)``:
+    its type, our key for it, what the call sends) is of the first event's type and named by no
+    earlier one taken, so a record's later change waits for the next call and is written after the
+    earlier. Returns that type and, by position in the batch, (key, what record() made); or the
+    exception of a first event that cannot be a record (it is parked alone; a later one that cannot
+    waits until it is first)."""
+    record_type, taken, keys = "", dict[int, tuple[str, R]](), set[str]()
+    for position, (event, _) in enumerate(batch):
+        try:
+            event_type, key, made = record(event)
+        except Exception as exc:
+            if position == 0:
+                return exc
+            continue
+        if position == 0:
+            record_type = event_type
+        if event_type != record_type or key in keys:
+            continue
+        taken[position] = (key, made)
+        keys.add(key)
+        if len(taken) == limit:
+            break
+    return record_type, taken
+
+
+def deliver_one(target: BatchTarget, event: Event, delivery_id: str) -> Delivered:
+    """A batch target's ``deliver``: a batch of one."""
+    (outcome,) = target.deliver_batch([(event, delivery_id)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    assert outcome is not None  # the first event of a batch is always in its call
+    return outcome
 
 
 @dataclass(frozen=True)
