@@ -174,9 +174,17 @@ class VendorServer:
     def handle(self, request: Request) -> Reply:  # pragma: no cover - subclasses answer
         return Reply(404, [{"message": "no such resource"}])
 
-    def fail_next(self, status: int, body: Any = None, retry_after: str | None = None, times: int = 1) -> None:
-        """Answer the next ``times`` requests with ``status`` (before answering normally again)."""
-        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    def fail_next(
+        self,
+        status: int,
+        body: Any = None,
+        retry_after: str | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with ``status`` and ``headers`` (before answering
+        normally again)."""
+        headers = (headers or {}) | ({"Retry-After": retry_after} if retry_after is not None else {})
         self._queued.extend(Reply(status, body, headers) for _ in range(times))
 
     @property

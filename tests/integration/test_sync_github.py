@@ -72,3 +72,25 @@ def test_a_crash_after_opening_the_issue_never_opens_a_second(leaving, resources
     sync_run(resources, [target_for(github)])
 
     assert len(github.issues) == 1 and github.issues[0]["state"] == "closed"
+
+
+def test_a_5xx_is_retried_after_its_retry_after_and_a_spent_rate_limit_waits_for_the_next_run(
+    leaving, resources, github, ops
+):
+    run_day(resources, AS_OF, finish=True)
+    waits: list[float] = []
+    mapping = load_mapping(Settings().sync_mapping_path).github
+    github.fail_next(
+        403,
+        {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"},
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1893456000"},
+    )
+
+    report = sync_run(resources, [GitHubTarget.from_connection(mapping, Client(Budget(30), sleep=waits.append))])
+
+    assert waits == [] and "rate limit" in report.targets["github"].unavailable and github.issues == []
+    github.fail_next(502, {"message": "Server Error"}, retry_after="4")
+    retried = sync_run(resources, [GitHubTarget.from_connection(mapping, Client(Budget(30), sleep=waits.append))])
+
+    assert waits == [4.0] and retried.targets["github"].still_pending == 0
+    assert len(github.issues) == 1 and github.issues[0]["state"] == "closed"
