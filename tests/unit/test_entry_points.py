@@ -63,6 +63,8 @@ def test_requirements_in_names_the_providers_the_pipeline_uses():
         "apache-airflow-providers-slack",
         "apache-airflow-providers-standard",
         "apache-airflow-providers-common-sql",
+        "apache-airflow-providers-http",  # the webhook and HubSpot sync targets
+        "apache-airflow-providers-github",  # the GitHub sync target
     } <= set(REQUIRED_PROVIDERS)
 
 
