@@ -21,7 +21,9 @@ from devenv.inprocess import run_day
 from devenv.mailbox import FileMailbox
 from devenv.postgres import drop_database, ensure_database
 from renewals.delivery.messages import bodies
+from renewals.delivery.unsubscribe import Answer
 from renewals.reports.publish import write_outbox
+from renewals.storage import answers
 from renewals.storage.db import connect
 from tests.console import TODAY, Console, start_console, token
 from tests.daily import resources_for
@@ -63,6 +65,9 @@ class Stack:
 
 
 MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
+# members whose facts change after the outbox's rows are written, other than by staff actions
+LATER = TODAY + timedelta(days=40)  # renewal_confirmation (-30) or payment_reminder_30 on day 10
+CHANGED = ("S-ANSWER", "S-ONE-RUN")
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +81,13 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             world = World(conn)
             for member in MEMBERS:
                 world.subscription(member, R, account_name=f"Account {member} <&>")
+            for member in CHANGED:
+                world.subscription(member, LATER)
         with FileMailbox(tmp / "outbox") as mailbox:
             resources = resources_for(databases, mailbox, spreadsheet_path=(tmp / "renewals.xlsx").as_uri())
             run = run_day(resources, TODAY, run_id="scheduled__steer_today")
             # the outbox's rows, as the run's publish step writes them: the outbox reads its pages
-            # from them, and recomputes the members staff steer after them
+            # from them, and recomputes the members whose facts change after them
             with closing(connect(databases["ops"], autocommit=True)) as ops:
                 write_outbox(ops, resources, run)
             with start_console(databases, tmp) as (url, _server):
@@ -110,6 +117,37 @@ def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack
     with closing(connect(stack.console.ops_uri, autocommit=True)) as ops:
         written = ops.execute("select count(*) from renewals.outbox_ahead where due_date <= %s", (day(14),))
         assert written.fetchone() == (page["total"],)
+
+
+def outbox_on(stack: Stack, due: date, touchpoint: str) -> set[str]:
+    status, page = stack.api("GET", f"/outbox?from={due}&to={due}&touchpoint={touchpoint}", user="staff")
+    assert status == 200, page
+    assert page["total"] == len(page["items"]), "the count in all is of the rows listed"
+    return {i["subscription_id"] for i in page["items"]}
+
+
+def upcoming_on(stack: Stack, subscription_id: str, due: date) -> set[str]:
+    status, member = stack.api("GET", f"/members/{subscription_id}", user="staff")
+    assert status == 200, member
+    return {u["touchpoint"] for u in member["upcoming"] if u["due_date"] == due.isoformat()}
+
+
+def test_the_outbox_follows_an_answer_given_after_its_rows_were_written(stack: Stack) -> None:
+    assert "S-ANSWER" in outbox_on(stack, day(10), "renewal_confirmation")
+    with closing(connect(stack.console.ops_uri, autocommit=True)) as ops:
+        intent = Answer("S-ANSWER", LATER, "intent", contact_email("S-ANSWER", "primary"), "renewal_notice", TODAY)
+        answers.record(ops, intent, None, token_digest=uuid.uuid4().hex)
+    assert "S-ANSWER" not in outbox_on(stack, day(10), "renewal_confirmation")
+    assert "S-ANSWER" in outbox_on(stack, day(10), "payment_reminder_30")
+    assert upcoming_on(stack, "S-ANSWER", day(10)) == {"payment_reminder_30"}, "as the member page"
+
+
+def test_the_outbox_follows_a_one_member_run_after_its_rows_were_written(stack: Stack) -> None:
+    assert "S-ONE-RUN" in outbox_on(stack, day(10), "renewal_confirmation")
+    run_day(stack.resources, day(10), run_id="manual__one_member", subscription_id="S-ONE-RUN")
+    assert stack.ledger("S-ONE-RUN", "renewal_confirmation")[0] == "sent"
+    assert "S-ONE-RUN" not in outbox_on(stack, day(10), "renewal_confirmation")
+    assert "renewal_confirmation" not in upcoming_on(stack, "S-ONE-RUN", day(10)), "as the member page"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The outbox's rows written once per run (renewals.outbox_ahead, migration 0017): what the one
 rule (renewals.decisions.due) puts ahead for the next weeks, so that a page of the outbox reads an
-index instead of computing the rule over every member. Members staff steered since are recomputed
-live, so an action shows at once."""
+index instead of computing the rule over every member. Members whose facts changed since (staff
+actions, the ledger, answers, reply holds) are recomputed live, so the outbox agrees with the
+member page at once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from renewals.config import Settings
+from renewals.console.upcoming import count_answers
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.playbooks import Playbook
 from renewals.storage.sql_files import sql_text
@@ -48,11 +50,13 @@ def write_outbox_ahead(
 
 
 def written_ahead(ops: psycopg.Connection, run_id: str, today: date, first: date, last: date) -> dict[str, Any] | None:
-    """The run's outbox rows if they answer for ``first`` to ``last`` judged on ``today``, else None."""
+    """The run's outbox rows if they answer for ``first`` to ``last`` judged on ``today``, else None;
+    with when they were written and when the run staged its facts (it started)."""
     with ops.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "select * from renewals.outbox_ahead_runs where run_id = %s and as_of = %s"
-            " and first_day <= %s and last_day >= %s",
+            "select w.*, r.started_at as staged_at"
+            " from renewals.outbox_ahead_runs w join renewals.runs r using (run_id)"
+            " where w.run_id = %s and w.as_of = %s and w.first_day <= %s and w.last_day >= %s",
             (run_id, today, first, last),
         ).fetchone()
 
@@ -66,18 +70,19 @@ def page_keys(
     params: Mapping[str, Any],
 ) -> tuple[list[tuple[Any, ...]], int]:
     """One page of the outbox's keys in its order, and how many match in all: the run's rows, and
-    the rule live over the members steered since they were written."""
-    steered, steered_ahead = sql.Identifier("console_steered"), sql.Identifier("console_steered_ahead")
+    the rule live over the members whose facts changed since they were written."""
+    changed, changed_ahead = sql.Identifier("console_changed"), sql.Identifier("console_changed_ahead")
     with ops.transaction():
         ops.execute(
-            sql.SQL(sql_text("console/outbox_steered_since.sql")).format(steered=steered, staged=staged),
-            {"written_at": written["written_at"]},
+            sql.SQL(sql_text("console/outbox_changed_since.sql")).format(changed=changed, staged=staged),
+            {"written_at": written["written_at"], "staged_at": written["staged_at"]},
         )
-        load_rule_tables(ops, steered, playbooks, settings.holidays, settings.teams)
+        count_answers(ops, changed, params["as_of"])
+        load_rule_tables(ops, changed, playbooks, settings.holidays, settings.teams)
         ops.execute(
-            sql.SQL("create temp table {} on commit drop as {}").format(steered_ahead, ahead_query(steered)), params
+            sql.SQL("create temp table {} on commit drop as {}").format(changed_ahead, ahead_query(changed)), params
         )
-        matching = sql.SQL(sql_text("console/outbox_matching.sql")).format(steered=steered, steered_ahead=steered_ahead)
+        matching = sql.SQL(sql_text("console/outbox_matching.sql")).format(changed=changed, changed_ahead=changed_ahead)
         params = {**params, "run_id": written["run_id"]}
         (total,) = ops.execute(sql.SQL("select count(*) from ({}) m").format(matching), params).fetchone() or (0,)
         page = sql.SQL(

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from renewals.config import Settings
 from renewals.console import steering
 from renewals.console.outbox import KEY, page_keys, written_ahead
-from renewals.console.upcoming import brief_preview, member_ahead, recipients_of, upcoming
+from renewals.console.upcoming import brief_preview, count_answers, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
@@ -313,7 +313,8 @@ def _page_rows(
     settings: Settings,
     params: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """The rule's whole rows of one page's keys, live over the page's members only."""
+    """The rule's whole rows of one page's keys, live over the page's members only (with the
+    answers given since they were staged, as the page's keys count them)."""
     if not keys:
         return []
     members = sql.Identifier("console_page")
@@ -324,6 +325,7 @@ def _page_rows(
             ),
             (sorted({key[0] for key in keys}),),
         )
+        count_answers(ops, members, params["as_of"])
         found = _outbox_rows(ops, members, staged, playbooks, settings, {**params, "limit": None, "offset": 0})
     by_key = {tuple(row[column] for column in KEY): row for row in found}
     return [by_key[key] for key in keys if key in by_key]

@@ -54,14 +54,17 @@ def member_ahead(
             ),
             (subscription_id,),
         )
-        cur.execute(
-            sql.SQL(sql_text("console/answered_member.sql")).format(member=member),
-            {"subscription_id": subscription_id, "as_of": today},
-        )
+        count_answers(ops, member, today)
         load_rule_tables(ops, member, playbooks, settings.holidays, settings.teams)
         query = sql.SQL("{} order by due_date, position, touchpoint").format(ahead_query(member))
         params = {"first": today, "last": today + timedelta(days=HORIZON_DAYS), "as_of": today}
         return cur.execute(query, params).fetchall()
+
+
+def count_answers(ops: psycopg.Connection, members: sql.Identifier, today: date) -> None:
+    """Count the answers given since the members' run staged them on ``members`` (a temp table of
+    their staged rows), as the next run will count them."""
+    ops.execute(sql.SQL(sql_text("console/answered.sql")).format(members=members), {"as_of": today})
 
 
 def recipients_of(
