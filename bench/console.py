@@ -8,8 +8,8 @@ tables (N subscriptions, 2N contacts). Then times ``renewals.console.queries.mem
 shows the member queries' plans, which must use indexes only. With 10,000 staff actions in place
 (skips, moves, edits, holds), times the outbox (``queries.outbox``, what ``GET /renewals/api/outbox``
 does) over a month: its first page, a later page, and one state across the month, read from the
-rows the latest run writes for it, with 100 members steered since (recomputed live). Prints median
-and worst times.
+rows the latest run writes for it, with 100 members each steered, with a ledger change and
+answering since (recomputed live). Prints median and worst times.
 """
 
 from __future__ import annotations
@@ -181,9 +181,10 @@ def timed(n: int, runs: int = 30) -> None:
         drop_database(server, DATABASE)
 
 
-def write_ahead(dsn: str, playbooks: dict, settings: Settings, steered_since: int = 100) -> None:
+def write_ahead(dsn: str, playbooks: dict, settings: Settings, changed_since: int = 100) -> None:
     """What the publish step of the latest run writes for the outbox (renewals.console.outbox), then
-    ``steered_since`` staff actions after it, whose members the outbox recomputes live."""
+    changes after it whose members the outbox recomputes live: ``changed_since`` staff actions,
+    ledger rows and members' answers, each of other members."""
     with closing(connect(dsn, autocommit=True)) as ops:
         run_id, run_key, as_of = one_row(
             ops.execute("select run_id, run_key, as_of from renewals.runs order by started_at desc limit 1")
@@ -193,14 +194,29 @@ def write_ahead(dsn: str, playbooks: dict, settings: Settings, steered_since: in
             ops, run_id, as_of, WorkTables(run_key).identifiers()["subscriptions"], playbooks, settings
         )
         print(f"outbox rows written by the run: {rows:,} in {time.perf_counter() - started:.1f} s", flush=True)
-        ops.execute(
-            """
-            insert into renewals.staff_actions (subscription_id, action, reason, actor)
-            select subscription_id, 'note', 'bench', 'bench' from renewals.touchpoint_overrides
-            order by subscription_id limit %s
-            """,
-            (steered_since,),
-        )
+        for statement in filter(str.strip, CHANGES_SINCE.split(";\n")):
+            ops.execute(statement, {"n": changed_since})
+
+
+# After the outbox's rows are written: staff steer some members, a one-member run or a verdict
+# changes others' ledger, others answer.
+CHANGES_SINCE = """
+insert into renewals.staff_actions (subscription_id, action, reason, actor)
+select subscription_id, 'note', 'bench', 'bench' from renewals.touchpoint_overrides
+order by subscription_id limit %(n)s;
+
+update renewals.touchpoints set updated_at = now()
+where (subscription_id, renewal_date, touchpoint) in (
+    select subscription_id, renewal_date, touchpoint from renewals.touchpoints
+    order by subscription_id desc limit %(n)s);
+
+insert into renewals.member_answers
+    (subscription_id, renewal_date, answer, recipient, touchpoint, sent_on, token_digest)
+select subscription_id, renewal_date, 'intent', 'bench@example.org', 'renewal_notice', current_date,
+       md5(subscription_id)
+from renewals.renewal_cycles
+order by subscription_id offset %(n)s limit %(n)s
+"""
 
 
 def outbox_timed(dsn: str, playbooks: dict, settings: Settings, renderer: Renderer, today: date, runs: int = 5) -> None:
