@@ -67,7 +67,7 @@ class Stack:
 MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
 # members whose facts change after the outbox's rows are written, other than by staff actions
 LATER = TODAY + timedelta(days=40)  # renewal_confirmation (-30) or payment_reminder_30 on day 10
-CHANGED = ("S-ANSWER", "S-ONE-RUN")
+CHANGED = ("S-ANSWER", "S-ONE-RUN", "S-DRY")
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,25 @@ def test_the_outbox_follows_a_one_member_run_after_its_rows_were_written(stack: 
     assert stack.ledger("S-ONE-RUN", "renewal_confirmation")[0] == "sent"
     assert "S-ONE-RUN" not in outbox_on(stack, day(10), "renewal_confirmation")
     assert "renewal_confirmation" not in upcoming_on(stack, "S-ONE-RUN", day(10)), "as the member page"
+
+
+def test_a_dry_run_previews_an_edited_message_in_staffs_words(stack: Stack) -> None:
+    edit = {
+        "action": "edit",
+        "subject": "Our renewal, as agreed <Tuesday>",
+        "text": "As agreed on the phone: nothing to do before Tuesday & thanks.",
+        "reason": "promised a personal note",
+    }
+    assert stack.api("POST", "/members/S-DRY/touchpoints/renewal_confirmation", edit)[0] == 200
+    run_day(stack.resources, day(10), run_id="manual__dry_edit", dry_run=True, subscription_id="S-DRY")
+    status, run = stack.api("GET", "/runs/manual__dry_edit")
+    assert status == 200, run
+    (preview,) = [p for p in run["previews"] if p["touchpoint"] == "renewal_confirmation"]
+    assert preview["subject"] == "Our renewal, as agreed <Tuesday>"
+    assert "nothing to do before Tuesday & thanks." in preview["text_body"]
+    assert "Dear Primary of S-DRY" in preview["text_body"], "inside the template's frame"
+    assert "nothing to do before Tuesday &amp; thanks." in preview["html_body"]
+    assert stack.received("S-DRY", "renewal_confirmation") == [], "a dry run sends nothing"
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,12 @@ select t.subscription_id, t.renewal_date, t.touchpoint, t.playbook, t.channel, t
            select coalesce(jsonb_agg(jsonb_build_object('role', c.role, 'name', c.name, 'email', c.email)
                                      order by c.role, c.email), '[]'::jsonb)
            from {contacts} c where c.subscription_id = t.subscription_id)
-       end as contacts
+       end as contacts,
+       -- staff's wording, for a dry run's previews (a real send reads it again under its claim)
+       o.edit_subject, o.edit_text
 from renewals.touchpoints t
 join {subscriptions} s using (subscription_id, renewal_date)
+left join renewals.touchpoint_overrides o using (subscription_id, renewal_date, touchpoint)
 where t.cohort = %(cohort)s
   and s.shard = %(shard)s
   and not s.paused

@@ -300,9 +300,10 @@ class ShardDelivery:
             )
 
     def _preview(self, key: LedgerKey, row: dict[str, Any], touchpoint: Touchpoint, report: ShardReport) -> None:
-        """A dry run renders what it would send (a CTA notification as its playbook describes it)."""
+        """A dry run renders what it would send (a CTA notification as its playbook describes it),
+        in staff's words where they edited it, as the send would."""
         if touchpoint.channel in ("email", "staff_email"):
-            message = self._compose(row, touchpoint, None)
+            message = self._compose(row, touchpoint, None, Edit.of(row))
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
             previews.record_preview(
                 self.ops,
