@@ -280,6 +280,10 @@ def floor_sheet(config: dict) -> dict:
 
     res = resources(config)
     run = RunContext(run_id=config["run_id"], as_of=date.fromisoformat(config["as_of"]))
+    with closing(connect(res.ops_dsn, autocommit=True)) as ops:
+        # The pipeline's publish wrote the console outbox's rows, which its Upcoming sheet reads; the
+        # floor writes no outbox, so its book computes them (not reads the pipeline's work).
+        ops.execute("delete from renewals.outbox_ahead_runs where run_id = %s", (run.run_id,))
     started = time.perf_counter()
     with closing(connect(res.ops_dsn, autocommit=True)) as ops:
         build_spreadsheet(

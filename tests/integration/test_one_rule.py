@@ -72,15 +72,21 @@ def test_forecast_outbox_and_what_comes_next_are_what_classification_decides(wor
     write_outbox(ops, resources, run)  # as the run's publish step does
     settings, playbooks = resources.settings, resources.playbooks()
     renderer = Renderer(settings.template_dir)
+    forecast_rows = "select subscription_id, touchpoint, due_date, state, channel, audience, position"
+    forecast_rows += " from future_touchpoints where due_date <= %s"
     with ops.transaction():
-        load_forecast(ops, run, playbooks, settings.holidays)
-        forecast_states = {
-            (sid, touchpoint, due): state
-            for sid, touchpoint, due, state in ops.execute(
-                "select subscription_id, touchpoint, due_date, state from future_touchpoints where due_date <= %s",
-                (last,),
-            ).fetchall()
-        }
+        load_forecast(ops, run, playbooks, settings.holidays)  # the whole horizon: computed
+        computed = set(ops.execute(forecast_rows, (last,)).fetchall())
+    with ops.transaction():
+        # the Upcoming sheet's days, read from the rows the run wrote for the outbox (no Pipeline sheet)
+        ops.execute(
+            sql.SQL("create temp table report_pipeline_shown on commit drop as select * from {} limit 0").format(
+                run.work.identifiers()["subscriptions"]
+            )
+        )
+        load_forecast(ops, run, playbooks, settings.holidays, near_days=DAYS)
+        assert set(ops.execute(forecast_rows, (last,)).fetchall()) == computed, "the outbox's rows are the forecast"
+    forecast_states = {(sid, touchpoint, due): state for sid, touchpoint, due, state, *_ in computed}
     forecast = set(forecast_states)
     outbox = queries.outbox(ops, playbooks, settings, renderer, D, first, last, {}, limit=500)
     in_outbox = {(i["subscription_id"], i["touchpoint"], i["due_date"]) for i in outbox["items"]}

@@ -59,6 +59,7 @@ def publish_run(
                 f"{why}: the spreadsheet is left for the next full run",
             )
         else:
+            write_outbox(ops, resources, run)  # first: the book's Upcoming sheet reads its rows
             # One book written at a time, so that the newest as-of date's is never overwritten by an older one.
             ops.execute("select pg_advisory_lock(hashtext('renewals.spreadsheet'))")
             try:
@@ -91,8 +92,6 @@ def publish_run(
         record_publication(ops, run.run_id, "spreadsheet", sheet_status, target, sheet_detail)
         outcome["spreadsheet"] = {"status": sheet_status, "detail": sheet_detail}
 
-        if not (run.dry_run or run.subscription_id):
-            write_outbox(ops, resources, run)
         if run.dry_run:
             log.info("Dry run: nothing is posted to Slack; the summary is in the summarize task's log.")
             slack_status, slack_detail = PublicationStatus.SKIPPED, "dry run"
@@ -125,8 +124,9 @@ def email_staff_of_answers(ops: psycopg.Connection, resources: Resources, run: R
 
 
 def write_outbox(ops: psycopg.Connection, resources: Resources, run: RunContext) -> None:
-    """The console outbox's rows of the run; if they cannot be written, the outbox computes the
-    rule live (slower, same answer), and the run goes on."""
+    """The console outbox's rows of the run, which the spreadsheet's Upcoming sheet reads too; if
+    they cannot be written, the outbox and the sheet compute the rule live (slower, same answer),
+    and the run goes on."""
     try:
         written = write_outbox_ahead(
             ops,

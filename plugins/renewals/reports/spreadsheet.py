@@ -33,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from renewals.console.outbox import written_ahead
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.playbooks import Playbook
 from renewals.reports.workbook import Column, CountedRows, Sheet, WrittenWorkbook, write_workbook
@@ -207,7 +208,9 @@ def load_forecast(
     (subscription_id, renewal_date, touchpoint, position, channel, audience, due_date, and state:
     scheduled, or what staff made of it). With ``near_days``, what the sheets use only: every
     subscription's touchpoints of the next ``near_days`` days (Upcoming), the whole horizon for the
-    renewals the Pipeline sheet shows (the temp table report_pipeline_shown: their next due)."""
+    renewals the Pipeline sheet shows (the temp table report_pipeline_shown: their next due). The
+    near days are read from the outbox's rows of the run (renewals.console.outbox) when the publish
+    step wrote them, else computed."""
     subscriptions = run.work.identifiers()["subscriptions"]
     load_rule_tables(ops, subscriptions, playbooks, holidays)
     ops.execute(
@@ -215,8 +218,14 @@ def load_forecast(
         " position int, channel text, audience text, due_date date, state text) on commit drop"
     )
     horizon = run.as_of + timedelta(days=FUTURE_HORIZON_DAYS)
+    first = run.as_of + timedelta(days=1)
     near = horizon if near_days is None else min(run.as_of + timedelta(days=near_days), horizon)
-    _forecast(ops, subscriptions, run.as_of, run.as_of + timedelta(days=1), near)
+    if written_ahead(ops, run.run_id, run.as_of, first, near) is not None:
+        # the outbox's rows the publish step wrote before the book: the same rule, computed once
+        params = {"run_id": run.run_id, "first": first, "last": near}
+        ops.execute(sql_text("report/future_from_outbox.sql"), params)
+    else:
+        _forecast(ops, subscriptions, run.as_of, first, near)
     if near < horizon:
         _forecast(ops, sql.Identifier("report_pipeline_shown"), run.as_of, near + timedelta(days=1), horizon)
     ops.execute("analyze future_touchpoints")
