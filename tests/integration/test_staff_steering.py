@@ -119,6 +119,19 @@ def test_the_outbox_lists_what_goes_out_with_recipients_and_subject(stack: Stack
         assert written.fetchone() == (page["total"],)
 
 
+def test_the_outbox_page_filters_as_the_api_does_and_all_is_an_empty_field(stack: Stack) -> None:
+    form = f"from={day(1)}&to={day(1)}&touchpoint={REMINDER}&state=scheduled&playbook=&owner=&offset=0&limit=2"
+    status, page, _ = stack.console.request("GET", f"/renewals/?{form}", "staff")
+    _, api = stack.api("GET", f"/outbox?{form}", user="staff")
+    assert status == 200 and api["total"] == len(MEMBERS), page
+    assert f"{len(MEMBERS)} messages and actions, 1–2 shown" in page
+    assert [page.count(f"/members/{i['subscription_id']}") > 0 for i in api["items"]] == [True, True]
+    status, page, _ = stack.console.request("GET", f"/renewals/?from={day(1)}&to=&state=&touchpoint=", "staff")
+    assert status == 200, "the form's 'all'"
+    status, refused = stack.api("GET", "/outbox?state=sent")
+    assert status == 422 and refused["detail"][0]["loc"] == ["query", "state"]
+
+
 def outbox_on(stack: Stack, due: date, touchpoint: str) -> set[str]:
     status, page = stack.api("GET", f"/outbox?from={due}&to={due}&touchpoint={touchpoint}", user="staff")
     assert status == 200, page

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from renewals.config import OPS_CONN_ID, ConfigError, Settings
@@ -272,42 +273,43 @@ def _staged_or_404(ops: psycopg.Connection, subscription_id: str) -> dict[str, A
     return staged[0]
 
 
+def _blank(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# An empty field of the outbox's filter form means "all", as leaving the parameter out does.
+Blank = BeforeValidator(_blank)
+
+
+@dataclass(frozen=True)
+class OutboxQuery:
+    """The outbox's filters and page from the query string, for the API and the landing page alike."""
+
+    first: Annotated[date | None, Query(alias="from"), Blank] = None
+    last: Annotated[date | None, Query(alias="to"), Blank] = None
+    playbook: Annotated[str | None, Blank] = None
+    touchpoint: Annotated[str | None, Blank] = None
+    owner: Annotated[str | None, Blank] = None
+    team: Annotated[str | None, Blank] = None
+    state: Annotated[STATES | None, Blank] = None
+    limit: Annotated[int, Query(ge=1, le=500)] = OUTBOX_PAGE
+    offset: Annotated[int, Query(ge=0)] = 0
+
+
+Outbox = Annotated[OutboxQuery, Depends()]
+
+
 @api.get("/outbox")
-def api_outbox(
-    ops: Ops,
-    sees: SeesMemberData,
-    first: Annotated[date | None, Query(alias="from")] = None,
-    last: Annotated[date | None, Query(alias="to")] = None,
-    playbook: str | None = None,
-    touchpoint: str | None = None,
-    owner: str | None = None,
-    team: str | None = None,
-    state: STATES | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
+def api_outbox(ops: Ops, sees: SeesMemberData, query: Outbox) -> JSONResponse:
     """Every message and staff action due from ``from`` to ``to`` (default today and the next
     14 days) across members, filtered, one page."""
-    return _json(
-        member_data.shown(_outbox(ops, first, last, playbook, touchpoint, owner, team, state, limit, offset), sees)
-    )
+    return _json(member_data.shown(_outbox(ops, query), sees))
 
 
-def _outbox(
-    ops: psycopg.Connection,
-    first: date | None,
-    last: date | None,
-    playbook: str | None,
-    touchpoint: str | None,
-    owner: str | None,
-    team: str | None,
-    state: str | None,
-    limit: int,
-    offset: int,
-) -> dict[str, Any]:
+def _outbox(ops: psycopg.Connection, query: OutboxQuery) -> dict[str, Any]:
     settings, playbooks, renderer = _setup()
-    first = first or today()
-    last = last or first + timedelta(days=OUTBOX_DAYS)
+    first = query.first or today()
+    last = query.last or first + timedelta(days=OUTBOX_DAYS)
 
     def refuse(field: str, message: str) -> HTTPException:
         return HTTPException(status_code=422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
@@ -316,12 +318,12 @@ def _outbox(
         raise refuse("to", "to: before from")
     if (last - first).days > OUTBOX_MAX_DAYS:
         raise refuse("to", f"to: at most {OUTBOX_MAX_DAYS} days after from")
-    if playbook is not None and playbook not in playbooks:
+    if query.playbook is not None and query.playbook not in playbooks:
         raise refuse("playbook", f"playbook: one of {', '.join(sorted(playbooks))}")
-    if team is not None and team not in settings.teams:
+    if query.team is not None and query.team not in settings.teams:
         raise refuse("team", f"team: one of {', '.join(sorted(settings.teams))}")
-    filters = {"playbook": playbook, "touchpoint": touchpoint, "owner": owner, "team": team, "state": state}
-    return queries.outbox(ops, playbooks, settings, renderer, today(), first, last, filters, limit, offset)
+    filters = {name: getattr(query, name) for name in queries.OUTBOX_FILTERS}
+    return queries.outbox(ops, playbooks, settings, renderer, today(), first, last, filters, query.limit, query.offset)
 
 
 @api.post("/members/{subscription_id:path}/hold", dependencies=[CanEdit])
@@ -425,25 +427,11 @@ def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse
 
 
 @pages.get("/", response_class=HTMLResponse)
-def home(
-    request: Request,
-    ops: Ops,
-    sees: SeesMemberData,
-    first: Annotated[date | None, Query(alias="from")] = None,
-    last: Annotated[date | None, Query(alias="to")] = None,
-    playbook: str | None = None,
-    touchpoint: str | None = None,
-    owner: str | None = None,
-    state: STATES | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    q: str = "",
-) -> Response:
+def home(request: Request, ops: Ops, sees: SeesMemberData, query: Outbox, q: str = "") -> Response:
     """The landing page: the outbox (a search from an older link still finds members)."""
     if q:
         return RedirectResponse(f"{URL_PREFIX}/members?{urlencode({'q': q})}", status_code=303)
-    # an empty field of the filter form means "all"
-    playbook, touchpoint, owner = (value or None for value in (playbook, touchpoint, owner))
-    outbox = _outbox(ops, first, last, playbook, touchpoint, owner, None, state, OUTBOX_PAGE, offset)
+    outbox = _outbox(ops, query)
 
     def page_url(page_offset: int) -> str:
         return f"{URL_PREFIX}/?{urlencode({**request.query_params, 'offset': max(page_offset, 0)})}"
