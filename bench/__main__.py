@@ -14,6 +14,8 @@ server in a thread of this process, tests/slack_server.py):
 * io_limit: every warehouse row read once and as many already-rendered emails sent over one SMTP
   connection: what the machine can do at best.
 
+``--staff-actions N`` puts N staff actions in place before both sides run (bench/staff_actions.py).
+
 Each side runs in a process of its own (its peak RSS is its own); the two must send the same emails
 (Message-ID, recipients and Subject compared), write the same spreadsheet rows, post the same
 Slack summary figures (customer emails, staff emails, steps recorded, each by touchpoint) and the same
@@ -37,7 +39,7 @@ from datetime import date
 
 import openpyxl
 
-from bench import extract
+from bench import extract, staff_actions
 from bench.sink import Sink
 from bench.warehouse import generate
 from devenv.postgres import drop_database, ensure_database, ensure_server
@@ -92,7 +94,15 @@ def dag_parse_seconds() -> float:
 
 
 def bench_one(
-    n: int, as_of: str, workers: int, shards: int, server: str, sink: Sink, slack: SlackServer, other_warehouse: bool
+    n: int,
+    as_of: str,
+    workers: int,
+    shards: int,
+    server: str,
+    sink: Sink,
+    slack: SlackServer,
+    other_warehouse: bool,
+    actions: int = 0,
 ) -> dict:
     for name in DATABASES.values():
         drop_database(server, name)
@@ -119,6 +129,7 @@ def bench_one(
     previous = child("bench.day", {**config, "mode": "previous_day"})
     sink.take()
     setup = time.perf_counter() - mark
+    placed = staff_actions.place(uris, date.fromisoformat(as_of), actions) if actions else 0
     slack.requests.clear()
     floor = child("bench.floor", config)
     floor_emails = sink.take()
@@ -143,6 +154,7 @@ def bench_one(
     return {
         "extract": extracts,
         "n": n,
+        "staff_actions": placed,
         "rows": rows,
         "generated_s": generated,
         "setup_s": setup,
@@ -222,6 +234,7 @@ def print_table(result: dict, workers: int) -> None:
     print(
         f"N = {n:,} subscriptions ({result['rows']['contacts']:,} contacts); "
         f"deliver and the floor's emails: {mode}; {result['pipeline']['tasks']} deliver tasks"
+        + (f"; {result['staff_actions']:,} staff actions in place" if result["staff_actions"] else "")
     )
     print(f"{'':10} {'wall s':>8} {'subs/s':>10} {'emails/s':>9} {'emails':>7} {'peak RSS MiB':>13} {'load':>5}")
     for name in ("floor", "pipeline"):
@@ -281,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         help="processes delivering shards at a time (default: one per core; 1 = sequential)",
     )
     parser.add_argument("--shards", type=int, default=4, help="RENEWALS_SHARDS of the run (default 4)")
+    parser.add_argument(
+        "--staff-actions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N staff actions in place (skips, moves, edits, holds) on members with nothing due that day "
+        "(bench/staff_actions.py; the issue's figure: 10000)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
     parser.add_argument(
         "--postgres-only", action="store_true", help="skip the extract through MariaDB or SQLite (a quicker run)"
@@ -294,7 +315,17 @@ def main(argv: list[str] | None = None) -> int:
         with Sink() as sink:
             for n in sorted(args.sizes):
                 results.append(
-                    bench_one(n, args.as_of, args.workers, args.shards, server, sink, slack, not args.postgres_only)
+                    bench_one(
+                        n,
+                        args.as_of,
+                        args.workers,
+                        args.shards,
+                        server,
+                        sink,
+                        slack,
+                        not args.postgres_only,
+                        args.staff_actions,
+                    )
                 )
                 print_table(results[-1], args.workers)
     finally:

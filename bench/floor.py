@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from datetime import date, timedelta
@@ -183,6 +184,32 @@ def deactivation_of(row: dict[str, Any], touchpoint: Touchpoint) -> tuple[str, M
     return "deactivation", deactivation_post(row, sorted((c["role"], c["email"]) for c in row["contacts"]))
 
 
+def due_today(
+    conn: Any, settings: Settings, playbooks: dict[str, Playbook], as_of: date, shards: int, shard: int
+) -> Iterator[dict[str, Any]]:
+    """The warehouse rows of one shard due on ``as_of`` (DUE_TODAY), streamed, in the caller's
+    transaction on the warehouse connection ``conn``."""
+    load_touchpoint_defs(conn, playbooks, settings.teams)
+    load_notice_days(
+        conn,
+        sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
+        playbooks,
+        settings.holidays,
+    )
+    params = {
+        "as_of": as_of,
+        "business_timezone": settings.business_timezone,
+        "offboarding_tc": settings.teams["offboarding_tc"],
+        "offboarding_op": settings.teams["offboarding_op"],
+        "shards": shards,
+        "shard": shard,
+    }
+    with conn.cursor(name="due_today", row_factory=dict_row) as cur:
+        cur.itersize = 2000
+        cur.execute(DUE_TODAY, params)
+        yield from cur
+
+
 def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     """One shard's emails, as one deliver task: its own connections; returns the counts by
     touchpoint and the staff posts."""
@@ -197,36 +224,18 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     by_channel: dict[str, Counter] = {}
     posts: list[StaffPost] = []
     with closing(psycopg.connect(config["warehouse"], options="-c timezone=UTC")) as conn, conn.transaction():
-        load_touchpoint_defs(conn, playbooks, settings.teams)
-        load_notice_days(
-            conn,
-            sql.SQL("select min(renewal_date), max(renewal_date) from warehouse.subscriptions"),
-            playbooks,
-            settings.holidays,
-        )
-        params = {
-            "as_of": as_of,
-            "business_timezone": settings.business_timezone,
-            "offboarding_tc": settings.teams["offboarding_tc"],
-            "offboarding_op": settings.teams["offboarding_op"],
-            "shards": config["shards"],
-            "shard": shard,
-        }
-        with conn.cursor(name="due_today", row_factory=dict_row) as cur:
-            cur.itersize = 2000
-            cur.execute(DUE_TODAY, params)
-            for row in cur:
-                by_channel.setdefault(row["channel"], Counter())[row["touchpoint"]] += 1
-                touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
-                if row["channel"] == "record":  # recorded, nothing to send
-                    post = deactivation_of(row, touchpoint)
-                else:
-                    copies, post = compose(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
-                    for message in copies:
-                        smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
-                if post is not None:
-                    kind, (text, blocks) = post
-                    posts.append(StaffPost(kind, text, blocks))
+        for row in due_today(conn, settings, playbooks, as_of, config["shards"], shard):
+            by_channel.setdefault(row["channel"], Counter())[row["touchpoint"]] += 1
+            touchpoint = playbooks[row["playbook"]].touchpoint(row["touchpoint"])
+            if row["channel"] == "record":  # recorded, nothing to send
+                post = deactivation_of(row, touchpoint)
+            else:
+                copies, post = compose(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
+                for message in copies:
+                    smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
+            if post is not None:
+                kind, (text, blocks) = post
+                posts.append(StaffPost(kind, text, blocks))
     smtp.quit()
     return by_channel, posts
 
