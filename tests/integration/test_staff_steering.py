@@ -43,6 +43,7 @@ class Stack:
     console: Console
     resources: Any
     mailbox: FileMailbox
+    warehouse_uri: str
 
     def api(self, method: str, path: str, body: Any = None, user: str = "admin") -> tuple[int, Any]:
         status, answer, _ = self.console.request(method, API + path, user, body)
@@ -67,7 +68,7 @@ class Stack:
 MEMBERS = ("S-SKIP", "S-EDIT", "S-MOVE", "S-HOLD", "S-PLAIN")
 # members whose facts change after the outbox's rows are written, other than by staff actions
 LATER = TODAY + timedelta(days=40)  # renewal_confirmation (-30) or payment_reminder_30 on day 10
-CHANGED = ("S-ANSWER", "S-ONE-RUN", "S-DRY")
+CHANGED = ("S-ANSWER", "S-ONE-RUN", "S-DRY", "S-PAID")
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def stack(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             with start_console(databases, tmp) as (url, _server):
                 console = Console(url, databases["ops"], "", "scheduled__steer_today")
                 console.tokens = {user: token(url, user) for user in ("admin", "staff", "viewer")}
-                yield Stack(console, resources, mailbox)
+                yield Stack(console, resources, mailbox, databases["warehouse"])
     finally:
         for name in names.values():
             drop_database(pg_server, name)
@@ -161,6 +162,15 @@ def test_the_outbox_follows_a_one_member_run_after_its_rows_were_written(stack: 
     assert stack.ledger("S-ONE-RUN", "renewal_confirmation")[0] == "sent"
     assert "S-ONE-RUN" not in outbox_on(stack, day(10), "renewal_confirmation")
     assert "renewal_confirmation" not in upcoming_on(stack, "S-ONE-RUN", day(10)), "as the member page"
+
+
+def test_the_outbox_takes_a_members_facts_from_a_later_one_member_run(stack: Stack) -> None:
+    assert "S-PAID" in outbox_on(stack, day(10), "renewal_confirmation")
+    with closing(connect(stack.warehouse_uri, autocommit=True)) as warehouse:
+        warehouse.execute("update warehouse.subscriptions set paid_at = now() where subscription_id = 'S-PAID'")
+    run_day(stack.resources, TODAY, run_id="manual__paid", subscription_id="S-PAID")
+    assert upcoming_on(stack, "S-PAID", day(10)) == set(), "paid: the member page reads the one-member run's facts"
+    assert "S-PAID" not in outbox_on(stack, day(10), "renewal_confirmation")
 
 
 def test_a_dry_run_previews_an_edited_message_in_staffs_words(stack: Stack) -> None:

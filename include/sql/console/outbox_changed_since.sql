@@ -1,8 +1,9 @@
 -- The staged rows of the members whose outbox rows may be stale: what the rule reads of them
 -- changed after the rows were written. Staff steered them (renewals.staff_actions); their ledger
 -- changed (renewals.touchpoints: a one-member run, an unknown send's verdict, an approval's
--- answer); a reply held or resumed their reminders (renewals.reply_holds); they answered
--- (renewals.member_answers: since the run staged its facts, which count the answers given before).
+-- answer); a reply held or resumed their reminders (renewals.reply_holds). And since the run
+-- staged its facts (it started): they answered (renewals.member_answers; its staging counted the
+-- answers given before), or a one-member run staged them anew (renewals.runs: their page reads it).
 -- A minute's margin: a change whose transaction began before the writing (its now()) may have
 -- committed after it read. Each read by its index on the time (migrations 0015, 0018). Their
 -- rows are recomputed live, so that the outbox agrees with the member page at once.
@@ -18,4 +19,6 @@ where s.subscription_id in (
     where coalesce(resumed_at, held_at) >= %(written_at)s - interval '1 minute'
     union
     select subscription_id from renewals.member_answers where answered_at >= %(staged_at)s - interval '1 minute'
+    union
+    select subscription_id from renewals.runs where subscription_id is not null and started_at > %(staged_at)s
 )

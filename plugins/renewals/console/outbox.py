@@ -1,13 +1,13 @@
 """The outbox's rows written once per run (renewals.outbox_ahead, migration 0017): what the one
 rule (renewals.decisions.due) puts ahead for the next weeks, so that a page of the outbox reads an
 index instead of computing the rule over every member. Members whose facts changed since (staff
-actions, the ledger, answers, reply holds) are recomputed live, so the outbox agrees with the
-member page at once."""
+actions, the ledger, answers, reply holds, a one-member run's staging) are recomputed live, so the
+outbox agrees with the member page at once."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -18,7 +18,8 @@ from renewals.config import Settings
 from renewals.console.upcoming import count_answers
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.playbooks import Playbook
-from renewals.storage.sql_files import sql_text
+from renewals.storage.db import one_row
+from renewals.storage.sql_files import WorkTables, sql_text
 
 AHEAD_DAYS = 45  # how far ahead of its date a run writes the outbox's rows (a month's view and more)
 KEY = ("subscription_id", "renewal_date", "touchpoint")
@@ -77,6 +78,7 @@ def page_keys(
             sql.SQL(sql_text("console/outbox_changed_since.sql")).format(changed=changed, staged=staged),
             {"written_at": written["written_at"], "staged_at": written["staged_at"]},
         )
+        restage_member_runs(ops, changed, written["staged_at"])
         count_answers(ops, changed, params["as_of"])
         load_rule_tables(ops, changed, playbooks, settings.holidays, settings.teams)
         ops.execute(
@@ -90,3 +92,17 @@ def page_keys(
         )
         keys = ops.execute(page.format(matching, ORDER), params).fetchall()
     return keys, total
+
+
+def restage_member_runs(ops: psycopg.Connection, members: sql.Identifier, since: datetime) -> None:
+    """Replace in ``members`` (a temp table of the latest full run's staged rows) the rows of the
+    members a one-member run staged anew since that run started (``since``), by the latest such
+    run whose staging is still there, as their member page reads them."""
+    runs = ops.execute(sql.SQL(sql_text("console/member_runs_since.sql")).format(members=members), {"since": since})
+    for run_key, subscription_id in runs.fetchall():
+        staged = WorkTables(run_key).identifiers()["subscriptions"]
+        if one_row(ops.execute("select to_regclass(%s) is not null", (staged.as_string(ops),)))[0]:
+            ops.execute(
+                sql.SQL(sql_text("console/restage_member.sql")).format(members=members, staged=staged),
+                {"subscription_id": subscription_id},
+            )

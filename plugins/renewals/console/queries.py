@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from renewals.config import Settings
 from renewals.console import steering
-from renewals.console.outbox import KEY, page_keys, written_ahead
+from renewals.console.outbox import KEY, page_keys, restage_member_runs, written_ahead
 from renewals.console.upcoming import brief_preview, count_answers, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
@@ -267,7 +267,7 @@ def outbox(
         total = rows[0]["total"] if rows else 0
     else:
         keys, total = page_keys(ops, written, tables["subscriptions"], playbooks, settings, params)
-        rows = _page_rows(ops, tables["subscriptions"], keys, playbooks, settings, params)
+        rows = _page_rows(ops, tables["subscriptions"], keys, playbooks, settings, params, written["staged_at"])
     contacts: dict[str, list[dict[str, Any]]] = {}
     ids = sorted({row["subscription_id"] for row in rows})
     if ids:
@@ -312,9 +312,11 @@ def _page_rows(
     playbooks: Mapping[str, Playbook],
     settings: Settings,
     params: Mapping[str, Any],
+    staged_at: datetime,
 ) -> list[dict[str, Any]]:
-    """The rule's whole rows of one page's keys, live over the page's members only (with the
-    answers given since they were staged, as the page's keys count them)."""
+    """The rule's whole rows of one page's keys, live over the page's members only (with their
+    facts as the page's keys count them: of a later one-member run, and the answers given since
+    the run that staged them started at ``staged_at``)."""
     if not keys:
         return []
     members = sql.Identifier("console_page")
@@ -325,6 +327,7 @@ def _page_rows(
             ),
             (sorted({key[0] for key in keys}),),
         )
+        restage_member_runs(ops, members, staged_at)
         count_answers(ops, members, params["as_of"])
         found = _outbox_rows(ops, members, staged, playbooks, settings, {**params, "limit": None, "offset": 0})
     by_key = {tuple(row[column] for column in KEY): row for row in found}
