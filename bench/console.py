@@ -206,9 +206,8 @@ select subscription_id, 'note', 'bench', 'bench' from renewals.touchpoint_overri
 order by subscription_id limit %(n)s;
 
 update renewals.touchpoints set updated_at = now()
-where (subscription_id, renewal_date, touchpoint) in (
-    select subscription_id, renewal_date, touchpoint from renewals.touchpoints
-    order by subscription_id desc limit %(n)s);
+where subscription_id in (
+    select subscription_id from renewals.renewal_cycles order by subscription_id desc limit %(n)s);
 
 insert into renewals.member_answers
     (subscription_id, renewal_date, answer, recipient, touchpoint, sent_on, token_digest)
