@@ -6,17 +6,18 @@
 -- answers given before), or a one-member run staged them anew (renewals.runs: their page reads it).
 -- A minute's margin: a change whose transaction began before the writing (its now()) may have
 -- committed after it read. Each read by its index on the time (migrations 0015, 0018). Their
--- rows are recomputed live, so that the outbox agrees with the member page at once.
+-- rows are recomputed live, so that the outbox agrees with the member page at once. With no rows
+-- written (a null written_at), only what changes the staged facts counts (answers, runs).
 create temp table {changed} on commit drop as
 select s.*
 from {staged} s
 where s.subscription_id in (
-    select subscription_id from renewals.staff_actions where at >= %(written_at)s - interval '1 minute'
+    select subscription_id from renewals.staff_actions where at >= %(written_at)s::timestamptz - interval '1 minute'
     union
-    select subscription_id from renewals.touchpoints where updated_at >= %(written_at)s - interval '1 minute'
+    select subscription_id from renewals.touchpoints where updated_at >= %(written_at)s::timestamptz - interval '1 minute'
     union
     select subscription_id from renewals.reply_holds
-    where coalesce(resumed_at, held_at) >= %(written_at)s - interval '1 minute'
+    where coalesce(resumed_at, held_at) >= %(written_at)s::timestamptz - interval '1 minute'
     union
     select subscription_id from renewals.member_answers where answered_at >= %(staged_at)s - interval '1 minute'
     union

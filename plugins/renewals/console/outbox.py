@@ -74,12 +74,7 @@ def page_keys(
     the rule live over the members whose facts changed since they were written."""
     changed, changed_ahead = sql.Identifier("console_changed"), sql.Identifier("console_changed_ahead")
     with ops.transaction():
-        ops.execute(
-            sql.SQL(sql_text("console/outbox_changed_since.sql")).format(changed=changed, staged=staged),
-            {"written_at": written["written_at"], "staged_at": written["staged_at"]},
-        )
-        restage_member_runs(ops, changed, written["staged_at"])
-        count_answers(ops, changed, params["as_of"])
+        changed_members(ops, changed, staged, written["written_at"], written["staged_at"], params["as_of"])
         load_rule_tables(ops, changed, playbooks, settings.holidays, settings.teams)
         ops.execute(
             sql.SQL("create temp table {} on commit drop as {}").format(changed_ahead, ahead_query(changed)), params
@@ -92,6 +87,27 @@ def page_keys(
         )
         keys = ops.execute(page.format(matching, ORDER), params).fetchall()
     return keys, total
+
+
+def changed_members(
+    ops: psycopg.Connection,
+    changed: sql.Identifier,
+    staged: sql.Composable,
+    written_at: datetime | None,
+    staged_at: datetime,
+    today: date,
+) -> int:
+    """The temp table ``changed``: the staged rows (of ``staged``, its run started at ``staged_at``)
+    of the members whose facts changed since the outbox's rows were written at ``written_at`` (None:
+    none written, so only the staged facts can be stale), as their member page reads them: from a
+    later one-member run's staging, with the answers given since. How many there are."""
+    created = ops.execute(
+        sql.SQL(sql_text("console/outbox_changed_since.sql")).format(changed=changed, staged=staged),
+        {"written_at": written_at, "staged_at": staged_at},
+    )
+    restage_member_runs(ops, changed, staged_at)
+    count_answers(ops, changed, today)
+    return created.rowcount
 
 
 def restage_member_runs(ops: psycopg.Connection, members: sql.Identifier, since: datetime) -> None:

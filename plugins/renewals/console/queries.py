@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from renewals.config import Settings
 from renewals.console import steering
-from renewals.console.outbox import KEY, page_keys, restage_member_runs, written_ahead
+from renewals.console.outbox import KEY, changed_members, page_keys, restage_member_runs, written_ahead
 from renewals.console.upcoming import brief_preview, count_answers, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
@@ -255,15 +255,8 @@ def outbox(
     }
     written = written_ahead(ops, run["run_id"], today, first, last)
     if written is None:
-        rows = _outbox_rows(
-            ops,
-            tables["subscriptions"],
-            tables["subscriptions"],
-            playbooks,
-            settings,
-            params,
-            steered_only=filters.get("state") not in (None, "scheduled"),
-        )
+        steered_only = filters.get("state") not in (None, "scheduled")
+        rows = _live_rows(ops, tables["subscriptions"], run["started_at"], playbooks, settings, params, steered_only)
         total = rows[0]["total"] if rows else 0
     else:
         keys, total = page_keys(ops, written, tables["subscriptions"], playbooks, settings, params)
@@ -282,6 +275,25 @@ def outbox(
                 contacts.setdefault(contact["subscription_id"], []).append(contact)
     items = [_outbox_item(row, contacts.get(row["subscription_id"], []), playbooks, settings, renderer) for row in rows]
     return {**page, "total": total, "items": items, "facts_from_run": run["run_id"]}
+
+
+def _live_rows(
+    ops: psycopg.Connection,
+    staged: sql.Composable,
+    staged_at: datetime,
+    playbooks: Mapping[str, Playbook],
+    settings: Settings,
+    params: Mapping[str, Any],
+    steered_only: bool,
+) -> list[dict[str, Any]]:
+    """The rule live over every staged member (their run started at ``staged_at``), one page with
+    its total; the members whose staged facts changed since (answers, a later one-member run) as
+    their member page reads them."""
+    fresh = sql.Identifier("console_fresh")
+    with ops.transaction():
+        if changed_members(ops, fresh, staged, None, staged_at, params["as_of"]):
+            staged = sql.SQL(sql_text("console/fresh_staged.sql")).format(staged=staged, fresh=fresh)
+        return _outbox_rows(ops, staged, staged, playbooks, settings, params, steered_only)
 
 
 def _outbox_rows(
@@ -329,7 +341,7 @@ def _page_rows(
         )
         restage_member_runs(ops, members, staged_at)
         count_answers(ops, members, params["as_of"])
-        found = _outbox_rows(ops, members, staged, playbooks, settings, {**params, "limit": None, "offset": 0})
+        found = _outbox_rows(ops, members, members, playbooks, settings, {**params, "limit": None, "offset": 0})
     by_key = {tuple(row[column] for column in KEY): row for row in found}
     return [by_key[key] for key in keys if key in by_key]
 

@@ -20,7 +20,7 @@ from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.db import one_row
 from renewals.storage.sql_files import sql_text
 
-RENEWAL_MONTHS = "select min(renewal_date), max(renewal_date) from {}"
+RENEWAL_MONTHS = "select min(renewal_date), max(renewal_date) from {} s"  # a table or a subquery
 # the temp table touchpoint_defs: the playbooks' touchpoints, as the rule reads them
 TOUCHPOINT_DEFS = """playbook text, touchpoint text, position int, sequence text, channel text,
     anchor text, days int, months_before int, gates text[], roles text[],
