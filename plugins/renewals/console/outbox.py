@@ -105,9 +105,15 @@ def changed_members(
         sql.SQL(sql_text("console/outbox_changed_since.sql")).format(changed=changed, staged=staged),
         {"written_at": written_at, "staged_at": staged_at},
     )
-    restage_member_runs(ops, changed, staged_at)
-    count_answers(ops, changed, today)
+    as_member_pages(ops, changed, staged_at, today)
     return created.rowcount
+
+
+def as_member_pages(ops: psycopg.Connection, members: sql.Identifier, staged_at: datetime, today: date) -> None:
+    """Make ``members`` (a temp table of staged rows of the full run started at ``staged_at``) the
+    facts their member pages read: a later one-member run's staged row, with the answers given since."""
+    restage_member_runs(ops, members, staged_at)
+    count_answers(ops, members, today)
 
 
 def restage_member_runs(ops: psycopg.Connection, members: sql.Identifier, since: datetime) -> None:

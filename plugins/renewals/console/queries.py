@@ -13,8 +13,8 @@ from psycopg.rows import dict_row
 
 from renewals.config import Settings
 from renewals.console import steering
-from renewals.console.outbox import KEY, changed_members, page_keys, restage_member_runs, written_ahead
-from renewals.console.upcoming import brief_preview, count_answers, member_ahead, recipients_of, upcoming
+from renewals.console.outbox import KEY, as_member_pages, changed_members, page_keys, written_ahead
+from renewals.console.upcoming import brief_preview, member_ahead, recipients_of, upcoming
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
@@ -339,8 +339,7 @@ def _page_rows(
             ),
             (sorted({key[0] for key in keys}),),
         )
-        restage_member_runs(ops, members, staged_at)
-        count_answers(ops, members, params["as_of"])
+        as_member_pages(ops, members, staged_at, params["as_of"])
         found = _outbox_rows(ops, members, members, playbooks, settings, {**params, "limit": None, "offset": 0})
     by_key = {tuple(row[column] for column in KEY): row for row in found}
     return [by_key[key] for key in keys if key in by_key]
