@@ -5,7 +5,7 @@
 -- staged its facts (it started): they answered (renewals.member_answers; its staging counted the
 -- answers given before), or a one-member run staged them anew (renewals.runs: their page reads it).
 -- A minute's margin: a change whose transaction began before the writing (its now()) may have
--- committed after it read. Each read by its index on the time (migrations 0015, 0018). Their
+-- committed after it read. Each read by its indexes on the time (migrations 0015, 0021). Their
 -- rows are recomputed live, so that the outbox agrees with the member page at once. With no rows
 -- written (a null written_at), only what changes the staged facts counts (answers, runs).
 create temp table {changed} on commit drop as
@@ -17,7 +17,8 @@ where s.subscription_id in (
     select subscription_id from renewals.touchpoints where updated_at >= %(written_at)s::timestamptz - interval '1 minute'
     union
     select subscription_id from renewals.reply_holds
-    where coalesce(resumed_at, held_at) >= %(written_at)s::timestamptz - interval '1 minute'
+    where held_at >= %(written_at)s::timestamptz - interval '1 minute'
+       or resumed_at >= %(written_at)s::timestamptz - interval '1 minute'
     union
     select subscription_id from renewals.member_answers where answered_at >= %(staged_at)s - interval '1 minute'
     union
