@@ -34,7 +34,7 @@ import requests
 from renewals.sync.events import Event
 from renewals.sync.http import Client, Rejected, hook_session, rejected
 from renewals.sync.mapping import Fields, HubSpotMapping, event_values, fill
-from renewals.sync.targets import HUBSPOT_CONN_ID, Delivered, Outcome, connection, deliver_one, one_call
+from renewals.sync.targets import HUBSPOT_CONN_ID, Delivered, Outcome, connection, deliver_one, upsert_in_one_call
 from renewals.sync.text import html_text, limited, one_line
 
 DEFAULT_API = "https://api.hubapi.com"
@@ -81,12 +81,7 @@ class HubSpotTarget:
                 return [self.move_deal(event_values(batch[0][0]))]
             except Rejected as exc:
                 return [exc]
-        chosen = one_call(batch, self.batch_size, self.record)
-        if isinstance(chosen, Exception):  # the first event cannot be a record: parked alone
-            return [chosen]
-        object_type, taken = chosen
-        outcomes = dict(zip(taken, self.upsert(object_type, dict(taken.values())), strict=True))
-        return [outcomes.get(position) for position in range(len(batch))]
+        return upsert_in_one_call(batch, self.batch_size, self.record, self.upsert)
 
     def record(self, event: Event) -> tuple[str, str, tuple[Fields, dict[str, str]]]:
         """(object type, our key, its properties and the event's values): a note per activity, a

@@ -41,7 +41,7 @@ from typing import Any
 from renewals.sync.events import CTA_KINDS, MESSAGE_KINDS, Event
 from renewals.sync.http import Client, Rejected, Unavailable, rejected
 from renewals.sync.mapping import Fields, SalesforceMapping, event_values
-from renewals.sync.targets import ConnectionInfo, Delivered, Outcome, deliver_one, one_call
+from renewals.sync.targets import ConnectionInfo, Delivered, Outcome, deliver_one, upsert_in_one_call
 from renewals.sync.text import limited, one_line
 
 # The lengths Salesforce's object reference gives the standard fields the mapping fills (a longer
@@ -79,12 +79,7 @@ class SalesforceTarget:
         return deliver_one(self, event, delivery_id)
 
     def deliver_batch(self, batch: Sequence[tuple[Event, str]]) -> list[Outcome]:
-        chosen = one_call(batch, self.batch_size, self.record)
-        if isinstance(chosen, Exception):  # the first event cannot be a record: parked alone
-            return [chosen]
-        sobject, taken = chosen
-        outcomes = dict(zip(taken, self.upsert(sobject, dict(taken.values())), strict=True))
-        return [outcomes.get(position) for position in range(len(batch))]
+        return upsert_in_one_call(batch, self.batch_size, self.record, self.upsert)
 
     def record(self, event: Event) -> tuple[str, str, dict[str, str]]:
         """(SObject, our key, the fields sent) of an event."""

@@ -81,6 +81,22 @@ def one_call(
     return record_type, taken
 
 
+def upsert_in_one_call(
+    batch: Sequence[tuple[Event, str]],
+    limit: int,
+    record: Callable[[Event], tuple[str, str, R]],
+    upsert: Callable[[str, dict[str, R]], list[Delivered | Exception]],
+) -> list[Outcome]:
+    """A batch target's ``deliver_batch``: the events :func:`one_call` takes, written by
+    ``upsert(record type, {our key: what record() made})`` (its outcomes in the same order)."""
+    chosen = one_call(batch, limit, record)
+    if isinstance(chosen, Exception):  # the first event cannot be a record: parked alone
+        return [chosen]
+    record_type, taken = chosen
+    outcomes = dict(zip(taken, upsert(record_type, dict(taken.values())), strict=True))
+    return [outcomes.get(position) for position in range(len(batch))]
+
+
 def deliver_one(target: BatchTarget, event: Event, delivery_id: str) -> Delivered:
     """A batch target's ``deliver``: a batch of one."""
     (outcome,) = target.deliver_batch([(event, delivery_id)])
