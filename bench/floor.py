@@ -42,7 +42,7 @@ from renewals.config import Settings
 from renewals.decisions.due import load_notice_days, load_touchpoint_defs
 from renewals.delivery.messages import WIRE_POLICY, recipients
 from renewals.delivery.render import Renderer
-from renewals.delivery.shard_delivery import compose_copies, compose_message, deactivation_post, payment_post
+from renewals.delivery.shard_delivery import Composer, deactivation_post, payment_post
 from renewals.labels import label
 from renewals.playbooks import Playbook, Touchpoint, load_playbooks
 from renewals.playbooks.model import OWNER
@@ -157,21 +157,16 @@ def _cta_context(row: dict[str, Any], touchpoint: Touchpoint, teams: dict[str, s
 
 
 def compose(
-    row: dict[str, Any],
-    touchpoint: Touchpoint,
-    settings: Settings,
-    renderer: Renderer,
-    as_of: date,
-    unsubscribe_secret: bytes,
+    row: dict[str, Any], touchpoint: Touchpoint, composer: Composer
 ) -> tuple[list[EmailMessage], tuple[str, Message] | None]:
     """The row's emails (a CTA's one message to its owner, or the touchpoint's copies: one per
     recipient where it carries their own links) and the staff post the pipeline queues with them
     (kind, message), if any."""
     if touchpoint.cta is not None:
-        cta = _cta_context(row, touchpoint, dict(settings.teams), as_of)
-        message = compose_message(row, touchpoint, cta, settings, renderer, as_of)
+        cta = _cta_context(row, touchpoint, dict(composer.settings.teams), composer.as_of)
+        message = composer.message(row, touchpoint, cta)
         return [message], ("cta", cta_change_message(cta, row["account_name"], row["subscription_id"]))
-    copies = compose_copies(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
+    copies = composer.copies(row, touchpoint)
     if touchpoint.attachment == "receipt_pdf":
         return copies, ("payment_received", payment_post(row))
     return copies, None
@@ -218,8 +213,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
     settings = Settings.from_env({})
     as_of = date.fromisoformat(config["as_of"])
     playbooks: dict[str, Playbook] = load_playbooks(settings.playbook_dir)
-    renderer = Renderer(settings.template_dir)
-    unsubscribe_secret = bytes.fromhex(config["unsubscribe_secret"])
+    composer = Composer(settings, Renderer(settings.template_dir), as_of, bytes.fromhex(config["unsubscribe_secret"]))
     smtp = smtplib.SMTP("127.0.0.1", config["smtp_port"], timeout=30)
     by_channel: dict[str, Counter] = {}
     posts: list[StaffPost] = []
@@ -230,7 +224,7 @@ def _floor_shard(config: dict, shard: int) -> tuple[dict, list[StaffPost]]:
             if row["channel"] == "record":  # recorded, nothing to send
                 post = deactivation_of(row, touchpoint)
             else:
-                copies, post = compose(row, touchpoint, settings, renderer, as_of, unsubscribe_secret)
+                copies, post = compose(row, touchpoint, composer)
                 for message in copies:
                     smtp.sendmail(settings.sender, recipients(message), wire_bytes(message))
             if post is not None:

@@ -18,7 +18,7 @@ from renewals.console.upcoming import brief_preview, member_ahead, recipients_of
 from renewals.decisions.dates import days_to_renewal
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.render import Renderer
-from renewals.delivery.shard_delivery import Edit
+from renewals.delivery.shard_delivery import Composer, Edit
 from renewals.playbooks import Playbook
 from renewals.reports.summary import run_summary  # the one import of the run summary
 from renewals.storage import ledger, suppressions
@@ -378,9 +378,8 @@ def _outbox_item(
     }
     item.update(recipients=recipients, subject=None, preview=None)
     if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
-        message = brief_preview(
-            touchpoint, row, contacts, recipients, settings, renderer, row["due_date"], Edit.of(row)
-        )
+        composer = Composer(settings, renderer, row["due_date"])
+        message = brief_preview(touchpoint, row, contacts, recipients, composer, Edit.of(row))
         item["subject"] = message["subject"]
         item["preview"] = {"subject": message["subject"], "text": _snippet(message["body"]), "cc": message["cc"]}
     elif touchpoint.cta is not None:

@@ -1,7 +1,7 @@
 """What comes next for one member, and what the outbox shows of each message: the touchpoints the
 one rule (renewals.decisions.due) puts ahead, with who they go to and the message as it would be
 sent (edited by staff where they edited it), from the same templates and composer the delivery
-uses (renewals.delivery.shard_delivery.compose_message)."""
+uses (renewals.delivery.shard_delivery.Composer)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from renewals.config import Settings
 from renewals.decisions.due import ahead_query, load_rule_tables
 from renewals.delivery.messages import bodies
 from renewals.delivery.render import Renderer
-from renewals.delivery.shard_delivery import Edit, compose_message, render_message, template_context
+from renewals.delivery.shard_delivery import Composer, Edit, template_context
 from renewals.playbooks import Playbook, Touchpoint
 from renewals.playbooks.model import OFFBOARDING_GROUP, OWNER
 from renewals.storage.sql_files import sql_text
@@ -113,9 +113,8 @@ def upcoming(
         item["recipients"] = recipients
         if touchpoint.channel in ("email", "staff_email") and touchpoint.template is not None and recipients:
             edit = Edit.of(due)
-            item["preview"] = preview(
-                touchpoint, staged, contacts, recipients, settings, renderer, due["due_date"], edit
-            )
+            composer = Composer(settings, renderer, due["due_date"])
+            item["preview"] = preview(touchpoint, staged, contacts, recipients, composer, edit)
             item["subject"] = item["preview"]["subject"]
         elif touchpoint.cta is not None:
             item["cta"] = {
@@ -156,19 +155,13 @@ def message_row(
     }
 
 
-def message_body(
-    touchpoint: Touchpoint,
-    row: Mapping[str, Any],
-    settings: Settings,
-    renderer: Renderer,
-    due: date,
-    edit: Edit | None,
-) -> str:
+def message_body(touchpoint: Touchpoint, row: Mapping[str, Any], composer: Composer, edit: Edit | None) -> str:
     """What staff edit: the message's own words, between the greeting and the signature."""
     if edit is not None and edit.text is not None:
         return edit.text
     assert touchpoint.template is not None  # the caller previews only touchpoints with a template
-    return renderer.content(touchpoint.template, template_context(row, touchpoint, None, settings, due))
+    context = template_context(row, touchpoint, None, composer.settings, composer.as_of)
+    return composer.renderer.content(touchpoint.template, context)
 
 
 def preview(
@@ -176,14 +169,12 @@ def preview(
     staged: Mapping[str, Any],
     contacts: Sequence[Mapping[str, Any]],
     recipients: list[str],
-    settings: Settings,
-    renderer: Renderer,
-    due: date,
+    composer: Composer,
     edit: Edit | None = None,
 ) -> dict[str, Any]:
-    """The message as the run on its due date would compose it (with staff's ``edit``)."""
-    row = message_row(touchpoint, staged, contacts, recipients, settings)
-    message = compose_message(row, touchpoint, None, settings, renderer, due, edit=edit)
+    """The message as the run on its due date (``composer``'s day) would compose it (with staff's ``edit``)."""
+    row = message_row(touchpoint, staged, contacts, recipients, composer.settings)
+    message = composer.message(row, touchpoint, edit=edit)
     text, html = bodies(message)
     return {
         "subject": message["Subject"],
@@ -191,7 +182,7 @@ def preview(
         "cc": row["cc"],
         "text": text,
         "html": html,
-        "body": message_body(touchpoint, row, settings, renderer, due, edit),
+        "body": message_body(touchpoint, row, composer, edit),
         "attachments": [part.get_filename() for part in message.iter_attachments()],
     }
 
@@ -201,17 +192,15 @@ def brief_preview(
     staged: Mapping[str, Any],
     contacts: Sequence[Mapping[str, Any]],
     recipients: list[str],
-    settings: Settings,
-    renderer: Renderer,
-    due: date,
+    composer: Composer,
     edit: Edit | None = None,
 ) -> dict[str, Any]:
     """What a list shows of the message: its subject (the Subject header :func:`preview` reads
     back is the rendered subject itself), copies and own words, without composing the email."""
-    row = message_row(touchpoint, staged, contacts, recipients, settings)
-    rendered = render_message(row, touchpoint, None, settings, renderer, due, edit)
+    row = message_row(touchpoint, staged, contacts, recipients, composer.settings)
+    rendered = composer.render(row, touchpoint, edit=edit)
     return {
         "subject": rendered.subject,
         "cc": row["cc"],
-        "body": message_body(touchpoint, row, settings, renderer, due, edit),
+        "body": message_body(touchpoint, row, composer, edit),
     }

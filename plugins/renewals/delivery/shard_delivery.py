@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
+from functools import cached_property
 from typing import Any, assert_never
 
 import psycopg
@@ -99,6 +100,10 @@ class ShardDelivery:
     # Called at each point of a send (before_claim, after_claim, before_handoff, after_handoff,
     # after_record): the crash tests kill the worker there; in production it does nothing.
     checkpoint: Callable[[str], None] = lambda point: None
+
+    @cached_property
+    def composer(self) -> Composer:
+        return Composer(self.settings, self.renderer, self.run.as_of, self.unsubscribe_secret)
 
     def deliver(self, cohort: str, shard: int) -> ShardReport:
         report = ShardReport()
@@ -264,9 +269,7 @@ class ShardDelivery:
         if touchpoint.cta is None:
             if touchpoint.attachment == "receipt_pdf":  # a payment received: staff hear of it on Slack
                 self._queue_staff_post(key, "payment_received", payment_post(row))
-            copies = compose_copies(
-                row, touchpoint, self.settings, self.renderer, self.run.as_of, self.unsubscribe_secret, edit
-            )
+            copies = self.composer.copies(row, touchpoint, edit)
             if row.get("attempts"):  # a message refused for now in an earlier run: its accepted copies stay out
                 accepted = ledger.accepted_copies(self.ops, key)
                 copies = [copy for copy in copies if copy["Message-ID"] not in accepted]
@@ -275,7 +278,7 @@ class ShardDelivery:
         if not cta["notify"]:
             return []
         self._queue_staff_post(key, "cta", cta_change_message(cta, row["account_name"], key.subscription_id))
-        return [self._compose(row, touchpoint, cta)]
+        return [self.composer.message(row, touchpoint, cta)]
 
     def _queue_staff_post(self, key: LedgerKey, kind: str, message: tuple[str, list[dict[str, Any]]]) -> None:
         """Queued in the claim's transaction; the run's publish step posts it, so Slack never
@@ -303,7 +306,7 @@ class ShardDelivery:
         """A dry run renders what it would send (a CTA notification as its playbook describes it),
         in staff's words where they edited it, as the send would."""
         if touchpoint.channel in ("email", "staff_email"):
-            message = self._compose(row, touchpoint, None, Edit.of(row))
+            message = self.composer.message(row, touchpoint, edit=Edit.of(row))
             ledger.record_preview(self.ops, key, self.run.run_id, message["Message-ID"], message["Subject"])
             previews.record_preview(
                 self.ops,
@@ -316,13 +319,6 @@ class ShardDelivery:
             )
             log_outcome(key, touchpoint, "previewed", message)
         report.previewed += 1
-
-    def _compose(
-        self, row: dict[str, Any], touchpoint: Touchpoint, cta: dict[str, Any] | None, edit: Edit | None = None
-    ) -> EmailMessage:
-        return compose_message(
-            row, touchpoint, cta, self.settings, self.renderer, self.run.as_of, self.unsubscribe_secret, edit
-        )
 
 
 @dataclass(frozen=True)
@@ -352,81 +348,120 @@ def template_context(
     }
 
 
-def render_message(
-    row: Mapping[str, Any],
-    touchpoint: Touchpoint,
-    cta: dict[str, Any] | None,
-    settings: Settings,
-    renderer: Renderer,
-    as_of: date,
-    edit: Edit | None = None,
-    links: Mapping[str, Any] | None = None,
-) -> RenderedMessage:
-    """The subject and parts of a touchpoint's email (what :func:`compose_message` sends), in
-    staff's words where ``edit`` gives them, with a recipient's public ``links`` (none: a preview's)."""
-    links = links or {}
-    context = {
-        **template_context(row, touchpoint, cta, settings, as_of),
-        "answer_links": links.get("answers"),
-        "unsubscribe_link": links.get("unsubscribe"),
-    }
-    assert touchpoint.template is not None
-    if edit is None:
-        return renderer.render(touchpoint.template, context)
-    return renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
+@dataclass(frozen=True)
+class Composer:
+    """Composes a run's (or a preview's) emails as of one day: what every message of it shares."""
 
+    settings: Settings
+    renderer: Renderer
+    as_of: date
+    unsubscribe_secret: bytes | None = None  # signs each copy's own links (None: no links, a preview)
 
-def compose_message(
-    row: Mapping[str, Any],
-    touchpoint: Touchpoint,
-    cta: dict[str, Any] | None,
-    settings: Settings,
-    renderer: Renderer,
-    as_of: date,
-    unsubscribe_secret: bytes | None = None,
-    edit: Edit | None = None,
-    recipient: str | None = None,
-    audience: str | None = None,
-) -> EmailMessage:
-    """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
-    in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one.
-    ``recipient``: the copy of a customer reminder for that one recipient, with their own links
-    (unsubscribe where settings.list_unsubscribe is on, and the one-click answers where the
-    reminder asks a decision), sealed with ``unsubscribe_secret``; ``audience`` tells its
-    Message-ID from the other copies'."""
-    if recipient is not None and "recipient_names" in row:  # the copy greets its one recipient, by name if known
-        name = (row["recipient_names"] or {}).get(recipient.lower())
-        row = {**row, "contact_names": [name] if name else [], "contact_name": name}
-    links = _links_of(row, touchpoint, settings, unsubscribe_secret, recipient, as_of)
-    rendered = render_message(row, touchpoint, cta, settings, renderer, as_of, edit, links)
-    if cta is not None:
-        to, cc = [cta["owner_email"]], list(row["cc"])
-    elif recipient is not None:
-        to, cc = [recipient], []
-    else:
-        to, cc = list(row["recipients"]), list(row["cc"])
-    customers = touchpoint.channel == "email" and cta is None and audience != STAFF_COPY
-    domain = sender_domain(settings.sender)
-    message = build_email(
-        sender=settings.sender,
-        to=to,
-        cc=cc,
-        reply_to=settings.reply_to if touchpoint.channel == "email" else None,
-        rendered=rendered,
-        subscription_id=row["subscription_id"],
-        renewal_date=row["renewal_date"],
-        touchpoint=touchpoint.key,
-        msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, domain, audience),
-        to_names=customer_names(row, to) if customers else None,
-    )
-    if "unsubscribe" in links:
-        unsubscribe.add_headers(message, links["unsubscribe"], settings.unsubscribe_mailto)
-    if touchpoint.attachment == "receipt_pdf":
-        receipt = receipt_of(row, sender_name(settings.sender))
-        message.add_attachment(
-            receipt_pdf(receipt), maintype="application", subtype="pdf", filename=receipt_filename(receipt)
+    def render(
+        self,
+        row: Mapping[str, Any],
+        touchpoint: Touchpoint,
+        cta: dict[str, Any] | None = None,
+        edit: Edit | None = None,
+        links: Mapping[str, Any] | None = None,
+    ) -> RenderedMessage:
+        """The subject and parts of a touchpoint's email (what :meth:`message` sends), in staff's
+        words where ``edit`` gives them, with a recipient's public ``links`` (none: a preview's)."""
+        links = links or {}
+        context = {
+            **template_context(row, touchpoint, cta, self.settings, self.as_of),
+            "answer_links": links.get("answers"),
+            "unsubscribe_link": links.get("unsubscribe"),
+        }
+        assert touchpoint.template is not None
+        if edit is None:
+            return self.renderer.render(touchpoint.template, context)
+        return self.renderer.render_edited(touchpoint.template, context, edit.subject, edit.text)
+
+    def message(
+        self,
+        row: Mapping[str, Any],
+        touchpoint: Touchpoint,
+        cta: dict[str, Any] | None = None,
+        edit: Edit | None = None,
+        recipient: str | None = None,
+        audience: str | None = None,
+    ) -> EmailMessage:
+        """The email of a touchpoint for one subscription (to a CTA's owner when ``cta`` is given),
+        in staff's words where ``edit`` gives them, with its PDF receipt when the touchpoint has one.
+        ``recipient``: the copy of a customer reminder for that one recipient, with their own links
+        (unsubscribe where settings.list_unsubscribe is on, and the one-click answers where the
+        reminder asks a decision); ``audience`` tells its Message-ID from the other copies'."""
+        settings = self.settings
+        if recipient is not None and "recipient_names" in row:  # the copy greets its one recipient, by name if known
+            name = (row["recipient_names"] or {}).get(recipient.lower())
+            row = {**row, "contact_names": [name] if name else [], "contact_name": name}
+        links = self._links(row, touchpoint, recipient)
+        rendered = self.render(row, touchpoint, cta, edit, links)
+        if cta is not None:
+            to, cc = [cta["owner_email"]], list(row["cc"])
+        elif recipient is not None:
+            to, cc = [recipient], []
+        else:
+            to, cc = list(row["recipients"]), list(row["cc"])
+        customers = touchpoint.channel == "email" and cta is None and audience != STAFF_COPY
+        domain = sender_domain(settings.sender)
+        message = build_email(
+            sender=settings.sender,
+            to=to,
+            cc=cc,
+            reply_to=settings.reply_to if touchpoint.channel == "email" else None,
+            rendered=rendered,
+            subscription_id=row["subscription_id"],
+            renewal_date=row["renewal_date"],
+            touchpoint=touchpoint.key,
+            msg_id=message_id(row["subscription_id"], row["renewal_date"], touchpoint.key, domain, audience),
+            to_names=customer_names(row, to) if customers else None,
         )
-    return message
+        if "unsubscribe" in links:
+            unsubscribe.add_headers(message, links["unsubscribe"], settings.unsubscribe_mailto)
+        if touchpoint.attachment == "receipt_pdf":
+            receipt = receipt_of(row, sender_name(settings.sender))
+            message.add_attachment(
+                receipt_pdf(receipt), maintype="application", subtype="pdf", filename=receipt_filename(receipt)
+            )
+        return message
+
+    def copies(self, row: Mapping[str, Any], touchpoint: Touchpoint, edit: Edit | None = None) -> list[EmailMessage]:
+        """What a touchpoint sends: one message, or, when it carries per-recipient links, one copy per
+        customer recipient (each acting for that recipient only: an unsubscribe or an answer never
+        speaks for the other contacts) and one copy for the staff in copy, without links."""
+        if not carries_links(touchpoint, self.settings, self.unsubscribe_secret) or not row["recipients"]:
+            return [self.message(row, touchpoint, edit=edit)]
+        # each copy its own Message-ID; the first keeps the touchpoint's own (the ledger's, a preview's)
+        copies = [
+            self.message(row, touchpoint, edit=edit, recipient=recipient, audience=recipient.lower() if n else None)
+            for n, recipient in enumerate(unique_addresses(list(row["recipients"])))
+        ]
+        customers = {address.lower() for address in row["recipients"]}
+        staff = [address for address in unique_addresses(list(row["cc"])) if address.lower() not in customers]
+        if staff:
+            copies.append(
+                self.message({**row, "recipients": staff, "cc": []}, touchpoint, edit=edit, audience=STAFF_COPY)
+            )
+        return copies
+
+    def _links(self, row: Mapping[str, Any], touchpoint: Touchpoint, recipient: str | None) -> dict[str, Any]:
+        """The public links of ``recipient``'s copy: ``unsubscribe`` (a URL) and ``answers`` ({intent, decline})."""
+        secret, settings = self.unsubscribe_secret, self.settings
+        if recipient is None or secret is None:
+            return {}
+        links: dict[str, Any] = {}
+        if touchpoint.is_reminder and settings.list_unsubscribe:
+            links["unsubscribe"] = unsubscribe.unsubscribe_link(
+                secret, settings.public_url, recipient, settings.unsubscribe_days
+            )
+        if touchpoint.asks_decision:
+            answer = unsubscribe.Answer(
+                row["subscription_id"], row["renewal_date"], "intent", recipient, touchpoint.key, self.as_of
+            )
+            links["answers"] = unsubscribe.answer_links(secret, settings.public_url, answer, settings.unsubscribe_days)
+        return links
 
 
 def customer_names(row: Mapping[str, Any], addresses: Sequence[str]) -> dict[str, str]:
@@ -441,79 +476,6 @@ def carries_links(touchpoint: Touchpoint, settings: Settings, unsubscribe_secret
     return bool(unsubscribe_secret) and (
         (touchpoint.is_reminder and settings.list_unsubscribe) or touchpoint.asks_decision
     )
-
-
-def _links_of(
-    row: Mapping[str, Any],
-    touchpoint: Touchpoint,
-    settings: Settings,
-    secret: bytes | None,
-    recipient: str | None,
-    as_of: date,
-) -> dict[str, Any]:
-    """The public links of ``recipient``'s copy: ``unsubscribe`` (a URL) and ``answers`` ({intent, decline})."""
-    if recipient is None or secret is None:
-        return {}
-    links: dict[str, Any] = {}
-    if touchpoint.is_reminder and settings.list_unsubscribe:
-        links["unsubscribe"] = unsubscribe.unsubscribe_link(
-            secret, settings.public_url, recipient, settings.unsubscribe_days
-        )
-    if touchpoint.asks_decision:
-        answer = unsubscribe.Answer(
-            row["subscription_id"], row["renewal_date"], "intent", recipient, touchpoint.key, as_of
-        )
-        links["answers"] = unsubscribe.answer_links(secret, settings.public_url, answer, settings.unsubscribe_days)
-    return links
-
-
-def compose_copies(
-    row: Mapping[str, Any],
-    touchpoint: Touchpoint,
-    settings: Settings,
-    renderer: Renderer,
-    as_of: date,
-    unsubscribe_secret: bytes | None = None,
-    edit: Edit | None = None,
-) -> list[EmailMessage]:
-    """What a touchpoint sends: one message, or, when it carries per-recipient links, one copy per
-    customer recipient (each acting for that recipient only: an unsubscribe or an answer never
-    speaks for the other contacts) and one copy for the staff in copy, without links."""
-    if not carries_links(touchpoint, settings, unsubscribe_secret) or not row["recipients"]:
-        return [compose_message(row, touchpoint, None, settings, renderer, as_of, unsubscribe_secret, edit)]
-    # each copy its own Message-ID; the first keeps the touchpoint's own (the ledger's, a preview's)
-    copies = [
-        compose_message(
-            row,
-            touchpoint,
-            None,
-            settings,
-            renderer,
-            as_of,
-            unsubscribe_secret,
-            edit,
-            recipient,
-            recipient.lower() if n else None,
-        )
-        for n, recipient in enumerate(unique_addresses(list(row["recipients"])))
-    ]
-    customers = {address.lower() for address in row["recipients"]}
-    staff = [address for address in unique_addresses(list(row["cc"])) if address.lower() not in customers]
-    if staff:
-        copies.append(
-            compose_message(
-                {**row, "recipients": staff, "cc": []},
-                touchpoint,
-                None,
-                settings,
-                renderer,
-                as_of,
-                None,
-                edit,
-                audience=STAFF_COPY,
-            )
-        )
-    return copies
 
 
 def payment_post(row: Mapping[str, Any]) -> Message:
