@@ -4,7 +4,6 @@ migrated once by a session fixture."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from renewals.pipeline import Resources
 from renewals.storage.db import connect
 from tests.conftest import STATE_DIR
 from tests.dag_file import renewals_dag
-from tests.daily import resources_for
+from tests.daily import contract_connections, resources_for
 from tests.warehouses import Dialect, kind_of, mariadb_answers, mariadb_database, open_writer, sqlite_database
 from tests.world import World
 
@@ -141,19 +140,6 @@ class AirflowRunner:
 @pytest.fixture
 def airflow(databases: dict[str, str], mailbox: FileMailbox, monkeypatch: pytest.MonkeyPatch) -> AirflowRunner:
     """Airflow connections of the contract, as AIRFLOW_CONN_* variables, for this test."""
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_WAREHOUSE", databases["warehouse"])
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_OPS", databases["ops"])
-    unsubscribe = {"conn_type": "generic", "password": uuid.uuid4().hex}  # signs the unsubscribe links
-    monkeypatch.setenv("AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE", json.dumps(unsubscribe))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RENEWALS_SMTP",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": mailbox.port,
-                "extra": {"disable_ssl": True, "disable_tls": True},
-            }
-        ),
-    )
+    for name, value in contract_connections(databases, mailbox.port).items():
+        monkeypatch.setenv(name, value)
     return AirflowRunner()

@@ -25,7 +25,7 @@ from renewals.config import PROJECT_ROOT
 from renewals.storage.db import connect
 from tests.conftest import moment
 from tests.console import CHROMIUM, Console, browser_page, free_port, log_in, shot, start_console, token
-from tests.daily import unsubscribe_connection
+from tests.daily import contract_connections, scheduler_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -61,27 +61,16 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, logs: Path) ->
 def airflow_stack(world, databases, mailbox, tmp_path):
     api_port = free_port()
     env = {
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the runs this test triggers
+        **scheduler_env(api_port, tmp_path / "logs"),
+        **contract_connections(databases, mailbox.port),
         "AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL": "3",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
-        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
-        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
-        "AIRFLOW_CONN_RENEWALS_SMTP": (
-            f'{{"conn_type": "smtp", "host": "127.0.0.1", "port": {mailbox.port},'
-            ' "extra": {"disable_ssl": true, "disable_tls": true}}'
-        ),
         "RENEWALS_APPROVALS": "membership",
         "RENEWALS_APPROVAL_TIMEOUT": str(TIMEOUT_S),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     for sid in ("S-A", "S-B"):
         world.subscription(sid, R, member_type="TC", declined_at=moment(day(-5)), decline_reason="budget")
     with start_console(databases, tmp_path, apps="core,execution", extra_env=env, port=api_port) as (url, _):
-        full_env = {**os.environ, "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"], **env}
+        full_env = {**os.environ, **env}
         subprocess.run([AIRFLOW, "dags", "reserialize"], env=full_env, check=True, capture_output=True)
         subprocess.run([AIRFLOW, "dags", "unpause", "renewals_daily"], env=full_env, check=True, capture_output=True)
         scheduler = subprocess.Popen(

@@ -11,9 +11,7 @@ daily runs left them.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -28,7 +26,7 @@ import pytest
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
-from tests.daily import resources_for, unsubscribe_connection
+from tests.daily import contract_connections, resources_for, scheduler_env
 from tests.reliability import full_run, handed_over, received, tally
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -95,25 +93,9 @@ def test_a_backfill_over_30_days_after_the_daily_runs_sends_nothing_twice(
     api_port = free_port()
     env = {
         **os.environ,
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        **scheduler_env(api_port, tmp_path / "logs"),
+        **contract_connections(databases, mailbox.port),
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),  # shared by the scheduler and the API
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # no scheduled run of today: only the backfill
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp_path / "logs"),
-        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
-        "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
-        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
-        "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": mailbox.port,
-                "extra": {"disable_ssl": True, "disable_tls": True},
-            }
-        ),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
     def airflow(*args: str) -> str:

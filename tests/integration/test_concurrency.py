@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import pytest
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
 from tests.dag_file import renewals_dag
-from tests.daily import resources_for, unsubscribe_connection
+from tests.daily import contract_connections, resources_for
 from tests.reliability import handed_over, received, tally
 
 pytestmark = pytest.mark.slow  # minutes: in make test, not in make test-quick
@@ -45,20 +44,7 @@ def busy_day(world, n: int = 20) -> None:
 
 
 def airflow_env(databases, mailbox) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
-        "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
-        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
-        "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": mailbox.port,
-                "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 180},
-            }
-        ),
-    }
+    return {**os.environ, **contract_connections(databases, mailbox.port, timeout=180)}
 
 
 def release_when_classified(ops_dsn: str, mailbox, runs: int, deadline: float = 300) -> threading.Thread:

@@ -3,7 +3,6 @@ an as-of override, bad input; through Airflow (dag.test and the CLI) on real par
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from renewals.config import PROJECT_ROOT
 from tests.conftest import moment
-from tests.daily import unsubscribe_connection
+from tests.daily import contract_connections
 from tests.world import customer_emails, first_copies
 
 D1 = date(2026, 12, 1)
@@ -145,20 +144,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_run_goes_on(world, airflo
 def test_the_airflow_cli_runs_the_dag_with_conf(world, databases, mailbox):
     world.subscription("S-CLI", D1 + timedelta(days=15))
     world.subscription("S-NOT-ME", D1 + timedelta(days=15))
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_RENEWALS_WAREHOUSE": databases["warehouse"],
-        "AIRFLOW_CONN_RENEWALS_OPS": databases["ops"],
-        "AIRFLOW_CONN_RENEWALS_UNSUBSCRIBE": unsubscribe_connection(),
-        "AIRFLOW_CONN_RENEWALS_SMTP": json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": mailbox.port,
-                "extra": {"disable_ssl": True, "disable_tls": True},
-            }
-        ),
-    }
+    env = {**os.environ, **contract_connections(databases, mailbox.port)}
     airflow = str(Path(sys.executable).with_name("airflow"))
     result = subprocess.run(
         [airflow, "dags", "test", "renewals_daily", D1.isoformat(), "--conf", '{"subscription_id": "S-CLI"}'],
