@@ -5,7 +5,7 @@
 -- staged its facts (it started): they answered (renewals.member_answers; its staging counted the
 -- answers given before), or a one-member run staged them anew (renewals.runs: their page reads it).
 -- A minute's margin: a change whose transaction began before the writing (its now()) may have
--- committed after it read. Each read by its indexes on the time (migrations 0015, 0021). Their
+-- committed after it read. Each read by its indexes on the time (migrations 0015, 0019). Their
 -- rows are recomputed live, so that the outbox agrees with the member page at once. With no rows
 -- written (a null written_at), only what changes the staged facts counts (answers, runs).
 create temp table {changed} on commit drop as

@@ -15,4 +15,4 @@ create index answer_emails_retry_idx on renewals.answer_emails (answer_id) where
 
 -- Answers given before these emails existed were posted on Slack only: they stay so.
 insert into renewals.answer_emails (answer_id, status, detail)
-select answer_id, 'not_configured', 'answered before answer emails (migration 0019)' from renewals.member_answers;
+select answer_id, 'not_configured', 'answered before answer emails (migration 0018)' from renewals.member_answers;
