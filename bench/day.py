@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from datetime import date, timedelta
 
+from bench.memory import peak_rss_kb
 from devenv.inprocess import classified, local_resources
 from renewals.config import SLACK_CONN_ID, Settings
 from renewals.decisions.gates import COHORTS
@@ -83,7 +84,7 @@ def run_day(config: dict) -> dict:
         "delivered": totals,
         "tasks": len(tasks),
         "published": {output: published[output]["status"] for output in ("spreadsheet", "slack_summary")},
-        "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_self_kb": peak_rss_kb(),
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
 

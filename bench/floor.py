@@ -38,6 +38,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from bench.memory import peak_rss_kb
 from renewals.config import Settings
 from renewals.decisions.due import load_notice_days, load_touchpoint_defs
 from renewals.delivery.messages import WIRE_POLICY, recipients
@@ -268,7 +269,7 @@ def run_floor(config: dict) -> dict:
         "steps": {"emails": emails, "slack": time.perf_counter() - started - emails},
         "sent": summary.emails,
         "staff_posts": len(posts),
-        "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "rss_self_kb": peak_rss_kb(),
         "rss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
 
@@ -298,7 +299,7 @@ def floor_sheet(config: dict) -> dict:
             res.settings.holidays,
             res.settings.spreadsheet_rows,
         )
-    return {"wall": time.perf_counter() - started, "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    return {"wall": time.perf_counter() - started, "rss_self_kb": peak_rss_kb()}
 
 
 def io_limit(config: dict) -> dict:
