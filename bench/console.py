@@ -90,7 +90,9 @@ select 'S-' || lpad(i::text, 7, '0'), current_date + (i %% 365) - 60, 'renewal_r
        case when i %% 3 = 2 then 'Edited ' || i end, case when i %% 3 = 2 then 'Edited text ' || i end, 'bench'
 from generate_series(1, %(n)s, greatest(%(n)s / 7500, 1)) i;
 insert into renewals.member_holds (subscription_id, held_until, reason, held_by)
-select 'S-' || lpad(i::text, 7, '0'), current_date + (i %% 20), 'bench', 'bench'
+-- ends spread over the next 20 days by the hold's number, not by i (at 300k and 1M the step is a
+-- multiple of 20: every hold ended on the same day, before any of the month's touchpoints)
+select 'S-' || lpad(i::text, 7, '0'), current_date + (i / greatest(%(n)s / 2500, 1)) %% 20, 'bench', 'bench'
 from generate_series(2, %(n)s, greatest(%(n)s / 2500, 1)) i
 on conflict do nothing;
 
