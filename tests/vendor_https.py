@@ -16,6 +16,7 @@ import re
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +28,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from renewals.storage.db import connect
+from renewals.sync.outbox import sync
+from renewals.sync.targets import Target
 
 
 @dataclass(frozen=True)
@@ -580,3 +585,18 @@ def github_fixture(test_ca: TestCA, monkeypatch: pytest.MonkeyPatch) -> Iterator
     with GitHubServer(test_ca) as server:
         use_connection(monkeypatch, "renewals_github", server.connection())
         yield server
+
+
+class WorkerDied(BaseException):
+    """The sync task's worker killed after a target's call, before its record."""
+
+
+def sync_until_the_worker_dies(ops_dsn: str, target: Target) -> None:
+    """Run the sync outbox for ``target`` until its first call is made, then die before recording it
+    (the crash tests: the retry must make no second record)."""
+
+    def die(point: str) -> None:
+        raise WorkerDied(point)
+
+    with closing(connect(ops_dsn, autocommit=True)) as conn, pytest.raises(WorkerDied):
+        sync(conn, [target], checkpoint=die)

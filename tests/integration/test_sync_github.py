@@ -3,7 +3,6 @@ per offboarding from the checklist template, found again by its marker, closed w
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
@@ -11,13 +10,17 @@ import pytest
 from devenv.inprocess import run_day
 from renewals.config import Settings
 from renewals.pipeline import sync_run
-from renewals.storage.db import connect
 from renewals.sync.github import GitHubTarget, marker
 from renewals.sync.http import Budget, Client
 from renewals.sync.mapping import load_mapping
-from renewals.sync.outbox import sync
 from tests.conftest import moment
-from tests.vendor_https import GitHubServer, github_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
+from tests.vendor_https import (  # noqa: F401
+    GitHubServer,
+    github_fixture,
+    sync_until_the_worker_dies,
+    test_ca_files_fixture,
+    test_ca_fixture,
+)
 
 AS_OF = date(2026, 12, 1)
 RENEWAL = AS_OF - timedelta(days=1)  # offboarding starts the day after the renewal date
@@ -61,14 +64,7 @@ def test_an_offboarding_is_one_issue_with_its_checklist_closed_when_done(leaving
 def test_a_crash_after_opening_the_issue_never_opens_a_second(leaving, resources, github, databases):
     run_day(resources, AS_OF, finish=True)
 
-    class WorkerDied(BaseException):
-        pass
-
-    def die(point: str) -> None:
-        raise WorkerDied(point)
-
-    with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
-        sync(conn, [target_for(github)], checkpoint=die)
+    sync_until_the_worker_dies(databases["ops"], target_for(github))
     sync_run(resources, [target_for(github)])
 
     assert len(github.issues) == 1 and github.issues[0]["state"] == "closed"

@@ -5,7 +5,6 @@ deal moved through its stages by gate."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
@@ -13,13 +12,17 @@ import pytest
 from devenv.inprocess import run_day
 from renewals.config import Settings
 from renewals.pipeline import sync_run
-from renewals.storage.db import connect
 from renewals.sync.http import Budget, Client
 from renewals.sync.hubspot import HubSpotTarget
 from renewals.sync.mapping import load_mapping
-from renewals.sync.outbox import sync
 from tests.conftest import moment
-from tests.vendor_https import HubSpotServer, hubspot_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
+from tests.vendor_https import (  # noqa: F401
+    HubSpotServer,
+    hubspot_fixture,
+    sync_until_the_worker_dies,
+    test_ca_files_fixture,
+    test_ca_fixture,
+)
 
 AS_OF = date(2026, 12, 1)
 
@@ -132,14 +135,7 @@ def test_a_batch_writes_many_tasks_in_one_call_and_a_refused_one_parks_alone(wor
     )
     target = target_for(hubspot)
 
-    class WorkerDied(BaseException):
-        pass
-
-    def die(point: str) -> None:
-        raise WorkerDied(point)
-
-    with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
-        sync(conn, [target], checkpoint=die)  # a batch written, its outcomes not recorded
+    sync_until_the_worker_dies(databases["ops"], target)  # a batch written, its outcomes not recorded
     report = sync_run(resources, [target])
 
     calls = {

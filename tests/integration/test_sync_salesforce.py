@@ -4,7 +4,6 @@ Tasks, each upserted by its External ID so that nothing is ever made twice."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from datetime import date, timedelta
 
 import pytest
@@ -12,13 +11,18 @@ import pytest
 from devenv.inprocess import run_day
 from renewals.config import Settings
 from renewals.pipeline import sync_run
-from renewals.storage.db import connect
 from renewals.sync.http import Budget, Client
 from renewals.sync.mapping import load_mapping
-from renewals.sync.outbox import record_url, sync
+from renewals.sync.outbox import record_url
 from renewals.sync.salesforce import SalesforceTarget
 from renewals.sync.targets import ConnectionInfo
-from tests.vendor_https import SalesforceServer, salesforce_fixture, test_ca_files_fixture, test_ca_fixture  # noqa: F401
+from tests.vendor_https import (  # noqa: F401
+    SalesforceServer,
+    salesforce_fixture,
+    sync_until_the_worker_dies,
+    test_ca_files_fixture,
+    test_ca_fixture,
+)
 from tests.warehouses import KINDS
 
 AS_OF = date(2026, 12, 1)
@@ -97,14 +101,7 @@ def test_a_crash_between_the_upsert_and_its_record_makes_no_second_record(risk_w
     run_day(resources, AS_OF, finish=True)
     target = target_for(salesforce)
 
-    class WorkerDied(BaseException):
-        pass
-
-    def die(point: str) -> None:
-        raise WorkerDied(point)
-
-    with closing(connect(databases["ops"], autocommit=True)) as conn, pytest.raises(WorkerDied):
-        sync(conn, [target], checkpoint=die)
+    sync_until_the_worker_dies(databases["ops"], target)
     written = sum(map(len, salesforce.records.values()))
     assert written > 0  # the first batch: written, not recorded as delivered
     sync_run(resources, [target])
